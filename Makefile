@@ -1,0 +1,44 @@
+# Everything runs from a virtual environment in .venv, installed from the pinned constraints.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+PACKAGES := -e 'libs/core[embedded]' -e services/ingest -e services/detector \
+            -e services/incidents -e services/demo-shop
+STAMP := $(VENV)/.installed
+
+.PHONY: install test lint format bench bench-ingest lock clean
+
+install: $(STAMP)
+
+$(STAMP): constraints.txt requirements-dev.txt libs/core/pyproject.toml services/*/pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt $(PACKAGES) -r requirements-dev.txt
+	touch $(STAMP)
+
+test: install
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: bench-ingest
+
+bench-ingest: install
+	$(BIN)/python bench/ingest.py
+
+# Re-resolve every dependency to its newest release and pin the result.
+lock:
+	rm -rf $(VENV)-lock
+	$(PYTHON) -m venv $(VENV)-lock
+	$(VENV)-lock/bin/pip install --quiet --disable-pip-version-check $(PACKAGES) -r requirements-dev.txt
+	$(VENV)-lock/bin/pip freeze --exclude-editable | grep -v '^-e ' > constraints.txt
+	rm -rf $(VENV)-lock
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov

@@ -1,0 +1,1 @@
+"""Core of the AIOps platform, shared by every service."""

@@ -1,0 +1,38 @@
+"""Names of the exchanges and queues, and which routing keys each queue receives.
+
+Every work queue has a dead-letter queue `<name>.dlq`, bound on the dead-letter exchange with
+the work queue's name as routing key, so a message that can never be processed is kept with
+the reason instead of being dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+TELEMETRY_EXCHANGE = "telemetry"
+DEAD_LETTER_EXCHANGE = "aiops.dead-letter"
+
+SPAN_BATCH_ROUTING_KEY = "spans.batch"
+
+# Headers set on a message that a consumer dead-lettered itself.
+DEAD_LETTER_REASON_HEADER = "x-aiops-dead-letter-reason"
+ORIGINAL_ROUTING_KEY_HEADER = "x-aiops-original-routing-key"
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    name: str
+    exchange: str
+    binding_keys: tuple[str, ...]
+
+    @property
+    def dead_letter_queue(self) -> str:
+        return f"{self.name}.dlq"
+
+
+SPAN_STORE_QUEUE = QueueSpec("telemetry.store", TELEMETRY_EXCHANGE, ("spans.#",))
+
+# Declared by every service that connects, so that a publish is routable even before the
+# consuming service has started for the first time.
+EXCHANGES = (TELEMETRY_EXCHANGE,)
+ALL_QUEUES = (SPAN_STORE_QUEUE,)

@@ -1,0 +1,145 @@
+"""One error hierarchy and one JSON error body for every service.
+
+Domain code raises these (never an HTTP exception); the handlers installed by
+`install_error_handlers` turn them into
+
+    {"error": {"code": "payload_too_large", "message": "...", "details": [...]}}
+
+with the status code of the class. A retryable infrastructure failure is a 503 with
+`Retry-After`, which OTLP exporters and well-behaved clients honour.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+
+class AiopsError(Exception):
+    status_code: ClassVar[int] = 500
+    code: ClassVar[str] = "internal_error"
+
+    def __init__(self, message: str, *, details: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {}
+
+
+class BadRequestError(AiopsError):
+    status_code = 400
+    code = "bad_request"
+
+
+class UnauthorizedError(AiopsError):
+    status_code = 401
+    code = "unauthorized"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": "Bearer"}
+
+
+class NotFoundError(AiopsError):
+    status_code = 404
+    code = "not_found"
+
+
+class PayloadTooLargeError(AiopsError):
+    status_code = 413
+    code = "payload_too_large"
+
+
+class UnsupportedMediaTypeError(AiopsError):
+    status_code = 415
+    code = "unsupported_media_type"
+
+
+class ValidationFailedError(AiopsError):
+    status_code = 422
+    code = "validation_error"
+
+
+class DependencyUnavailableError(AiopsError):
+    """A dependency (broker, store, cache) cannot be reached; the client should retry."""
+
+    status_code = 503
+    code = "dependency_unavailable"
+
+    def __init__(self, dependency: str, message: str, *, retry_after_s: int = 5) -> None:
+        super().__init__(f"{dependency} unavailable: {message}")
+        self.dependency = dependency
+        self.retry_after_s = retry_after_s
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after_s)}
+
+
+def error_body(code: str, message: str, details: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if details:
+        error["details"] = details
+    return {"error": error}
+
+
+def error_response(exc: AiopsError) -> JSONResponse:
+    return JSONResponse(
+        error_body(exc.code, exc.message, exc.details), status_code=exc.status_code, headers=exc.headers
+    )
+
+
+def validation_details(errors: Any) -> list[dict[str, Any]]:
+    """Pydantic errors as `{"field": "body.0.status_code", "message": ...}` entries."""
+    return [
+        {"field": ".".join(str(part) for part in err.get("loc", ())), "message": err.get("msg", "")}
+        for err in errors
+    ]
+
+
+def validation_error(errors: Any) -> ValidationFailedError:
+    details = validation_details(errors)
+    summary = "; ".join(f"{d['field']}: {d['message']}" for d in details[:5]) or "invalid request"
+    return ValidationFailedError(summary, details=details)
+
+
+async def _handle_aiops_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AiopsError)
+    return error_response(exc)
+
+
+async def _handle_validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return error_response(validation_error(exc.errors()))
+
+
+async def _handle_http_exception(_: Request, exc: Exception) -> JSONResponse:
+    # Starlette's own 404/405 and friends get the same body as everything else.
+    assert isinstance(exc, StarletteHTTPException)
+    code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(
+        exc.status_code, "http_error"
+    )
+    return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(AiopsError, _handle_aiops_error)
+    app.add_exception_handler(RequestValidationError, _handle_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _handle_http_exception)
+
+
+ERROR_RESPONSE_SCHEMA: dict[str, Any] = {
+    "description": "Error",
+    "content": {
+        "application/json": {
+            "example": error_body("validation_error", "body.status_code: Input should be a valid integer")
+        }
+    },
+}

@@ -1,0 +1,1 @@
+"""Self-observability: JSON logs, Prometheus metrics, health checks."""

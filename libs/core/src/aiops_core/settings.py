@@ -1,0 +1,90 @@
+"""Settings shared by every service, read from `AIOPS_*` environment variables.
+
+Each service extends `CoreSettings` with its own fields. Settings objects are built inside
+the app factory (never at import), so tests and the all-in-one mode can pass their own.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AfterValidator, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from aiops_core.urls import check_url
+
+
+class QueueType(StrEnum):
+    QUORUM = "quorum"
+    CLASSIC = "classic"
+
+
+class LogFormat(StrEnum):
+    JSON = "json"
+    TEXT = "text"
+
+
+DatabaseUrl = Annotated[str, AfterValidator(lambda v: check_url(v, ("postgresql", "postgres")))]
+BrokerUrl = Annotated[str, AfterValidator(lambda v: check_url(v, ("amqp", "amqps")))]
+RedisUrl = Annotated[str, AfterValidator(lambda v: check_url(v, ("redis", "rediss", "unix")))]
+
+
+class CoreSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AIOPS_", extra="ignore", frozen=True)
+
+    database_url: DatabaseUrl = Field(
+        default="postgresql://postgres@127.0.0.1:5432/aiops",
+        description="PostgreSQL (or TimescaleDB) connection URL, libpq style: "
+        "postgresql://user:password@host:port/database.",
+    )
+    broker_url: BrokerUrl = Field(
+        default="amqp://guest:guest@127.0.0.1:5672/",
+        description="RabbitMQ connection URL: amqp://user:password@host:port/vhost.",
+    )
+    redis_url: RedisUrl = Field(
+        default="redis://127.0.0.1:6379/0",
+        description="Redis connection URL: redis://host:port/db.",
+    )
+    queue_type: QueueType = Field(
+        default=QueueType.QUORUM,
+        description="Type of the durable work queues: quorum (replicated on a broker cluster, "
+        "poison messages dead-lettered after delivery_limit attempts) or classic.",
+    )
+    delivery_limit: int = Field(
+        default=10,
+        ge=1,
+        le=1000,
+        description="Deliveries of one message on a quorum queue before the broker dead-letters it.",
+    )
+    broker_prefetch: int = Field(
+        default=8,
+        ge=1,
+        le=1000,
+        description="Unacknowledged messages a consumer holds at once (bounds memory and concurrency).",
+    )
+    publish_timeout_s: float = Field(
+        default=5.0,
+        gt=0,
+        le=60,
+        description="Seconds to wait for the broker to confirm a publish before giving up.",
+    )
+    startup_timeout_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds a service keeps retrying to reach the database at start-up before it exits.",
+    )
+    spans_retention_days: int = Field(
+        default=7,
+        ge=1,
+        le=3650,
+        description="Days spans are kept. Ingest refuses older spans; older partitions are dropped.",
+    )
+    migrate_on_start: bool = Field(
+        default=True,
+        description="Apply pending migrations when a service that uses the store starts "
+        "(safe with many replicas). Turn off when a separate job migrates.",
+    )
+    db_pool_max_size: int = Field(default=10, ge=1, le=200, description="Most connections in the pool.")
+    log_level: str = Field(default="INFO", description="Python logging level name.")
+    log_format: LogFormat = Field(default=LogFormat.JSON, description="json (one object a line) or text.")
