@@ -1,0 +1,1 @@
+"""Ingest: receives OTLP/HTTP traces and simple JSON telemetry, publishes span batches."""

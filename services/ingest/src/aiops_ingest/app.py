@@ -1,0 +1,81 @@
+"""The ingest app: its factory and lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from aiops_core.app import ServiceSpec, create_service_app
+from aiops_core.bus import Bus
+from aiops_core.clients import create_bus
+from aiops_core.observability.health import HealthChecks
+from aiops_core.observability.metrics import create_registry
+from aiops_ingest.metrics import IngestMetrics
+from aiops_ingest.normalise import Limits, SpanNormaliser
+from aiops_ingest.routes import IngestState, ingest_router
+from aiops_ingest.service import IngestService
+from aiops_ingest.settings import IngestSettings
+
+DESCRIPTION = """\
+Receives OpenTelemetry traces over OTLP/HTTP (`POST /v1/traces`, protobuf or JSON, optionally
+gzip) and simple JSON request records (`POST /api/v1/telemetry`), normalises them into spans and
+publishes them to the bus in batches. A 2xx means the broker has the spans; a 503 with
+`Retry-After` means nothing was kept and the client should send again.
+"""
+
+
+def create_app(settings: IngestSettings | None = None, bus: Bus | None = None) -> FastAPI:
+    """Build the app. `bus` is for the all-in-one mode, where services share one in-process bus."""
+    settings = settings or IngestSettings()
+    registry = create_registry()
+    metrics = IngestMetrics(registry)
+    health = HealthChecks()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned_bus = bus is None
+        active_bus = bus or create_bus(settings, connection_name="aiops-ingest")
+        if owned_bus:
+            await active_bus.start()
+        health.add("broker", active_bus.ping)
+        service = IngestService(
+            active_bus,
+            SpanNormaliser(
+                Limits(
+                    max_attributes=settings.max_attributes,
+                    max_attribute_length=settings.max_attribute_length,
+                    max_age_s=settings.spans_retention_days * 86_400,
+                    max_clock_skew_s=settings.max_clock_skew_s,
+                )
+            ),
+            metrics,
+            max_body_bytes=settings.max_body_bytes,
+            batch_max_spans=settings.batch_max_spans,
+            batch_linger_s=settings.batch_linger_ms / 1000,
+        )
+        app.state.ingest = IngestState(service=service, tokens=tuple(settings.ingest_tokens))
+        try:
+            yield
+        finally:
+            await service.close()
+            if owned_bus:
+                await active_bus.close()
+
+    return create_service_app(
+        title="AIOps ingest",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        health=health,
+        registry=registry,
+        routers=[ingest_router(settings.max_body_bytes)],
+    )
+
+
+SERVICE = ServiceSpec(
+    name="ingest",
+    default_port=4318,
+    summary="OTLP/HTTP and JSON telemetry receiver",
+    create_app=create_app,
+)

@@ -1,0 +1,320 @@
+"""Turn OTLP spans and simple telemetry records into the platform's one span model.
+
+A span that cannot be stored usefully (bad ids, no start time, outside the retention window)
+is refused with a reason, counted, and reported to the client as a partial success; the rest
+of its request goes through.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC
+
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.trace.v1.trace_pb2 import Span as OtlpSpan
+from opentelemetry.proto.trace.v1.trace_pb2 import Status
+from pydantic import ValidationError
+
+from aiops_core.models import Span, SpanKind
+from aiops_ingest.otlp import hex_id, is_valid_id
+from aiops_ingest.route_templates import template_path
+from aiops_ingest.schemas import TelemetryRecord
+
+_KINDS = {
+    OtlpSpan.SPAN_KIND_UNSPECIFIED: SpanKind.UNSPECIFIED,
+    OtlpSpan.SPAN_KIND_INTERNAL: SpanKind.INTERNAL,
+    OtlpSpan.SPAN_KIND_SERVER: SpanKind.SERVER,
+    OtlpSpan.SPAN_KIND_CLIENT: SpanKind.CLIENT,
+    OtlpSpan.SPAN_KIND_PRODUCER: SpanKind.PRODUCER,
+    OtlpSpan.SPAN_KIND_CONSUMER: SpanKind.CONSUMER,
+}
+
+# Resource attributes worth keeping on each span (service.name becomes the span's service).
+_RESOURCE_KEYS = frozenset(
+    {
+        "service.version",
+        "service.namespace",
+        "service.instance.id",
+        "host.name",
+        "deployment.environment",
+        "deployment.environment.name",
+        "k8s.namespace.name",
+        "k8s.pod.name",
+    }
+)
+
+# Old and current semantic-convention names of the HTTP attributes the platform reads.
+_STATUS_KEYS = ("http.response.status_code", "http.status_code")
+_METHOD_KEYS = ("http.request.method", "http.method")
+_URL_KEYS = ("url.path", "http.target", "url.full", "http.url")
+
+# Reason codes (metric labels) and what they mean to the client.
+_REASONS = {
+    "invalid_trace_id": "trace id is not 16 bytes or is all zero",
+    "invalid_span_id": "span id is not 8 bytes or is all zero",
+    "invalid_parent_span_id": "parent span id is not 8 bytes",
+    "missing_start_time": "no start time",
+    "ends_before_start": "end time before start time",
+    "too_old": "started before the retention period",
+    "in_future": "starts in the future beyond the allowed clock skew",
+}
+
+_MAX_SERVICE = 256
+_MAX_OPERATION = 512
+_MAX_ERROR_MESSAGE = 2048
+_NS_PER_S = 1_000_000_000
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_attributes: int = 32
+    max_attribute_length: int = 256
+    max_age_s: int = 7 * 24 * 3600
+    max_clock_skew_s: int = 3600
+
+
+@dataclass
+class NormalisedSpans:
+    spans: list[Span] = field(default_factory=list)
+    rejected: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def rejected_count(self) -> int:
+        return sum(self.rejected.values())
+
+    def rejection_message(self) -> str:
+        return "; ".join(
+            f"{count} refused: {_REASONS.get(reason, reason.replace('_', ' '))}"
+            for reason, count in sorted(self.rejected.items())
+        )
+
+
+def _clean(text: str, limit: int) -> str:
+    # PostgreSQL text and jsonb cannot hold NUL characters.
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    return text[:limit]
+
+
+class SpanNormaliser:
+    def __init__(self, limits: Limits) -> None:
+        self._limits = limits
+
+    def _time_window_ns(self) -> tuple[int, int]:
+        now = time.time_ns()
+        return now - self._limits.max_age_s * _NS_PER_S, now + self._limits.max_clock_skew_s * _NS_PER_S
+
+    # -- OTLP -----------------------------------------------------------------------------
+
+    def from_otlp(self, request: ExportTraceServiceRequest) -> NormalisedSpans:
+        result = NormalisedSpans()
+        oldest, newest = self._time_window_ns()
+        for resource_spans in request.resource_spans:
+            service = "unknown_service"
+            resource_attributes: dict[str, object] = {}
+            for kv in resource_spans.resource.attributes:
+                if kv.key == "service.name":
+                    service = _clean(str(self._value(kv.value)), _MAX_SERVICE) or service
+                elif kv.key in _RESOURCE_KEYS:
+                    resource_attributes[kv.key] = self._value(kv.value)
+            for scope_spans in resource_spans.scope_spans:
+                for otlp_span in scope_spans.spans:
+                    reason = self._refusal(otlp_span, oldest, newest)
+                    if reason:
+                        result.rejected[reason] += 1
+                        continue
+                    span = self._span(otlp_span, service, resource_attributes)
+                    if isinstance(span, str):
+                        result.rejected[span] += 1
+                    else:
+                        result.spans.append(span)
+        return result
+
+    @staticmethod
+    def _refusal(span: OtlpSpan, oldest_ns: int, newest_ns: int) -> str | None:
+        if not is_valid_id(span.trace_id, 16):
+            return "invalid_trace_id"
+        if not is_valid_id(span.span_id, 8):
+            return "invalid_span_id"
+        if span.parent_span_id and len(span.parent_span_id) != 8:
+            return "invalid_parent_span_id"
+        if span.start_time_unix_nano == 0:
+            return "missing_start_time"
+        if span.end_time_unix_nano < span.start_time_unix_nano:
+            return "ends_before_start"
+        if span.start_time_unix_nano < oldest_ns:
+            return "too_old"
+        if span.start_time_unix_nano > newest_ns:
+            return "in_future"
+        return None
+
+    def _span(self, otlp: OtlpSpan, service: str, resource_attributes: dict[str, object]) -> Span | str:
+        attributes = self._attributes(otlp.attributes)
+        kind = _KINDS.get(otlp.kind, SpanKind.UNSPECIFIED)
+        http_status = _first_int(attributes, _STATUS_KEYS)
+        is_error = _is_error(otlp.status.code, kind, http_status)
+        for key, value in resource_attributes.items():
+            attributes.setdefault(key, value)
+        parent = otlp.parent_span_id
+        try:
+            return Span(
+                trace_id=hex_id(otlp.trace_id),
+                span_id=hex_id(otlp.span_id),
+                parent_span_id=hex_id(parent) if is_valid_id(parent, 8) else None,
+                service=service,
+                operation=_clean(_operation(otlp.name, attributes), _MAX_OPERATION),
+                kind=kind,
+                start_time_unix_nano=otlp.start_time_unix_nano,
+                duration_ns=otlp.end_time_unix_nano - otlp.start_time_unix_nano,
+                http_status=http_status,
+                is_error=is_error,
+                error_message=self._error_message(otlp, http_status) if is_error else None,
+                attributes=attributes,
+            )
+        except ValidationError as exc:
+            return f"invalid_{exc.errors()[0]['loc'][0]}"
+
+    def _attributes(self, kvs: Iterable[KeyValue]) -> dict[str, object]:
+        attributes: dict[str, object] = {}
+        for kv in kvs:
+            if len(attributes) >= self._limits.max_attributes:
+                break
+            value = self._value(kv.value)
+            if value is not None:
+                attributes[_clean(kv.key, 128)] = value
+        return attributes
+
+    def _value(self, value: AnyValue) -> object:
+        which = value.WhichOneof("value")
+        if which == "string_value":
+            return _clean(value.string_value, self._limits.max_attribute_length)
+        if which == "int_value":
+            return value.int_value
+        if which == "bool_value":
+            return value.bool_value
+        if which == "double_value":
+            return value.double_value
+        if which == "array_value":
+            return [
+                _clean(str(self._value(item)), self._limits.max_attribute_length)
+                for item in value.array_value.values[: self._limits.max_attributes]
+            ]
+        if which == "bytes_value":
+            return value.bytes_value.hex()[: self._limits.max_attribute_length]
+        if which == "kvlist_value":
+            return _clean(
+                str({kv.key: self._value(kv.value) for kv in value.kvlist_value.values}),
+                self._limits.max_attribute_length,
+            )
+        return None
+
+    @staticmethod
+    def _error_message(otlp: OtlpSpan, http_status: int | None) -> str:
+        if otlp.status.message:
+            return _clean(otlp.status.message, _MAX_ERROR_MESSAGE)
+        for event in otlp.events:
+            if event.name == "exception":
+                fields = {kv.key: kv.value.string_value for kv in event.attributes}
+                text = ": ".join(
+                    part for part in (fields.get("exception.type"), fields.get("exception.message")) if part
+                )
+                if text:
+                    return _clean(text, _MAX_ERROR_MESSAGE)
+        return f"HTTP {http_status}" if http_status else "error"
+
+    # -- simple JSON telemetry --------------------------------------------------------------
+
+    def from_records(self, records: Iterable[TelemetryRecord]) -> NormalisedSpans:
+        result = NormalisedSpans()
+        oldest, newest = self._time_window_ns()
+        for record in records:
+            start = (
+                record.timestamp.astimezone(UTC)
+                if record.timestamp.tzinfo
+                else record.timestamp.replace(tzinfo=UTC)
+            )
+            start_ns = int(start.timestamp()) * _NS_PER_S + start.microsecond * 1000
+            if start_ns < oldest:
+                result.rejected["too_old"] += 1
+                continue
+            if start_ns > newest:
+                result.rejected["in_future"] += 1
+                continue
+            method = record.method.upper()
+            route = template_path(record.endpoint)
+            is_error = record.status_code >= 500 or record.error_message is not None
+            result.spans.append(
+                Span(
+                    trace_id=record.trace_id or secrets.token_hex(16),
+                    span_id=secrets.token_hex(8),
+                    service=_clean(record.service_name, _MAX_SERVICE),
+                    operation=_clean(f"{method} {route}", _MAX_OPERATION),
+                    kind=SpanKind.SERVER,
+                    start_time_unix_nano=start_ns,
+                    duration_ns=round(record.latency_ms * 1_000_000),
+                    http_status=record.status_code,
+                    is_error=is_error,
+                    error_message=(
+                        _clean(record.error_message or f"HTTP {record.status_code}", _MAX_ERROR_MESSAGE)
+                        if is_error
+                        else None
+                    ),
+                    attributes={
+                        "http.request.method": method,
+                        "http.route": route,
+                        "url.path": _clean(record.endpoint, self._limits.max_attribute_length),
+                        "http.response.status_code": record.status_code,
+                    },
+                )
+            )
+        return result
+
+
+def _first_int(attributes: dict[str, object], keys: tuple[str, ...]) -> int | None:
+    for key in keys:
+        value = attributes.get(key)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.isdigit():
+            return int(value)
+    return None
+
+
+def _first_str(attributes: dict[str, object], keys: tuple[str, ...]) -> str | None:
+    for key in keys:
+        value = attributes.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def _is_error(status_code: int, kind: SpanKind, http_status: int | None) -> bool:
+    """OpenTelemetry's rules: an explicit status wins; otherwise 5xx is a server error and a
+    client also counts 4xx (its request failed)."""
+    if status_code == Status.STATUS_CODE_ERROR:
+        return True
+    if status_code == Status.STATUS_CODE_OK or http_status is None:
+        return False
+    return http_status >= (400 if kind is SpanKind.CLIENT else 500)
+
+
+def _operation(name: str, attributes: dict[str, object]) -> str:
+    method = _first_str(attributes, _METHOD_KEYS)
+    route = _first_str(attributes, ("http.route",))
+    if route is None:
+        url = _first_str(attributes, _URL_KEYS)
+        route = template_path(url) if url else None
+    if route is not None:
+        return f"{method.upper()} {route}" if method else route
+    # No HTTP attributes: trust the name, but template it if it looks like a path.
+    verb, _, rest = name.partition(" ")
+    if name.startswith("/"):
+        return template_path(name)
+    if rest.startswith("/"):
+        return f"{verb} {template_path(rest)}"
+    return name or "unknown"

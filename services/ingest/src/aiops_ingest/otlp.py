@@ -1,0 +1,156 @@
+"""OTLP/HTTP trace requests and responses, in both encodings the specification allows.
+
+Protobuf is parsed by the C (upb) protobuf runtime. JSON follows the OTLP JSON mapping, where
+trace and span ids are hex strings rather than protobuf-JSON's base64, so they are converted
+before `json_format` parses the rest; both encodings then yield the same message.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import zlib
+from enum import StrEnum
+from typing import Any
+
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError
+from google.rpc import status_pb2  # type: ignore[import-untyped]
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+
+from aiops_core.errors import BadRequestError, PayloadTooLargeError, UnsupportedMediaTypeError
+
+
+class Encoding(StrEnum):
+    PROTOBUF = "application/x-protobuf"
+    JSON = "application/json"
+
+
+_MEDIA_TYPES = {
+    "application/x-protobuf": Encoding.PROTOBUF,
+    "application/protobuf": Encoding.PROTOBUF,
+    "application/json": Encoding.JSON,
+}
+
+
+def encoding_of(content_type: str | None) -> Encoding:
+    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    try:
+        return _MEDIA_TYPES[media_type]
+    except KeyError:
+        raise UnsupportedMediaTypeError(
+            f"Content-Type {media_type or '(none)'!r} is not supported; "
+            "send application/x-protobuf or application/json"
+        ) from None
+
+
+def decompress(body: bytes, content_encoding: str | None, max_bytes: int) -> bytes:
+    """Undo `Content-Encoding: gzip`, refusing to inflate past `max_bytes`."""
+    coding = (content_encoding or "identity").strip().lower()
+    if coding == "identity":
+        return body
+    if coding not in ("gzip", "x-gzip"):
+        raise UnsupportedMediaTypeError(
+            f"Content-Encoding {coding!r} is not supported; send gzip or no encoding"
+        )
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        data = inflater.decompress(body, max_bytes)
+    except zlib.error as exc:
+        raise BadRequestError(f"body is not valid gzip: {exc}") from exc
+    if inflater.unconsumed_tail:
+        raise PayloadTooLargeError(f"decompressed body exceeds {max_bytes} bytes")
+    if not inflater.eof:
+        raise BadRequestError("body is not valid gzip: truncated stream")
+    return data
+
+
+def parse_request(body: bytes, encoding: Encoding) -> ExportTraceServiceRequest:
+    request = ExportTraceServiceRequest()
+    if encoding is Encoding.PROTOBUF:
+        try:
+            request.ParseFromString(body)
+        except DecodeError as exc:
+            raise BadRequestError(f"body is not a valid ExportTraceServiceRequest: {exc}") from exc
+        return request
+    try:
+        document = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadRequestError(f"body is not valid JSON: {exc}") from exc
+    if not isinstance(document, dict):
+        raise BadRequestError("body must be a JSON object with resourceSpans")
+    try:
+        json_format.ParseDict(_hex_ids_to_base64(document), request, ignore_unknown_fields=True)
+    except (json_format.ParseError, TypeError, ValueError) as exc:
+        raise BadRequestError(f"body is not a valid OTLP JSON trace request: {exc}") from exc
+    return request
+
+
+_ID_FIELDS = ("traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id")
+
+
+def _hex_ids_to_base64(document: dict[str, Any]) -> dict[str, Any]:
+    """Rewrite OTLP JSON's hex ids into protobuf JSON's base64, in place.
+
+    An id that is not hex becomes empty, so the span is refused with a reason rather than the
+    whole request failing."""
+    for resource_spans in _list(document, "resourceSpans", "resource_spans"):
+        for scope_spans in _list(resource_spans, "scopeSpans", "scope_spans"):
+            for span in _list(scope_spans, "spans"):
+                if not isinstance(span, dict):
+                    continue
+                _convert_ids(span)
+                for link in _list(span, "links"):
+                    if isinstance(link, dict):
+                        _convert_ids(link)
+    return document
+
+
+def _list(obj: Any, *keys: str) -> list[Any]:
+    if not isinstance(obj, dict):
+        return []
+    for key in keys:
+        value = obj.get(key)
+        if isinstance(value, list):
+            return value
+    return []
+
+
+def _convert_ids(obj: dict[str, Any]) -> None:
+    for key in _ID_FIELDS:
+        value = obj.get(key)
+        if isinstance(value, str):
+            try:
+                obj[key] = base64.b64encode(bytes.fromhex(value)).decode()
+            except ValueError:
+                obj[key] = ""
+
+
+def encode_response(rejected_spans: int, message: str, encoding: Encoding) -> bytes:
+    response = ExportTraceServiceResponse()
+    if rejected_spans:
+        response.partial_success.rejected_spans = rejected_spans
+        response.partial_success.error_message = message
+    if encoding is Encoding.PROTOBUF:
+        return response.SerializeToString()
+    return json_format.MessageToJson(response, indent=None).encode()
+
+
+def encode_status(code: int, message: str, encoding: Encoding) -> bytes:
+    """An error as the google.rpc.Status the OTLP specification asks for."""
+    status = status_pb2.Status(code=code, message=message)
+    if encoding is Encoding.PROTOBUF:
+        return bytes(status.SerializeToString())
+    return json_format.MessageToJson(status, indent=None).encode()
+
+
+def is_valid_id(raw: bytes, size: int) -> bool:
+    return len(raw) == size and raw != bytes(size)
+
+
+def hex_id(raw: bytes) -> str:
+    return binascii.hexlify(raw).decode()

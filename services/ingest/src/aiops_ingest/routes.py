@@ -1,0 +1,196 @@
+"""Ingest's HTTP handlers: thin, they only translate between HTTP and `IngestService`."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Request, Response
+from fastapi.routing import APIRoute
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.exceptions import HTTPException
+
+from aiops_core.errors import ERROR_RESPONSE_SCHEMA, AiopsError, UnauthorizedError
+from aiops_ingest.otlp import Encoding, encode_response, encode_status, encoding_of
+from aiops_ingest.schemas import TelemetryAccepted, TelemetryBody
+from aiops_ingest.service import IngestService
+
+
+@dataclass(frozen=True)
+class IngestState:
+    service: IngestService
+    tokens: tuple[str, ...]
+
+
+def get_state(request: Request) -> IngestState:
+    state: IngestState = request.app.state.ingest
+    return state
+
+
+_bearer = HTTPBearer(auto_error=False, description="Required when AIOPS_INGEST_TOKENS is set.")
+
+
+def require_token(
+    state: Annotated[IngestState, Depends(get_state)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> None:
+    if not state.tokens:
+        return
+    offered = credentials.credentials.encode() if credentials else b""
+    # Compare with every token, in constant time, so timing reveals nothing.
+    matches = [hmac.compare_digest(offered, token.encode()) for token in state.tokens]
+    if not any(matches):
+        raise UnauthorizedError("missing or invalid bearer token")
+
+
+# google.rpc.Code values for the HTTP statuses ingest answers with.
+_RPC_CODES = {400: 3, 401: 16, 413: 8, 415: 3, 503: 14}
+
+
+class OtlpRoute(APIRoute):
+    """Errors on the OTLP endpoint are google.rpc.Status messages in the request's encoding,
+    as the OTLP/HTTP specification asks, so that exporters can log the reason."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def handle(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except AiopsError as exc:
+                return _status_response(request, exc.status_code, exc.message, exc.headers)
+            except HTTPException as exc:  # the body size limit raises one
+                return _status_response(request, exc.status_code, str(exc.detail), exc.headers or {})
+
+        return handle
+
+
+def _status_response(
+    request: Request, status_code: int, message: str, headers: Mapping[str, str]
+) -> Response:
+    try:
+        encoding = encoding_of(request.headers.get("content-type"))
+    except AiopsError:
+        encoding = Encoding.JSON
+    body = encode_status(_RPC_CODES.get(status_code, 2), message, encoding)
+    return Response(body, status_code=status_code, media_type=encoding.value, headers=headers)
+
+
+_OTLP_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "An OTLP ExportTraceServiceRequest; may be gzip-compressed (Content-Encoding: gzip).",
+        "content": {
+            "application/x-protobuf": {"schema": {"type": "string", "format": "binary"}},
+            "application/json": {
+                "schema": {"type": "object"},
+                "example": {
+                    "resourceSpans": [
+                        {
+                            "resource": {
+                                "attributes": [{"key": "service.name", "value": {"stringValue": "payment"}}]
+                            },
+                            "scopeSpans": [
+                                {
+                                    "spans": [
+                                        {
+                                            "traceId": "5b8efff798038103d269b633813fc60c",
+                                            "spanId": "eee19b7ec3c1b174",
+                                            "name": "POST /payment",
+                                            "kind": 2,
+                                            "startTimeUnixNano": "1764244800000000000",
+                                            "endTimeUnixNano": "1764244800250000000",
+                                            "attributes": [
+                                                {"key": "http.route", "value": {"stringValue": "/payment"}},
+                                                {
+                                                    "key": "http.request.method",
+                                                    "value": {"stringValue": "POST"},
+                                                },
+                                                {
+                                                    "key": "http.response.status_code",
+                                                    "value": {"intValue": "200"},
+                                                },
+                                            ],
+                                        }
+                                    ]
+                                }
+                            ],
+                        }
+                    ]
+                },
+            },
+        },
+    }
+}
+
+_OTLP_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "ExportTraceServiceResponse, in the request's encoding; `partialSuccess` "
+        "counts refused spans and says why.",
+        "content": {
+            "application/x-protobuf": {},
+            "application/json": {
+                "example": {
+                    "partialSuccess": {"rejectedSpans": "1", "errorMessage": "1 refused: no start time"}
+                }
+            },
+        },
+    },
+    400: {"description": "The body does not parse (google.rpc.Status)."},
+    401: {"description": "Missing or wrong bearer token."},
+    413: {"description": "Body larger than AIOPS_MAX_BODY_BYTES, before or after decompression."},
+    415: {"description": "Content-Type or Content-Encoding not supported."},
+    503: {"description": "The broker cannot take the spans now; retry after Retry-After seconds."},
+}
+
+
+def ingest_router(max_body_bytes: int) -> APIRouter:
+    router = APIRouter(max_body_size=max_body_bytes)
+    otlp = APIRouter(route_class=OtlpRoute, max_body_size=max_body_bytes, tags=["OTLP"])
+
+    @otlp.post(
+        "/v1/traces",
+        summary="Receive traces over OTLP/HTTP (protobuf or JSON)",
+        response_class=Response,
+        openapi_extra=_OTLP_BODY,
+        responses=_OTLP_RESPONSES,
+        dependencies=[Depends(require_token)],
+    )
+    async def export_traces(request: Request, state: Annotated[IngestState, Depends(get_state)]) -> Response:
+        encoding = encoding_of(request.headers.get("content-type"))
+        body = await request.body()
+        result = await state.service.accept_otlp(body, encoding, request.headers.get("content-encoding"))
+        return Response(
+            encode_response(result.rejected_count, result.rejection_message(), encoding),
+            media_type=encoding.value,
+        )
+
+    @router.post(
+        "/api/v1/telemetry",
+        summary="Receive simple JSON request records (one object or a list)",
+        tags=["telemetry"],
+        status_code=202,
+        responses={
+            401: ERROR_RESPONSE_SCHEMA,
+            413: ERROR_RESPONSE_SCHEMA,
+            422: ERROR_RESPONSE_SCHEMA,
+            503: ERROR_RESPONSE_SCHEMA,
+        },
+        dependencies=[Depends(require_token)],
+    )
+    async def telemetry(
+        records: Annotated[TelemetryBody, Body()],
+        state: Annotated[IngestState, Depends(get_state)],
+    ) -> TelemetryAccepted:
+        batch = records if isinstance(records, list) else [records]
+        result = await state.service.accept_records(batch)
+        return TelemetryAccepted(
+            accepted=len(result.spans),
+            rejected=result.rejected_count,
+            message=result.rejection_message() or None,
+        )
+
+    router.include_router(otlp)
+    return router

@@ -1,0 +1,76 @@
+"""The ingest API's own request and response bodies (OTLP's are protobuf messages)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+MAX_RECORDS_PER_REQUEST = 10_000
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class TelemetryRecord(BaseModel):
+    """One HTTP request as a service saw it; stored as a server span."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "service_name": "payment",
+                    "endpoint": "/payment/42",
+                    "method": "POST",
+                    "status_code": 502,
+                    "latency_ms": 812.5,
+                    "error_message": "card processor timed out",
+                    "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736",
+                    "timestamp": "2026-11-27T12:00:00Z",
+                }
+            ]
+        },
+    )
+
+    service_name: str = Field(min_length=1, max_length=256)
+    endpoint: str = Field(min_length=1, max_length=2048, description="Path; ids are templated.")
+    method: str = Field(default="GET", min_length=1, max_length=16, pattern=r"^[A-Za-z]+$")
+    status_code: int = Field(ge=100, le=599)
+    latency_ms: float = Field(ge=0, le=86_400_000)
+    error_message: str | None = Field(
+        default=None, max_length=4096, description="Set for a failed request; marks it an error."
+    )
+    trace_id: str | None = Field(
+        default=None,
+        description="32 hex digits (a UUID is accepted too); a new trace id when absent.",
+    )
+    timestamp: datetime = Field(
+        default_factory=_now, description="When the request started; UTC when no offset is given."
+    )
+
+    @field_validator("trace_id")
+    @classmethod
+    def _normalise_trace_id(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        digits = value.replace("-", "").lower()
+        if len(digits) != 32 or any(c not in "0123456789abcdef" for c in digits) or set(digits) == {"0"}:
+            raise ValueError("must be 32 hex digits (or a UUID), not all zero")
+        return digits
+
+
+class TelemetryAccepted(BaseModel):
+    accepted: int = Field(description="Records stored (confirmed by the broker).")
+    rejected: int = Field(default=0, description="Records refused, with the reasons in `message`.")
+    message: str | None = None
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"accepted": 2, "rejected": 0}]})
+
+
+TelemetryBody = (
+    TelemetryRecord
+    | Annotated[list[TelemetryRecord], Field(min_length=1, max_length=MAX_RECORDS_PER_REQUEST)]
+)

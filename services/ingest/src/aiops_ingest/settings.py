@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import NoDecode
+
+from aiops_core.settings import CoreSettings
+
+
+class IngestSettings(CoreSettings):
+    ingest_tokens: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated bearer tokens accepted by ingest; empty accepts any request.",
+    )
+    max_body_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body accepted, compressed and decompressed alike (413 above).",
+    )
+    batch_max_spans: int = Field(
+        default=1000,
+        ge=1,
+        le=20_000,
+        description="Most spans in one bus message; spans of concurrent requests share messages.",
+    )
+    batch_linger_ms: float = Field(
+        default=20.0,
+        ge=0,
+        le=1000,
+        description="How long a partly filled batch waits for more spans before it is published.",
+    )
+    max_attributes: int = Field(
+        default=32, ge=0, le=256, description="Attributes kept per span (the rest are dropped)."
+    )
+    max_attribute_length: int = Field(
+        default=256, ge=16, le=8192, description="Longest attribute value kept, in characters."
+    )
+    max_clock_skew_s: int = Field(
+        default=3600,
+        ge=0,
+        description="Spans that start further than this in the future are refused.",
+    )
+
+    @field_validator("ingest_tokens", mode="before")
+    @classmethod
+    def _split_tokens(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [token.strip() for token in value.split(",") if token.strip()]
+        return value
