@@ -1,0 +1,1 @@
+"""Detector: writes span batches to the store exactly once; detectors come later."""

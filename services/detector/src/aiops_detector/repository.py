@@ -1,0 +1,90 @@
+"""The detector's SQL: span batches written with COPY, exactly once."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import asyncpg
+from pydantic_core import to_json
+
+from aiops_core.models import Span, SpanBatch
+from aiops_core.store.partitions import ensure_partitions
+
+SPAN_COLUMNS = (
+    "start_time",
+    "trace_id",
+    "span_id",
+    "parent_span_id",
+    "service",
+    "operation",
+    "kind",
+    "duration_ms",
+    "http_status",
+    "is_error",
+    "error_message",
+    "attributes",
+)
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def span_record(span: Span) -> tuple[Any, ...]:
+    return (
+        _EPOCH + timedelta(microseconds=span.start_time_unix_nano // 1000),
+        span.trace_id,
+        span.span_id,
+        span.parent_span_id,
+        span.service,
+        span.operation,
+        span.kind.value,
+        span.duration_ns / 1e6,
+        span.http_status,
+        span.is_error,
+        span.error_message,
+        to_json(span.attributes).decode(),
+    )
+
+
+class SpanRepository:
+    def __init__(self, pool: asyncpg.Pool, *, partitioned: bool) -> None:
+        self._pool = pool
+        # On plain PostgreSQL, rows need a partition for their day; the days known to exist
+        # are remembered so that the common case costs no query.
+        self._partitioned = partitioned
+        self._known_days: set[date] = set()
+
+    async def write_batch(self, batch: SpanBatch) -> bool:
+        """Store the batch's spans and its id in one transaction; False (and nothing written)
+        when the batch was already stored."""
+        records = [span_record(span) for span in batch.spans]
+        if self._partitioned:
+            await self.ensure_partitions({record[0].date() for record in records})
+        async with self._pool.acquire() as conn, conn.transaction():
+            fresh = await conn.fetchval(
+                "INSERT INTO ingested_batches (batch_id, span_count) VALUES ($1, $2) "
+                "ON CONFLICT (batch_id) DO NOTHING RETURNING true",
+                batch.batch_id,
+                len(records),
+            )
+            if not fresh:
+                return False
+            await conn.copy_records_to_table("spans", records=records, columns=SPAN_COLUMNS)
+        return True
+
+    async def ensure_partitions(self, days: set[date]) -> None:
+        missing = days - self._known_days
+        if not missing:
+            return
+        async with self._pool.acquire() as conn:
+            await ensure_partitions(conn, missing)
+        self._known_days |= missing
+
+    def forget_partitions(self) -> None:
+        """Called when a partition was dropped under us (retention): look again next time."""
+        self._known_days.clear()
+
+    async def forget_batches_before(self, cutoff: datetime) -> int:
+        """Drop batch ids older than the retention age; their spans are gone too."""
+        result = await self._pool.execute("DELETE FROM ingested_batches WHERE committed_at < $1", cutoff)
+        return int(result.split()[-1])
