@@ -1,0 +1,67 @@
+import pytest
+from pydantic import ValidationError
+
+from aiops_core.settings import CoreSettings, QueueType
+from aiops_core.urls import redact
+from aiops_ingest.settings import IngestSettings
+
+
+def test_defaults_point_at_local_servers(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("AIOPS_DATABASE_URL", "AIOPS_BROKER_URL", "AIOPS_REDIS_URL", "AIOPS_QUEUE_TYPE"):
+        monkeypatch.delenv(name, raising=False)
+    settings = CoreSettings()
+    assert settings.database_url.startswith("postgresql://")
+    assert settings.broker_url.startswith("amqp://")
+    assert settings.redis_url.startswith("redis://")
+    assert settings.queue_type is QueueType.QUORUM
+
+
+def test_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIOPS_DATABASE_URL", "postgres://u:p@db:5432/x")
+    monkeypatch.setenv("AIOPS_QUEUE_TYPE", "classic")
+    monkeypatch.setenv("AIOPS_BROKER_PREFETCH", "32")
+    settings = CoreSettings()
+    assert settings.database_url == "postgres://u:p@db:5432/x"
+    assert settings.queue_type is QueueType.CLASSIC
+    assert settings.broker_prefetch == 32
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("AIOPS_DATABASE_URL", "mysql://db/x", "must start with one of postgresql://, postgres://"),
+        ("AIOPS_DATABASE_URL", "postgresql:///x", "must name a host"),
+        ("AIOPS_BROKER_URL", "http://rabbit", "must start with one of amqp://, amqps://"),
+        ("AIOPS_REDIS_URL", "127.0.0.1:6379", "must start with one of redis://"),
+        ("AIOPS_QUEUE_TYPE", "stream", "'quorum' or 'classic'"),
+        ("AIOPS_BROKER_PREFETCH", "0", "greater than or equal to 1"),
+    ],
+)
+def test_invalid_values_are_refused_with_a_reason(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, message: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ValidationError) as info:
+        CoreSettings()
+    assert message in str(info.value)
+    assert variable.removeprefix("AIOPS_").lower() in str(info.value)
+
+
+def test_unix_socket_database_url_is_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIOPS_DATABASE_URL", "postgresql://postgres:@/postgres?host=/tmp/pg")
+    assert CoreSettings().database_url.endswith("host=/tmp/pg")
+
+
+def test_ingest_tokens_are_comma_separated(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIOPS_INGEST_TOKENS", " alpha, beta ,,")
+    assert IngestSettings().ingest_tokens == ["alpha", "beta"]
+
+
+def test_no_ingest_tokens_means_open(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AIOPS_INGEST_TOKENS", raising=False)
+    assert IngestSettings().ingest_tokens == []
+
+
+def test_redact_hides_the_password() -> None:
+    assert redact("amqp://guest:secret@rabbit:5672/") == "amqp://guest:***@rabbit:5672/"
+    assert redact("redis://cache:6379/0") == "redis://cache:6379/0"
