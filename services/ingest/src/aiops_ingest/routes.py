@@ -7,14 +7,19 @@ from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from starlette.exceptions import HTTPException
 
-from aiops_core.errors import ERROR_RESPONSE_SCHEMA, AiopsError, UnauthorizedError
+from aiops_core.errors import (
+    ERROR_RESPONSE_SCHEMA,
+    AiopsError,
+    PayloadTooLargeError,
+    UnauthorizedError,
+    UnsupportedMediaTypeError,
+)
 from aiops_ingest.otlp import Encoding, encode_response, encode_status, encoding_of
-from aiops_ingest.schemas import TelemetryAccepted, TelemetryBody
+from aiops_ingest.schemas import TELEMETRY_BODY_SCHEMA, TelemetryAccepted, parse_telemetry_body
 from aiops_ingest.service import IngestService
 
 
@@ -61,8 +66,6 @@ class OtlpRoute(APIRoute):
                 return await handler(request)
             except AiopsError as exc:
                 return _status_response(request, exc.status_code, exc.message, exc.headers)
-            except HTTPException as exc:  # the body size limit raises one
-                return _status_response(request, exc.status_code, str(exc.detail), exc.headers or {})
 
         return handle
 
@@ -146,9 +149,24 @@ _OTLP_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+async def read_body(request: Request, max_bytes: int) -> bytes:
+    """The request body, refused with 413 as soon as it is known to exceed `max_bytes`."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise PayloadTooLargeError(f"body of {declared} bytes exceeds the limit of {max_bytes}")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise PayloadTooLargeError(f"body exceeds the limit of {max_bytes} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def ingest_router(max_body_bytes: int) -> APIRouter:
-    router = APIRouter(max_body_size=max_body_bytes)
-    otlp = APIRouter(route_class=OtlpRoute, max_body_size=max_body_bytes, tags=["OTLP"])
+    router = APIRouter()
+    otlp = APIRouter(route_class=OtlpRoute, tags=["OTLP"])
 
     @otlp.post(
         "/v1/traces",
@@ -160,7 +178,7 @@ def ingest_router(max_body_bytes: int) -> APIRouter:
     )
     async def export_traces(request: Request, state: Annotated[IngestState, Depends(get_state)]) -> Response:
         encoding = encoding_of(request.headers.get("content-type"))
-        body = await request.body()
+        body = await read_body(request, max_body_bytes)
         result = await state.service.accept_otlp(body, encoding, request.headers.get("content-encoding"))
         return Response(
             encode_response(result.rejected_count, result.rejection_message(), encoding),
@@ -172,20 +190,30 @@ def ingest_router(max_body_bytes: int) -> APIRouter:
         summary="Receive simple JSON request records (one object or a list)",
         tags=["telemetry"],
         status_code=202,
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": TELEMETRY_BODY_SCHEMA}},
+            }
+        },
         responses={
+            400: ERROR_RESPONSE_SCHEMA,
             401: ERROR_RESPONSE_SCHEMA,
             413: ERROR_RESPONSE_SCHEMA,
+            415: ERROR_RESPONSE_SCHEMA,
             422: ERROR_RESPONSE_SCHEMA,
             503: ERROR_RESPONSE_SCHEMA,
         },
         dependencies=[Depends(require_token)],
     )
     async def telemetry(
-        records: Annotated[TelemetryBody, Body()],
-        state: Annotated[IngestState, Depends(get_state)],
+        request: Request, state: Annotated[IngestState, Depends(get_state)]
     ) -> TelemetryAccepted:
-        batch = records if isinstance(records, list) else [records]
-        result = await state.service.accept_records(batch)
+        media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        if media_type != "application/json":
+            raise UnsupportedMediaTypeError(f"Content-Type {media_type or '(none)'!r}: send application/json")
+        records = parse_telemetry_body(await read_body(request, max_body_bytes))
+        result = await state.service.accept_records(records)
         return TelemetryAccepted(
             accepted=len(result.spans),
             rejected=result.rejected_count,

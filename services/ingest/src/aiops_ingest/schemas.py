@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from pydantic_core import from_json
+
+from aiops_core.errors import BadRequestError, validation_error
 
 MAX_RECORDS_PER_REQUEST = 10_000
 
@@ -70,7 +73,26 @@ class TelemetryAccepted(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"accepted": 2, "rejected": 0}]})
 
 
-TelemetryBody = (
-    TelemetryRecord
-    | Annotated[list[TelemetryRecord], Field(min_length=1, max_length=MAX_RECORDS_PER_REQUEST)]
-)
+TelemetryRecords = Annotated[list[TelemetryRecord], Field(min_length=1, max_length=MAX_RECORDS_PER_REQUEST)]
+_ONE = TypeAdapter(TelemetryRecord)
+_MANY: TypeAdapter[list[TelemetryRecord]] = TypeAdapter(TelemetryRecords)
+
+# The request body's schema for the OpenAPI document: one record or a list of them.
+TELEMETRY_BODY_SCHEMA = {"anyOf": [_ONE.json_schema(), _MANY.json_schema()]}
+
+
+def parse_telemetry_body(raw: bytes) -> list[TelemetryRecord]:
+    """One record or a list of them. Parsed by hand rather than as a union so that an error
+    names the field as the client wrote it (`body.0.status_code`)."""
+    try:
+        document = from_json(raw)
+    except ValueError as exc:
+        raise BadRequestError(f"body is not valid JSON: {exc}") from exc
+    try:
+        if isinstance(document, list):
+            return _MANY.validate_python(document)
+        return [_ONE.validate_python(document)]
+    except ValidationError as exc:
+        raise validation_error(
+            [{**err, "loc": ("body", *err["loc"])} for err in exc.errors(include_url=False)]
+        ) from exc
