@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 
-from aiops_core.models import Span
+from aiops_core.models import SpanFields
 
-Publish = Callable[[list[Span]], Awaitable[None]]
+Publish = Callable[[list[SpanFields]], Awaitable[None]]
 
 
 class SpanBatcher:
@@ -20,12 +20,12 @@ class SpanBatcher:
         self._publish = publish
         self._max_spans = max_spans
         self._linger_s = linger_s
-        self._pending: list[Span] = []
+        self._pending: list[SpanFields] = []
         self._pending_done: asyncio.Future[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._publishing: set[asyncio.Task[None]] = set()
 
-    async def submit(self, spans: Sequence[Span]) -> None:
+    async def submit(self, spans: Sequence[SpanFields]) -> None:
         """Return once all `spans` are confirmed by the broker; raise if any could not be."""
         waits: list[asyncio.Future[None]] = []
         offset = 0
@@ -60,7 +60,7 @@ class SpanBatcher:
         self._publishing.add(task)
         task.add_done_callback(self._publishing.discard)
 
-    async def _publish_batch(self, spans: list[Span], done: asyncio.Future[None]) -> None:
+    async def _publish_batch(self, spans: list[SpanFields], done: asyncio.Future[None]) -> None:
         try:
             await self._publish(spans)
         except Exception as exc:

@@ -18,10 +18,10 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as OtlpSpan
 from opentelemetry.proto.trace.v1.trace_pb2 import Status
-from pydantic import ValidationError
+from pydantic import JsonValue
 
-from aiops_core.models import Span, SpanKind
-from aiops_ingest.otlp import hex_id, is_valid_id
+from aiops_core.models import SpanFields, SpanKind
+from aiops_ingest.otlp import is_valid_id
 from aiops_ingest.route_templates import template_path
 from aiops_ingest.schemas import TelemetryRecord
 
@@ -64,6 +64,7 @@ _REASONS = {
     "in_future": "starts in the future beyond the allowed clock skew",
 }
 
+_MAX_KEY = 128
 _MAX_SERVICE = 256
 _MAX_OPERATION = 512
 _MAX_ERROR_MESSAGE = 2048
@@ -80,7 +81,7 @@ class Limits:
 
 @dataclass
 class NormalisedSpans:
-    spans: list[Span] = field(default_factory=list)
+    spans: list[SpanFields] = field(default_factory=list)
     rejected: Counter[str] = field(default_factory=Counter)
 
     @property
@@ -116,7 +117,7 @@ class SpanNormaliser:
         oldest, newest = self._time_window_ns()
         for resource_spans in request.resource_spans:
             service = "unknown_service"
-            resource_attributes: dict[str, object] = {}
+            resource_attributes: dict[str, JsonValue] = {}
             for kv in resource_spans.resource.attributes:
                 if kv.key == "service.name":
                     service = _clean(str(self._value(kv.value)), _MAX_SERVICE) or service
@@ -127,12 +128,8 @@ class SpanNormaliser:
                     reason = self._refusal(otlp_span, oldest, newest)
                     if reason:
                         result.rejected[reason] += 1
-                        continue
-                    span = self._span(otlp_span, service, resource_attributes)
-                    if isinstance(span, str):
-                        result.rejected[span] += 1
                     else:
-                        result.spans.append(span)
+                        result.spans.append(self._span(otlp_span, service, resource_attributes))
         return result
 
     @staticmethod
@@ -153,7 +150,7 @@ class SpanNormaliser:
             return "in_future"
         return None
 
-    def _span(self, otlp: OtlpSpan, service: str, resource_attributes: dict[str, object]) -> Span | str:
+    def _span(self, otlp: OtlpSpan, service: str, resource_attributes: dict[str, JsonValue]) -> SpanFields:
         attributes = self._attributes(otlp.attributes)
         kind = _KINDS.get(otlp.kind, SpanKind.UNSPECIFIED)
         http_status = _first_int(attributes, _STATUS_KEYS)
@@ -161,35 +158,45 @@ class SpanNormaliser:
         for key, value in resource_attributes.items():
             attributes.setdefault(key, value)
         parent = otlp.parent_span_id
-        try:
-            return Span(
-                trace_id=hex_id(otlp.trace_id),
-                span_id=hex_id(otlp.span_id),
-                parent_span_id=hex_id(parent) if is_valid_id(parent, 8) else None,
-                service=service,
-                operation=_clean(_operation(otlp.name, attributes), _MAX_OPERATION),
-                kind=kind,
-                start_time_unix_nano=otlp.start_time_unix_nano,
-                duration_ns=otlp.end_time_unix_nano - otlp.start_time_unix_nano,
-                http_status=http_status,
-                is_error=is_error,
-                error_message=self._error_message(otlp, http_status) if is_error else None,
-                attributes=attributes,
-            )
-        except ValidationError as exc:
-            return f"invalid_{exc.errors()[0]['loc'][0]}"
+        return SpanFields(
+            trace_id=otlp.trace_id.hex(),
+            span_id=otlp.span_id.hex(),
+            parent_span_id=parent.hex() if is_valid_id(parent, 8) else None,
+            service=service,
+            operation=_clean(_operation(otlp.name, attributes), _MAX_OPERATION) or "unknown",
+            kind=kind.value,
+            start_time_unix_nano=otlp.start_time_unix_nano,
+            duration_ns=otlp.end_time_unix_nano - otlp.start_time_unix_nano,
+            http_status=http_status,
+            is_error=is_error,
+            error_message=self._error_message(otlp, http_status) if is_error else None,
+            attributes=attributes,
+        )
 
-    def _attributes(self, kvs: Iterable[KeyValue]) -> dict[str, object]:
-        attributes: dict[str, object] = {}
+    def _attributes(self, kvs: Iterable[KeyValue]) -> dict[str, JsonValue]:
+        # The hot loop of ingest (a dozen attributes a span): strings, the common case, are
+        # handled inline rather than through `_value`.
+        attributes: dict[str, JsonValue] = {}
+        max_count, max_length = self._limits.max_attributes, self._limits.max_attribute_length
         for kv in kvs:
-            if len(attributes) >= self._limits.max_attributes:
+            if len(attributes) >= max_count:
                 break
-            value = self._value(kv.value)
-            if value is not None:
-                attributes[_clean(kv.key, 128)] = value
+            key = kv.key
+            if len(key) > _MAX_KEY or "\x00" in key:
+                key = _clean(key, _MAX_KEY)
+            value = kv.value
+            if value.WhichOneof("value") == "string_value":
+                text = value.string_value
+                if len(text) > max_length or "\x00" in text:
+                    text = _clean(text, max_length)
+                attributes[key] = text
+            else:
+                other = self._value(value)
+                if other is not None:
+                    attributes[key] = other
         return attributes
 
-    def _value(self, value: AnyValue) -> object:
+    def _value(self, value: AnyValue) -> JsonValue:
         which = value.WhichOneof("value")
         if which == "string_value":
             return _clean(value.string_value, self._limits.max_attribute_length)
@@ -249,12 +256,13 @@ class SpanNormaliser:
             route = template_path(record.endpoint)
             is_error = record.status_code >= 500 or record.error_message is not None
             result.spans.append(
-                Span(
+                SpanFields(
                     trace_id=record.trace_id or secrets.token_hex(16),
+                    parent_span_id=None,
                     span_id=secrets.token_hex(8),
-                    service=_clean(record.service_name, _MAX_SERVICE),
+                    service=_clean(record.service_name, _MAX_SERVICE) or "unknown_service",
                     operation=_clean(f"{method} {route}", _MAX_OPERATION),
-                    kind=SpanKind.SERVER,
+                    kind=SpanKind.SERVER.value,
                     start_time_unix_nano=start_ns,
                     duration_ns=round(record.latency_ms * 1_000_000),
                     http_status=record.status_code,
@@ -275,17 +283,18 @@ class SpanNormaliser:
         return result
 
 
-def _first_int(attributes: dict[str, object], keys: tuple[str, ...]) -> int | None:
+def _first_int(attributes: dict[str, JsonValue], keys: tuple[str, ...]) -> int | None:
+    """The first of `keys` holding a plausible HTTP status code."""
     for key in keys:
         value = attributes.get(key)
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
         if isinstance(value, str) and value.isdigit():
-            return int(value)
+            value = int(value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value if 100 <= value <= 999 else None
     return None
 
 
-def _first_str(attributes: dict[str, object], keys: tuple[str, ...]) -> str | None:
+def _first_str(attributes: dict[str, JsonValue], keys: tuple[str, ...]) -> str | None:
     for key in keys:
         value = attributes.get(key)
         if isinstance(value, str) and value:
@@ -303,7 +312,7 @@ def _is_error(status_code: int, kind: SpanKind, http_status: int | None) -> bool
     return http_status >= (400 if kind is SpanKind.CLIENT else 500)
 
 
-def _operation(name: str, attributes: dict[str, object]) -> str:
+def _operation(name: str, attributes: dict[str, JsonValue]) -> str:
     method = _first_str(attributes, _METHOD_KEYS)
     route = _first_str(attributes, ("http.route",))
     if route is None:

@@ -8,7 +8,6 @@ before `json_format` parses the rest; both encodings then yield the same message
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import zlib
 from enum import StrEnum
@@ -150,7 +149,3 @@ def encode_status(code: int, message: str, encoding: Encoding) -> bytes:
 
 def is_valid_id(raw: bytes, size: int) -> bool:
     return len(raw) == size and raw != bytes(size)
-
-
-def hex_id(raw: bytes) -> str:
-    return binascii.hexlify(raw).decode()

@@ -10,7 +10,7 @@ from uuid import uuid4
 from aiops_core.bus import BrokerUnavailableError, Bus
 from aiops_core.bus.topology import SPAN_BATCH_ROUTING_KEY, TELEMETRY_EXCHANGE
 from aiops_core.errors import DependencyUnavailableError
-from aiops_core.models import Span, SpanBatch
+from aiops_core.models import SpanFields, encode_span_batch
 from aiops_ingest.batcher import SpanBatcher
 from aiops_ingest.metrics import IngestMetrics
 from aiops_ingest.normalise import NormalisedSpans, SpanNormaliser
@@ -68,16 +68,11 @@ class IngestService:
             raise DependencyUnavailableError("broker", str(exc), retry_after_s=RETRY_AFTER_S) from exc
         self._metrics.spans.inc(len(result.spans))
 
-    async def _publish(self, spans: list[Span]) -> None:
-        # Spans were validated one by one as they were built; no need to do it again.
-        batch = SpanBatch.model_construct(batch_id=uuid4(), created_at_unix_nano=time.time_ns(), spans=spans)
+    async def _publish(self, spans: list[SpanFields]) -> None:
+        batch_id = uuid4()
+        body = encode_span_batch(batch_id, time.time_ns(), spans)
         started = time.perf_counter()
-        await self._bus.publish(
-            TELEMETRY_EXCHANGE,
-            SPAN_BATCH_ROUTING_KEY,
-            batch.model_dump_json().encode(),
-            message_id=str(batch.batch_id),
-        )
+        await self._bus.publish(TELEMETRY_EXCHANGE, SPAN_BATCH_ROUTING_KEY, body, message_id=str(batch_id))
         self._metrics.publish_seconds.observe(time.perf_counter() - started)
         self._metrics.batches.inc()
         self._metrics.batch_spans.observe(len(spans))
