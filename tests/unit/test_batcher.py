@@ -3,21 +3,25 @@ import asyncio
 import pytest
 
 from aiops_core.bus import BrokerUnavailableError
-from aiops_core.models import Span, SpanKind
+from aiops_core.models import SpanFields
 from aiops_ingest.batcher import SpanBatcher
 
 
-def _spans(n: int, prefix: int = 0) -> list[Span]:
+def _spans(n: int, prefix: int = 0) -> list[SpanFields]:
     return [
-        Span(
+        SpanFields(
             trace_id=f"{prefix:016x}{i:016x}",
             span_id=f"{i + 1:016x}",
+            parent_span_id=None,
             service="shop",
             operation="GET /",
-            kind=SpanKind.SERVER,
+            kind="server",
             start_time_unix_nano=1,
             duration_ns=1,
+            http_status=None,
             is_error=False,
+            error_message=None,
+            attributes={},
         )
         for i in range(n)
     ]
@@ -25,10 +29,10 @@ def _spans(n: int, prefix: int = 0) -> list[Span]:
 
 class Recorder:
     def __init__(self, fail: bool = False) -> None:
-        self.batches: list[list[Span]] = []
+        self.batches: list[list[SpanFields]] = []
         self.fail = fail
 
-    async def __call__(self, spans: list[Span]) -> None:
+    async def __call__(self, spans: list[SpanFields]) -> None:
         await asyncio.sleep(0.001)
         if self.fail:
             raise BrokerUnavailableError("broker down")
@@ -61,9 +65,9 @@ async def test_a_large_request_is_split_into_full_batches() -> None:
 
 async def test_submit_returns_only_after_the_publish_is_confirmed() -> None:
     release = asyncio.Event()
-    published: list[list[Span]] = []
+    published: list[list[SpanFields]] = []
 
-    async def slow_publish(spans: list[Span]) -> None:
+    async def slow_publish(spans: list[SpanFields]) -> None:
         await release.wait()
         published.append(spans)
 

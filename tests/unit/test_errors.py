@@ -38,7 +38,11 @@ def _app() -> FastAPI:
         yield
 
     return create_service_app(
-        title="t", description="d", lifespan=lifespan, health=HealthChecks(), registry=create_registry(),
+        title="t",
+        description="d",
+        lifespan=lifespan,
+        health=HealthChecks(),
+        registry=create_registry(),
         routers=[router],
     )
 

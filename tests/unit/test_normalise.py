@@ -6,18 +6,23 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyVa
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as OtlpSpan
 from opentelemetry.proto.trace.v1.trace_pb2 import Status
 
-from aiops_core.models import SpanKind
-from aiops_ingest.normalise import Limits, SpanNormaliser
+from aiops_core.models import Span, SpanKind
+from aiops_ingest.normalise import Limits, NormalisedSpans, SpanNormaliser
 from aiops_ingest.schemas import TelemetryRecord
 from tests.support.otlp import SpanSpec, build_request, http_server_span
 
 normaliser = SpanNormaliser(Limits())
 
 
-def _one(spec: SpanSpec, service: str = "shop") -> object:
+def as_spans(result: NormalisedSpans) -> list[Span]:
+    """The normalised spans as a consumer reads them, which also checks they validate."""
+    return [Span.model_validate(fields) for fields in result.spans]
+
+
+def _one(spec: SpanSpec, service: str = "shop") -> Span:
     result = normaliser.from_otlp(build_request([spec], service=service))
     assert result.rejected_count == 0, result.rejected
-    return result.spans[0]
+    return as_spans(result)[0]
 
 
 def test_server_span_is_named_by_method_and_route_template() -> None:
@@ -97,13 +102,13 @@ def test_error_message_prefers_status_then_exception_event() -> None:
     event.name = "exception"
     event.attributes.append(KeyValue(key="exception.type", value=AnyValue(string_value="TimeoutError")))
     event.attributes.append(KeyValue(key="exception.message", value=AnyValue(string_value="upstream slow")))
-    assert normaliser.from_otlp(request).spans[0].error_message == "TimeoutError: upstream slow"
+    assert as_spans(normaliser.from_otlp(request))[0].error_message == "TimeoutError: upstream slow"
 
 
 def test_attributes_are_bounded_and_cleaned() -> None:
     limited = SpanNormaliser(Limits(max_attributes=3, max_attribute_length=16))
     spec = SpanSpec(attributes={f"k{i}": "v" * 40 for i in range(10)} | {"k0": "a\x00b"})
-    span = limited.from_otlp(build_request([spec])).spans[0]
+    span = as_spans(limited.from_otlp(build_request([spec])))[0]
     assert len(span.attributes) == 3
     assert span.attributes["k0"] == "ab"
     assert all(len(str(v)) <= 16 for v in span.attributes.values())
@@ -115,11 +120,13 @@ def test_attribute_value_types() -> None:
     span_proto.attributes.append(
         KeyValue(
             key="arr",
-            value=AnyValue(array_value=ArrayValue(values=[AnyValue(int_value=1), AnyValue(string_value="two")])),
+            value=AnyValue(
+                array_value=ArrayValue(values=[AnyValue(int_value=1), AnyValue(string_value="two")])
+            ),
         )
     )
     span_proto.attributes.append(KeyValue(key="raw", value=AnyValue(bytes_value=b"\x01\xff")))
-    attributes = normaliser.from_otlp(request).spans[0].attributes
+    attributes = as_spans(normaliser.from_otlp(request))[0].attributes
     assert attributes == {"s": "x", "i": 7, "f": 0.5, "b": True, "arr": ["1", "two"], "raw": "01ff"}
 
 
@@ -128,14 +135,14 @@ def test_selected_resource_attributes_are_kept() -> None:
     resource = request.resource_spans[0].resource
     resource.attributes.append(KeyValue(key="service.version", value=AnyValue(string_value="1.2.3")))
     resource.attributes.append(KeyValue(key="process.pid", value=AnyValue(int_value=4242)))
-    span = normaliser.from_otlp(request).spans[0]
+    span = as_spans(normaliser.from_otlp(request))[0]
     assert span.attributes == {"service.version": "1.2.3"}
 
 
 def test_missing_service_name_is_unknown_service() -> None:
     request = build_request([SpanSpec()])
     del request.resource_spans[0].resource.attributes[:]
-    assert normaliser.from_otlp(request).spans[0].service == "unknown_service"
+    assert as_spans(normaliser.from_otlp(request))[0].service == "unknown_service"
 
 
 def test_invalid_spans_are_refused_with_reasons_and_the_rest_kept() -> None:
@@ -187,7 +194,7 @@ def test_records_become_server_spans() -> None:
         trace_id="4BF92F35-77B3-4DA6-A3CE-929D0E0E4736",
         timestamp=datetime.now(UTC) - timedelta(seconds=1),
     )
-    span = normaliser.from_records([record]).spans[0]
+    span = as_spans(normaliser.from_records([record]))[0]
     assert span.trace_id == "4bf92f3577b34da6a3ce929d0e0e4736"
     assert len(span.span_id) == 16
     assert span.operation == "POST /payment/{id}"
@@ -200,7 +207,7 @@ def test_records_become_server_spans() -> None:
 
 def test_a_record_without_trace_id_or_time_gets_both() -> None:
     record = TelemetryRecord(service_name="cart", endpoint="/cart", status_code=200, latency_ms=3)
-    span = normaliser.from_records([record]).spans[0]
+    span = as_spans(normaliser.from_records([record]))[0]
     assert len(span.trace_id) == 32
     assert abs(span.start_time_unix_nano - time.time_ns()) < 5 * 10**9
     assert span.is_error is False
@@ -208,8 +215,10 @@ def test_a_record_without_trace_id_or_time_gets_both() -> None:
 
 def test_a_naive_record_timestamp_is_utc() -> None:
     naive = datetime.now(UTC).replace(tzinfo=None) - timedelta(minutes=1)
-    record = TelemetryRecord(service_name="cart", endpoint="/cart", status_code=200, latency_ms=3, timestamp=naive)
-    span = normaliser.from_records([record]).spans[0]
+    record = TelemetryRecord(
+        service_name="cart", endpoint="/cart", status_code=200, latency_ms=3, timestamp=naive
+    )
+    span = as_spans(normaliser.from_records([record]))[0]
     assert span.start_time_unix_nano == int(naive.replace(tzinfo=UTC).timestamp() * 1e6) * 1000
 
 
@@ -228,3 +237,23 @@ def test_old_records_are_refused() -> None:
 def test_record_trace_id_must_be_hex(trace_id: str) -> None:
     with pytest.raises(ValueError, match="32 hex digits"):
         TelemetryRecord(service_name="a", endpoint="/", status_code=200, latency_ms=1, trace_id=trace_id)
+
+
+def test_implausible_http_status_is_dropped_not_stored() -> None:
+    assert _one(SpanSpec(attributes={"http.response.status_code": 70000})).http_status is None
+    assert _one(SpanSpec(attributes={"http.response.status_code": "404"})).http_status == 404
+
+
+def test_the_wire_batch_decodes_as_the_model_consumers_read() -> None:
+    from uuid import uuid4
+
+    from aiops_core.models import SpanBatch, encode_span_batch
+
+    result = normaliser.from_otlp(build_request([http_server_span(), SpanSpec(attributes={"n": 1.5})]))
+    batch_id = uuid4()
+    batch = SpanBatch.model_validate_json(encode_span_batch(batch_id, 123, result.spans))
+    assert batch.batch_id == batch_id
+    assert batch.created_at_unix_nano == 123
+    assert [s.model_dump(mode="json") for s in batch.spans] == [
+        s.model_dump(mode="json") for s in as_spans(result)
+    ]

@@ -36,7 +36,9 @@ def _otlp_json(trace_id: str = TRACE_ID.hex(), span_id: str = SPAN_ID.hex()) -> 
                                 "kind": 2,
                                 "startTimeUnixNano": "1764244800000000000",
                                 "endTimeUnixNano": "1764244800250000000",
-                                "attributes": [{"key": "http.response.status_code", "value": {"intValue": "502"}}],
+                                "attributes": [
+                                    {"key": "http.response.status_code", "value": {"intValue": "502"}}
+                                ],
                                 "status": {"code": 2, "message": "card declined"},
                             }
                         ]

@@ -1,0 +1,114 @@
+"""Fixtures on the real servers: a fresh PostgreSQL database per test, a RabbitMQ vhost per run
+(queues emptied per test), a Redis database for tests.
+
+The servers are found at the usual local addresses or where AIOPS_TEST_POSTGRES_URL,
+AIOPS_TEST_BROKER_URL and AIOPS_TEST_REDIS_URL say. A test whose server is unreachable is
+skipped with the reason, except with CI=true, where it fails.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import AsyncIterator, Iterator
+from typing import NoReturn
+from urllib.parse import urlsplit, urlunsplit
+from uuid import uuid4
+
+import aio_pika
+import asyncpg
+import pytest
+from redis.asyncio import Redis
+
+from aiops_core.bus.topology import ALL_QUEUES
+from aiops_core.store import migrate
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+POSTGRES_ADMIN_URL = os.environ.get(
+    "AIOPS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+REDIS_URL = os.environ.get("AIOPS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def server_unavailable(what: str, error: object) -> NoReturn:
+    message = f"{what} is not reachable: {error}"
+    if IN_CI:
+        pytest.fail(f"{message} (CI=true: a test that needs a server must not be skipped)", pytrace=False)
+    pytest.skip(message)
+
+
+def with_database(url: str, name: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+
+
+@pytest.fixture
+async def database_url() -> AsyncIterator[str]:
+    """A new, empty database, dropped after the test."""
+    name = f"aiops_test_{uuid4().hex[:12]}"
+    try:
+        admin = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=5)
+    except (OSError, asyncpg.PostgresError) as exc:
+        server_unavailable("PostgreSQL", exc)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield with_database(POSTGRES_ADMIN_URL, name)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    """A pool on a fresh, migrated database."""
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=5)
+    async with pool.acquire() as conn:
+        await migrate(conn)
+    yield pool
+    await pool.close()
+
+
+def _rabbitmqctl(*args: str) -> None:
+    subprocess.run(["rabbitmqctl", *args], check=True, capture_output=True, timeout=120)
+
+
+@pytest.fixture(scope="session")
+def broker_base_url() -> Iterator[str]:
+    """A RabbitMQ vhost of this run's own (made with rabbitmqctl), or AIOPS_TEST_BROKER_URL."""
+    given = os.environ.get("AIOPS_TEST_BROKER_URL")
+    if given:
+        yield given
+        return
+    vhost = f"aiops-test-{uuid4().hex[:8]}"
+    try:
+        _rabbitmqctl("add_vhost", vhost)
+        _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+    except (OSError, subprocess.SubprocessError) as exc:
+        server_unavailable("RabbitMQ (creating a test vhost with rabbitmqctl)", exc)
+    yield f"amqp://guest:guest@127.0.0.1:5672/{vhost}"
+    _rabbitmqctl("delete_vhost", vhost)
+
+
+@pytest.fixture
+async def broker_url(broker_base_url: str) -> str:
+    """The run's vhost with every platform queue deleted, so a test starts from nothing."""
+    try:
+        connection = await aio_pika.connect(broker_base_url, timeout=5)
+    except (OSError, aio_pika.exceptions.AMQPError) as exc:
+        server_unavailable("RabbitMQ", exc)
+    async with connection:
+        channel = await connection.channel()
+        for spec in ALL_QUEUES:
+            for name in (spec.name, spec.dead_letter_queue):
+                await channel.queue_delete(name)
+    return broker_base_url
+
+
+@pytest.fixture
+async def redis_client() -> AsyncIterator[Redis]:
+    client = Redis.from_url(REDIS_URL)
+    try:
+        await client.ping()
+    except OSError as exc:
+        server_unavailable("Redis", exc)
+    yield client
+    await client.aclose()

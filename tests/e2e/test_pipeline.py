@@ -1,0 +1,115 @@
+"""The whole path as separate processes on the real RabbitMQ and PostgreSQL: the OpenTelemetry SDK
+exports through ingest, the writer stores, and every span the exporter reported as sent is stored
+exactly once, also when the writer is killed mid-stream."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections import Counter
+
+import asyncpg
+
+from tests.support.otel import TracedClient
+from tests.support.processes import ServiceProcess
+from tests.support.waiting import eventually
+
+
+async def stored_span_ids(database_url: str) -> Counter[str]:
+    conn = await asyncpg.connect(database_url)
+    try:
+        return Counter(row["span_id"] for row in await conn.fetch("SELECT span_id FROM spans"))
+    finally:
+        await conn.close()
+
+
+async def stored_count(database_url: str) -> int:
+    conn = await asyncpg.connect(database_url)
+    try:
+        return int(await conn.fetchval("SELECT count(*) FROM spans"))
+    finally:
+        await conn.close()
+
+
+async def assert_stored_exactly_once(database_url: str, sent: list[str]) -> None:
+    assert len(sent) == len(set(sent)), "the SDK reported a span twice"
+    await eventually(
+        lambda: stored_count(database_url),
+        lambda n: n >= len(sent),
+        timeout_s=120,
+        interval_s=0.5,
+        what=f"{len(sent)} spans stored",
+    )
+    stored = await stored_span_ids(database_url)
+    duplicates = {span_id: n for span_id, n in stored.items() if n > 1}
+    assert duplicates == {}, f"{len(duplicates)} spans stored more than once"
+    missing = set(sent) - set(stored)
+    assert missing == set(), f"{len(missing)} spans reported as sent were not stored"
+    assert set(stored) == set(sent), "spans stored that the SDK did not report as sent"
+
+
+async def start_platform(
+    services: list[ServiceProcess], env: dict[str, str]
+) -> tuple[ServiceProcess, ServiceProcess]:
+    detector = ServiceProcess("detector", env).start()
+    ingest = ServiceProcess("ingest", env).start()
+    services += [detector, ingest]
+    await asyncio.gather(detector.wait_ready(), ingest.wait_ready())
+    return ingest, detector
+
+
+async def test_every_span_the_sdk_sent_is_stored_exactly_once(
+    services: list[ServiceProcess], platform_env: dict[str, str], database_url: str
+) -> None:
+    ingest, _ = await start_platform(services, platform_env)
+    client = TracedClient(ingest.url)
+    await asyncio.to_thread(client.emit, 3000)
+    await asyncio.to_thread(client.close)
+    assert client.exporter.failed == 0
+    assert len(client.exporter.sent) == 6000
+    await assert_stored_exactly_once(database_url, client.exporter.sent)
+
+
+async def test_killing_the_writer_mid_stream_loses_and_doubles_nothing(
+    services: list[ServiceProcess], platform_env: dict[str, str], database_url: str
+) -> None:
+    ingest, detector = await start_platform(services, platform_env)
+    client = TracedClient(ingest.url)
+    sending = asyncio.create_task(asyncio.to_thread(client.emit, 40_000))
+
+    # Kill it while it is busy writing, twice, with no chance to finish or acknowledge.
+    for threshold in (5_000, 25_000):
+        await eventually(
+            lambda: stored_count(database_url),
+            lambda n, t=threshold: n >= t,
+            timeout_s=120,
+            what="writing under way",
+        )
+        detector.kill()
+        detector = ServiceProcess("detector", platform_env, log_name="detector-restarted").start()
+        services.append(detector)
+        await detector.wait_ready()
+
+    await sending
+    await asyncio.to_thread(client.close)
+    assert client.exporter.failed == 0
+    assert len(client.exporter.sent) == 80_000
+    await assert_stored_exactly_once(database_url, client.exporter.sent)
+
+
+async def test_sigterm_lets_the_writer_finish_what_it_holds(
+    services: list[ServiceProcess], platform_env: dict[str, str], database_url: str
+) -> None:
+    ingest, detector = await start_platform(services, platform_env)
+    client = TracedClient(ingest.url)
+    await asyncio.to_thread(client.emit, 10_000)
+    await asyncio.to_thread(client.close)
+    await eventually(lambda: stored_count(database_url), lambda n: n > 0, what="writing under way")
+    # uvicorn re-raises the signal once it has shut down cleanly, so the code is -SIGTERM
+    assert detector.terminate() in (0, -signal.SIGTERM)
+    log = detector.log_path.read_text()
+    assert "Application shutdown complete" in log
+    assert '"level": "ERROR"' not in log
+    assert "still in flight" not in log
+    services.append(ServiceProcess("detector", platform_env, log_name="detector-after-sigterm").start())
+    await assert_stored_exactly_once(database_url, client.exporter.sent)

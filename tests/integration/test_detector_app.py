@@ -1,0 +1,52 @@
+"""The detector app as `aiops serve detector` runs it, in-process, on the real servers."""
+
+from datetime import UTC, datetime
+
+import asyncpg
+
+from aiops_core.bus import RabbitBus
+from aiops_core.bus.topology import SPAN_BATCH_ROUTING_KEY, TELEMETRY_EXCHANGE
+from aiops_detector.app import create_app
+from aiops_detector.settings import DetectorSettings
+from tests.integration.test_partitions import batch_at
+from tests.support.apps import running
+from tests.support.waiting import eventually
+
+
+async def test_detector_migrates_writes_and_reports_its_health(database_url: str, broker_url: str) -> None:
+    app = create_app(DetectorSettings(database_url=database_url, broker_url=broker_url))
+    publisher = RabbitBus(broker_url)
+    await publisher.start()
+    await publisher.wait_connected(10)
+    try:
+        async with running(app) as client:
+            ready = (await client.get("/readyz")).json()
+            assert ready == {"status": "ok", "checks": {"broker": "ok", "store": "ok"}}
+            batch = batch_at(datetime.now(UTC), n=10)
+            await publisher.publish(
+                TELEMETRY_EXCHANGE,
+                SPAN_BATCH_ROUTING_KEY,
+                batch.model_dump_json().encode(),
+                message_id=str(batch.batch_id),
+            )
+            await eventually(
+                lambda: client.get("/metrics"),
+                lambda r: "aiops_writer_rows_total 10.0" in r.text,
+                what="rows counted",
+            )
+            await eventually(
+                lambda: client.get("/metrics"),
+                lambda r: 'aiops_queue_messages{queue="telemetry.store.dlq"} 0.0' in r.text,
+                what="queue depth sampled",
+            )
+    finally:
+        await publisher.close()
+    conn = await asyncpg.connect(database_url)
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM spans") == 10
+        # partitions exist ahead of time
+        assert (
+            await conn.fetchval("SELECT count(*) FROM pg_inherits WHERE inhparent = 'spans'::regclass") >= 4
+        )
+    finally:
+        await conn.close()

@@ -1,0 +1,206 @@
+"""The span writer on the real RabbitMQ and PostgreSQL: exactly once, dead-lettering, retries."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+import asyncpg
+import pytest
+from prometheus_client import CollectorRegistry
+
+from aiops_core.bus import IncomingMessage, RabbitBus
+from aiops_core.bus.topology import (
+    DEAD_LETTER_REASON_HEADER,
+    SPAN_BATCH_ROUTING_KEY,
+    SPAN_STORE_QUEUE,
+    TELEMETRY_EXCHANGE,
+)
+from aiops_core.models import SpanBatch
+from aiops_core.settings import QueueType
+from aiops_detector.consumers import SpanWriterConsumer
+from aiops_detector.metrics import WriterMetrics
+from aiops_detector.repository import SpanRepository
+from tests.integration.test_partitions import batch_at
+from tests.support.bus import depth, drain
+from tests.support.proxy import TcpProxy
+from tests.support.waiting import eventually
+
+
+@pytest.fixture
+async def bus(broker_url: str) -> AsyncIterator[RabbitBus]:
+    bus = RabbitBus(broker_url, publish_timeout_s=5)
+    await bus.start()
+    await bus.wait_connected(10)
+    yield bus
+    await bus.close()
+
+
+def counter(registry: CollectorRegistry, name: str, **labels: str) -> float:
+    return registry.get_sample_value(name, labels) or 0.0
+
+
+async def publish(bus: RabbitBus, batch: SpanBatch) -> None:
+    await bus.publish(
+        TELEMETRY_EXCHANGE,
+        SPAN_BATCH_ROUTING_KEY,
+        batch.model_dump_json().encode(),
+        message_id=str(batch.batch_id),
+    )
+
+
+async def stored(pool: asyncpg.Pool) -> int:
+    return int(await pool.fetchval("SELECT count(*) FROM spans"))
+
+
+class Writer:
+    """A span writer with its own metrics registry, started and stopped by the test."""
+
+    def __init__(self, bus: RabbitBus, pool: asyncpg.Pool) -> None:
+        self.registry = CollectorRegistry()
+        self.repository = SpanRepository(pool, partitioned=True)
+        self.consumer = SpanWriterConsumer(bus, self.repository, WriterMetrics(self.registry), prefetch=4)
+
+    def count(self, outcome: str) -> float:
+        return counter(self.registry, "aiops_writer_batches_total", outcome=outcome)
+
+
+async def test_each_batch_is_stored_once_even_when_published_twice(
+    bus: RabbitBus, pool: asyncpg.Pool
+) -> None:
+    writer = Writer(bus, pool)
+    await writer.consumer.start()
+    batch = batch_at(datetime.now(UTC), n=500)
+    await publish(bus, batch)
+    await publish(bus, batch)
+    await eventually(lambda: writer.count("duplicate"), lambda v: v == 1, what="duplicate skipped")
+    await writer.consumer.stop()
+    assert await stored(pool) == 500
+    assert writer.count("stored") == 1
+    assert counter(writer.registry, "aiops_writer_rows_total") == 500
+
+
+async def test_a_batch_committed_but_not_acknowledged_is_skipped_on_redelivery(
+    bus: RabbitBus, pool: asyncpg.Pool, broker_url: str
+) -> None:
+    writer = Writer(bus, pool)
+    deliveries: list[bool] = []
+    handle = writer.consumer.handle
+
+    async def commit_then_crash_once(message: IncomingMessage) -> None:
+        deliveries.append(message.redelivered)
+        await handle(message)
+        if len(deliveries) == 1:
+            raise ConnectionResetError("lost the broker before the ack")
+
+    subscription = await bus.consume(SPAN_STORE_QUEUE, commit_then_crash_once, prefetch=1)
+    await publish(bus, batch_at(datetime.now(UTC), n=100))
+    await eventually(lambda: len(deliveries), lambda n: n == 2, what="redelivery")
+    await subscription.stop()
+    assert deliveries == [False, True]
+    assert await stored(pool) == 100
+    assert writer.count("duplicate") == 1
+    assert await depth(broker_url, SPAN_STORE_QUEUE.name) == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"not json at all", "not a span batch"),
+        (b'{"batch_id": "not-a-uuid", "created_at_unix_nano": 1, "spans": []}', "not a span batch: batch_id"),
+    ],
+)
+async def test_a_batch_that_cannot_be_parsed_is_dead_lettered_with_the_reason(
+    bus: RabbitBus, pool: asyncpg.Pool, broker_url: str, body: bytes, reason: str
+) -> None:
+    writer = Writer(bus, pool)
+    await writer.consumer.start()
+    await bus.publish(TELEMETRY_EXCHANGE, SPAN_BATCH_ROUTING_KEY, body, message_id="poison-1")
+    await eventually(lambda: depth(broker_url, SPAN_STORE_QUEUE.dead_letter_queue), lambda n: n == 1)
+    await writer.consumer.stop()
+    [dead] = await drain(broker_url, SPAN_STORE_QUEUE.dead_letter_queue)
+    assert dead.body == body
+    assert dead.message_id == "poison-1"
+    assert reason in str(dead.headers[DEAD_LETTER_REASON_HEADER])
+    assert await depth(broker_url, SPAN_STORE_QUEUE.name) == 0
+    assert writer.count("dead_lettered") == 1
+
+
+async def test_data_the_database_refuses_is_dead_lettered(
+    bus: RabbitBus, pool: asyncpg.Pool, broker_url: str
+) -> None:
+    writer = Writer(bus, pool)
+    await writer.consumer.start()
+    batch = batch_at(datetime.now(UTC), n=2)
+    poisoned = batch.model_copy(
+        update={"spans": [batch.spans[0].model_copy(update={"error_message": "nul \x00 inside"})]}
+    )
+    await publish(bus, poisoned)
+    await eventually(lambda: depth(broker_url, SPAN_STORE_QUEUE.dead_letter_queue), lambda n: n == 1)
+    await writer.consumer.stop()
+    [dead] = await drain(broker_url, SPAN_STORE_QUEUE.dead_letter_queue)
+    assert "the database refused the batch's data" in str(dead.headers[DEAD_LETTER_REASON_HEADER])
+    assert await stored(pool) == 0
+    # nothing half-written: the batch id went with the rows
+    assert await pool.fetchval("SELECT count(*) FROM ingested_batches") == 0
+
+
+async def test_batches_wait_out_a_database_outage(
+    bus: RabbitBus, broker_url: str, database_url: str, pool: asyncpg.Pool
+) -> None:
+    target = urlsplit(database_url)
+    proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 5432)
+    await proxy.start()
+    proxied_url = database_url.replace(f":{target.port}/", f":{proxy.port}/")
+    proxied_pool = await asyncpg.create_pool(proxied_url, min_size=1, max_size=2)
+    writer = Writer(bus, proxied_pool)
+    await writer.consumer.start()
+    try:
+        await proxy.cut()
+        await publish(bus, batch_at(datetime.now(UTC), n=50))
+        await eventually(lambda: writer.count("retried"), lambda n: n >= 1, what="a failed attempt")
+        assert await stored(pool) == 0
+        await proxy.restore()
+        await eventually(lambda: stored(pool), lambda n: n == 50, what="the batch stored after the outage")
+    finally:
+        await writer.consumer.stop()
+        await proxied_pool.close()
+        await proxy.cut()
+    assert await depth(broker_url, SPAN_STORE_QUEUE.name) == 0
+
+
+async def test_stop_finishes_the_batches_in_flight(
+    bus: RabbitBus, pool: asyncpg.Pool, broker_url: str
+) -> None:
+    writer = Writer(bus, pool)
+    await writer.consumer.start()
+    for _ in range(20):
+        await publish(bus, batch_at(datetime.now(UTC), n=200))
+    await eventually(lambda: stored(pool), lambda n: n > 0, what="writing to begin")
+    await writer.consumer.stop()
+    committed = await stored(pool)
+    # whatever was not committed is still on the queue, none of it lost, none of it doubled
+    assert committed % 200 == 0
+    remaining = await depth(broker_url, SPAN_STORE_QUEUE.name)
+    assert committed // 200 + remaining == 20
+
+
+@pytest.mark.parametrize("queue_type", [QueueType.QUORUM, QueueType.CLASSIC])
+async def test_queue_type_is_configurable(broker_url: str, queue_type: QueueType) -> None:
+    bus = RabbitBus(broker_url, queue_type=queue_type)
+    await bus.start()
+    await bus.wait_connected(10)
+    await bus.close()
+    vhost = urlsplit(broker_url).path.lstrip("/") or "/"
+    process = await asyncio.create_subprocess_exec(
+        *("rabbitmqctl", "list_queues", "-p", vhost, "name", "type", "durable", "arguments"),
+        stdout=asyncio.subprocess.PIPE,
+    )
+    stdout, _ = await asyncio.wait_for(process.communicate(), 60)
+    listing = stdout.decode()
+    [line] = [row for row in listing.splitlines() if row.startswith(f"{SPAN_STORE_QUEUE.name}\t")]
+    assert f"\t{queue_type.value}\ttrue\t" in line
+    assert "x-dead-letter-exchange" in line
+    assert ("x-delivery-limit" in line) is (queue_type is QueueType.QUORUM)

@@ -1,0 +1,39 @@
+import json
+import logging
+
+import pytest
+from click.testing import CliRunner
+
+from aiops_core.cli import main
+from aiops_core.observability.logging import configure_logging
+from aiops_core.settings import LogFormat
+
+
+def test_services_lists_what_is_installed() -> None:
+    result = CliRunner().invoke(main, ["services"])
+    assert result.exit_code == 0
+    assert "ingest       :4318" in result.output
+    assert "detector     :8001" in result.output
+
+
+def test_serving_an_unknown_service_names_the_known_ones() -> None:
+    result = CliRunner().invoke(main, ["serve", "nope"])
+    assert result.exit_code == 2
+    assert "unknown service 'nope'" in result.output
+    assert "detector, ingest" in result.output
+
+
+def test_help_lists_the_commands() -> None:
+    result = CliRunner().invoke(main, ["--help"])
+    assert result.exit_code == 0
+    for command in ("serve", "migrate", "services"):
+        assert command in result.output
+
+
+def test_json_logs_carry_extra_fields(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("INFO", LogFormat.JSON)
+    logging.getLogger("aiops.test").info("batch stored", extra={"batch_id": "b-1"})
+    line = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
+    assert line["message"] == "batch stored"
+    assert line["level"] == "INFO"
+    assert line["batch_id"] == "b-1"
