@@ -1,0 +1,249 @@
+"""End-to-end ingest benchmark: OTLP protobuf requests -> ingest -> RabbitMQ -> writer -> PostgreSQL.
+
+Starts `aiops serve ingest` and `aiops serve detector` as separate processes on a database and a
+RabbitMQ vhost of their own, posts pre-built OTLP requests (512 spans of ~10 attributes each)
+with a few concurrent clients, and prints:
+
+- spans/s end to end, from the first request sent to the last row committed;
+- the raw COPY rate of the same database in the same run (same columns and indexes);
+- their ratio;
+- that nothing was lost or doubled (distinct span ids stored = spans accepted);
+- peak RSS and CPU seconds of ingest and the writer.
+
+    make bench-ingest                       # defaults
+    .venv/bin/python bench/ingest.py --spans 400000 --concurrency 8
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+from uuid import uuid4
+
+import asyncpg
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from aiops_core.models import Span, SpanKind
+from aiops_core.store import migrate
+from aiops_detector.repository import SPAN_COLUMNS, span_record
+from tests.support.otlp import build_request, http_server_span
+from tests.support.processes import ServiceProcess
+
+ADMIN_URL = os.environ.get("AIOPS_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+BROKER_HOST = os.environ.get("AIOPS_BENCH_BROKER", "guest:guest@127.0.0.1:5672")
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class ProcessUsage:
+    peak_rss_mb: float
+    cpu_s: float
+
+
+def usage(pid: int) -> ProcessUsage:
+    status = Path(f"/proc/{pid}/status").read_text()
+    peak_kb = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:"))
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    cpu_s = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
+    return ProcessUsage(peak_kb / 1024, cpu_s)
+
+
+def cpu_by_program() -> dict[str, float]:
+    """CPU seconds used so far by every process on the machine, summed by program name."""
+    totals: dict[str, float] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            name, rest = stat.read_text().split(" (", 1)[1].rsplit(")", 1)
+        except (OSError, IndexError):
+            continue
+        fields = rest.split()
+        totals[name] = totals.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return totals
+
+
+def with_database(url: str, name: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+
+
+def rabbitmqctl(*args: str) -> None:
+    subprocess.run(["rabbitmqctl", *args], check=True, capture_output=True, timeout=120)
+
+
+def build_requests(total_spans: int, per_request: int) -> list[bytes]:
+    requests = []
+    for _ in range(total_spans // per_request):
+        now = time.time_ns()
+        specs = [http_server_span(start_ns=now) for _ in range(per_request)]
+        requests.append(build_request(specs, service="bench-shop").SerializeToString())
+    return requests
+
+
+async def post_all(url: str, requests: list[bytes], concurrency: int) -> tuple[float, int, int]:
+    """Send every request; return (first send time, accepted, failed)."""
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    for body in requests:
+        queue.put_nowait(body)
+    accepted = failed = 0
+    headers = {"content-type": "application/x-protobuf"}
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        nonlocal accepted, failed
+        while not queue.empty():
+            body = queue.get_nowait()
+            for _attempt in range(5):
+                response = await client.post(url, content=body, headers=headers)
+                if response.status_code == 200:
+                    accepted += 1
+                    break
+                await asyncio.sleep(float(response.headers.get("retry-after", "0.2")))
+            else:
+                failed += 1
+
+    limits = httpx.Limits(max_connections=concurrency)
+    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(client) for _ in range(concurrency)))
+    return started, accepted, failed
+
+
+async def wait_committed(pool: asyncpg.Pool, expected: int, timeout_s: float) -> float:
+    deadline = time.perf_counter() + timeout_s
+    while True:
+        committed = await pool.fetchval("SELECT coalesce(sum(span_count), 0) FROM ingested_batches")
+        now = time.perf_counter()
+        if committed >= expected:
+            return now
+        if now > deadline:
+            raise SystemExit(f"only {committed} of {expected} spans committed after {timeout_s}s")
+        await asyncio.sleep(0.05)
+
+
+async def raw_copy_rate(pool: asyncpg.Pool, rows: int, batch: int) -> float:
+    """COPY rows of the same shape into a table with the same columns and indexes as spans."""
+    await pool.execute("CREATE TABLE copy_probe (LIKE spans INCLUDING DEFAULTS INCLUDING INDEXES)")
+    now = time.time_ns()
+    spans = [
+        Span(
+            trace_id=uuid4().hex,
+            span_id=uuid4().hex[:16],
+            service="bench-shop",
+            operation="GET /items/{id}",
+            kind=SpanKind.SERVER,
+            start_time_unix_nano=now + i,
+            duration_ns=5_000_000,
+            http_status=200,
+            is_error=False,
+            attributes=http_server_span().attributes,
+        )
+        for i in range(batch)
+    ]
+    records = [span_record(s) for s in spans]
+    async with pool.acquire() as conn:
+        started = time.perf_counter()
+        for _ in range(rows // batch):
+            async with conn.transaction():
+                await conn.copy_records_to_table("copy_probe", records=records, columns=SPAN_COLUMNS)
+        elapsed = time.perf_counter() - started
+    await pool.execute("DROP TABLE copy_probe")
+    return (rows // batch) * batch / elapsed
+
+
+async def run(args: argparse.Namespace) -> None:
+    database = f"aiops_bench_{uuid4().hex[:8]}"
+    vhost = f"aiops-bench-{uuid4().hex[:8]}"
+    admin = await asyncpg.connect(ADMIN_URL)
+    await admin.execute(f'CREATE DATABASE "{database}"')
+    rabbitmqctl("add_vhost", vhost)
+    rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+    database_url = with_database(ADMIN_URL, database)
+    env = {
+        "AIOPS_DATABASE_URL": database_url,
+        "AIOPS_BROKER_URL": f"amqp://{BROKER_HOST}/{vhost}",
+        "AIOPS_LOG_LEVEL": "WARNING",
+    }
+    services: list[ServiceProcess] = []
+    try:
+        print(f"building {args.spans:,} spans in requests of {args.per_request} ...", flush=True)
+        requests = build_requests(args.spans, args.per_request)
+        total = len(requests) * args.per_request
+        detector = ServiceProcess("detector", env, log_name="bench-detector").start()
+        ingest = ServiceProcess("ingest", env, log_name="bench-ingest").start()
+        services += [detector, ingest]
+        await asyncio.gather(detector.wait_ready(), ingest.wait_ready())
+        pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
+        async with pool.acquire() as conn:
+            await migrate(conn)  # already done by the detector; makes the pool's view explicit
+
+        before = {s.name: usage(s.process.pid) for s in services if s.process}
+        programs_before = cpu_by_program()
+        print(
+            f"posting {len(requests):,} requests with {args.concurrency} concurrent clients ...", flush=True
+        )
+        started, accepted, failed = await post_all(f"{ingest.url}/v1/traces", requests, args.concurrency)
+        sent_s = time.perf_counter() - started
+        finished = await wait_committed(pool, accepted * args.per_request, timeout_s=600)
+        after = {s.name: usage(s.process.pid) for s in services if s.process}
+        programs = {name: used - programs_before.get(name, 0.0) for name, used in cpu_by_program().items()}
+
+        stored_rows = await pool.fetchval("SELECT count(*) FROM spans")
+        distinct = await pool.fetchval("SELECT count(DISTINCT span_id) FROM spans")
+        for service in services:
+            service.stop()
+        copy_rate = await raw_copy_rate(pool, rows=min(total, 200_000), batch=1000)
+        await pool.close()
+
+        elapsed = finished - started
+        rate = accepted * args.per_request / elapsed
+        print()
+        print(f"ingest benchmark  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC  cpus={os.cpu_count()}")
+        print(f"{'spans sent':<34}{total:>14,}")
+        print(f"{'requests accepted / failed':<34}{accepted:>10,} / {failed}")
+        print(f"{'spans stored (rows)':<34}{stored_rows:>14,}")
+        print(f"{'distinct span ids stored':<34}{distinct:>14,}")
+        print(
+            f"{'lost / doubled':<34}{accepted * args.per_request - distinct:>10,} / {stored_rows - distinct}"
+        )
+        print(f"{'time to send all requests':<34}{sent_s:>13.1f}s")
+        print(f"{'first request -> last commit':<34}{elapsed:>13.1f}s")
+        print(f"{'end-to-end spans/s':<34}{rate:>14,.0f}")
+        print(f"{'raw COPY rows/s (same database)':<34}{copy_rate:>14,.0f}")
+        print(f"{'end-to-end / raw COPY':<34}{rate / copy_rate:>14.0%}")
+        for name in ("ingest", "detector"):
+            cpu = after[name].cpu_s - before[name].cpu_s
+            print(
+                f"{name + ' peak RSS / CPU':<34}{after[name].peak_rss_mb:>10.0f} MB"
+                f" / {cpu:.1f} s ({cpu / elapsed:.0%} of a core)"
+            )
+        print("CPU seconds during the run, by program (where the time goes):")
+        for name, used in sorted(programs.items(), key=lambda item: -item[1])[:6]:
+            print(f"  {name:<32}{used:>8.1f} s  ({used / elapsed:.0%} of a core)")
+    finally:
+        for service in services:
+            service.stop()
+        await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        await admin.close()
+        rabbitmqctl("delete_vhost", vhost)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--spans", type=int, default=400_000, help="spans to send (default 400,000)")
+    parser.add_argument("--per-request", type=int, default=512, help="spans per OTLP request (default 512)")
+    parser.add_argument("--concurrency", type=int, default=8, help="concurrent HTTP clients (default 8)")
+    asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
