@@ -7,15 +7,18 @@ point so that `aiops serve NAME` and `aiops up` can find it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.metadata import version
+from typing import Protocol
 
 from fastapi import APIRouter, FastAPI
 from prometheus_client import CollectorRegistry
 from prometheus_fastapi_instrumentator import Instrumentator
+from redis.asyncio import Redis
 
+from aiops_core.bus import Bus
 from aiops_core.errors import install_error_handlers
 from aiops_core.observability.health import HealthChecks, health_router
 
@@ -24,12 +27,40 @@ Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 _UNINSTRUMENTED = ["/metrics", "/livez", "/readyz", "/health"]
 
 
+class Background(Protocol):
+    """Work that runs beside the servers of a process, such as a load generator."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Shared:
+    """What services running in one process share. In the all-in-one mode (`aiops up`) that is
+    the bus and the cache; with `aiops serve` nothing is shared and each service builds its own
+    clients from settings. `service_urls` says where every service of the process listens."""
+
+    bus: Bus | None = None
+    redis: Redis | None = None
+    service_urls: Mapping[str, str] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class ServiceSpec:
+    """A service as the `aiops` command knows it.
+
+    `build` makes its app; a spec without one is a group that serves its `members` together
+    (`aiops serve shop`). Lower `order` starts earlier and stops later. `companion` is work to
+    run beside the service in the all-in-one mode."""
+
     name: str
     default_port: int
     summary: str
-    create_app: Callable[[], FastAPI]
+    build: Callable[[Shared], FastAPI] | None = None
+    members: tuple[str, ...] = ()
+    order: int = 50
+    companion: Callable[[Shared], Background] | None = None
 
 
 def create_service_app(

@@ -7,17 +7,23 @@ sub-commands under `aiops.commands`, so that core never imports a service packag
 from __future__ import annotations
 
 import asyncio
-import sys
+import logging
+import os
+from collections.abc import Coroutine
 from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
 
 import asyncpg
 import click
-import uvicorn
+import uvloop
 
-from aiops_core.app import ServiceSpec
+from aiops_core.app import ServiceSpec, Shared
 from aiops_core.observability.logging import configure_logging
-from aiops_core.settings import CoreSettings
+from aiops_core.runner import ProcessRunner, StartupFailedError
+from aiops_core.settings import CoreSettings, LogFormat
 from aiops_core.store import migrate as apply_migrations
+from aiops_core.up import run_platform
 from aiops_core.urls import redact
 
 
@@ -60,25 +66,79 @@ def main() -> None:
 @click.argument("name")
 @click.option("--host", default="0.0.0.0", show_default=True, help="Address to listen on.")
 @click.option("--port", type=int, default=None, help="Port (default: the service's own).")
-def serve(name: str, host: str, port: int | None) -> None:
-    """Run one service: ingest, detector, ..."""
+@click.option(
+    "--port-offset", type=int, default=0, show_default=True, help="Added to each service's default port."
+)
+def serve(name: str, host: str, port: int | None, port_offset: int) -> None:
+    """Run one service (or a group such as `shop`): ingest, detector, ..."""
     services = installed_services()
     spec = services.get(name)
     if spec is None:
         known = ", ".join(sorted(services)) or "none installed"
         raise click.BadParameter(f"unknown service {name!r} (known: {known})", param_hint="NAME")
-    config = uvicorn.Config(
-        spec.create_app(),
-        host=host,
-        port=port or spec.default_port,
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=30,
-    )
-    server = uvicorn.Server(config)
-    server.run()
-    if not server.started:
-        sys.exit(1)
+    specs = [services[member] for member in spec.members] if spec.members else [spec]
+    if port is not None and len(specs) > 1:
+        raise click.BadParameter(f"{name} is a group of {len(specs)} services, each on its own port")
+    ports = {spec.name: port or spec.default_port + port_offset for spec in specs}
+    run_async(_serve(sorted(specs, key=lambda s: s.order), host, ports))
+
+
+async def _serve(specs: list[ServiceSpec], host: str, ports: dict[str, int]) -> None:
+    shared = Shared(service_urls={name: f"http://127.0.0.1:{p}" for name, p in ports.items()})
+    runner = ProcessRunner()
+    try:
+        for spec in specs:
+            assert spec.build is not None
+            await runner.start_app(spec.name, spec.build(shared), host, ports[spec.name])
+        await runner.run_until_signalled()
+    except StartupFailedError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        await runner.stop_all()
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address every service listens on.")
+@click.option(
+    "--port-offset",
+    type=int,
+    default=0,
+    envvar="AIOPS_PORT_OFFSET",
+    show_default=True,
+    help="Added to every service's default port.",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(".aiops"),
+    envvar="AIOPS_DATA_DIR",
+    show_default=True,
+    help="Where the embedded PostgreSQL keeps its data.",
+)
+def up(host: str, port_offset: int, data_dir: Path) -> None:
+    """Run the whole platform, the demo shop and its load generator in one process.
+
+    With no AIOPS_DATABASE_URL, AIOPS_BROKER_URL or AIOPS_REDIS_URL set it runs on an embedded
+    PostgreSQL, an in-process bus and an in-memory Redis; any URL set is used instead.
+    The load generator's rate is AIOPS_LOADGEN_RPS."""
+    if "AIOPS_LOG_FORMAT" not in os.environ:
+        configure_logging(CoreSettings().log_level, LogFormat.TEXT)
+    # Six servers each announcing their start and stop would bury the banner.
+    logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
+    try:
+        run_async(
+            run_platform(
+                list(installed_services().values()), host=host, port_offset=port_offset, data_dir=data_dir
+            )
+        )
+    except StartupFailedError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def run_async(main: Coroutine[Any, Any, None]) -> None:
+    """Run on uvloop, as uvicorn itself would."""
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(main)
 
 
 @main.command()

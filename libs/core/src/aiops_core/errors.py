@@ -52,6 +52,11 @@ class NotFoundError(AiopsError):
     code = "not_found"
 
 
+class ConflictError(AiopsError):
+    status_code = 409
+    code = "conflict"
+
+
 class PayloadTooLargeError(AiopsError):
     status_code = 413
     code = "payload_too_large"

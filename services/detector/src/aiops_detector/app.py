@@ -90,5 +90,6 @@ SERVICE = ServiceSpec(
     name="detector",
     default_port=8001,
     summary="Span writer (and, later, anomaly detection)",
-    create_app=create_app,
+    build=lambda shared: create_app(bus=shared.bus),
+    order=10,
 )

@@ -77,5 +77,6 @@ SERVICE = ServiceSpec(
     name="ingest",
     default_port=4318,
     summary="OTLP/HTTP and JSON telemetry receiver",
-    create_app=create_app,
+    build=lambda shared: create_app(bus=shared.bus),
+    order=20,
 )

@@ -88,6 +88,13 @@ class InMemoryBus:
                 return len(queue.dead_letters)
         raise KeyError(queue_name)
 
+    async def wait_until_empty(self, timeout_s: float) -> None:
+        """Wait (at most `timeout_s`) until every message published has been handled."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(
+                asyncio.gather(*(q.messages.join() for q in self._queues.values())), timeout_s
+            )
+
     def dead_letters(self, queue_name: str) -> list[IncomingMessage]:
         return list(self._queues[queue_name].dead_letters)
 
@@ -128,6 +135,7 @@ class MemorySubscription:
                 await asyncio.sleep(self._backoff.next_delay())
                 self._queue.messages.put_nowait(replace(message, redelivered=True))
         finally:
+            self._queue.messages.task_done()
             self._slots.release()
 
     async def stop(self, timeout_s: float = 30.0) -> None:

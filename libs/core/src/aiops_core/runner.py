@@ -1,0 +1,127 @@
+"""Run several apps (and background work) in one process, start them in order and stop them in
+the reverse order, on SIGINT or SIGTERM.
+
+`aiops serve` runs one app (or a group) with it, `aiops up` the whole platform. Stopping in
+reverse order is what makes the all-in-one mode lose nothing: the load generator stops first,
+then the shop flushes its spans to ingest, ingest flushes its batches, and the writer goes last.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Generator
+from dataclasses import dataclass
+
+import uvicorn
+from fastapi import FastAPI
+
+from aiops_core.app import Background
+
+log = logging.getLogger(__name__)
+
+
+class StartupFailedError(Exception):
+    pass
+
+
+class _Server(uvicorn.Server):
+    """A uvicorn server that leaves signals to the runner, which stops every server in order."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+@dataclass
+class _RunningServer:
+    name: str
+    server: _Server
+    task: asyncio.Task[None]
+
+    async def stop(self) -> None:
+        self.server.should_exit = True
+        await self.task
+
+
+class _RunningBackground:
+    def __init__(self, name: str, work: Background) -> None:
+        self.name = name
+        self.work = work
+
+    async def stop(self) -> None:
+        await self.work.stop()
+
+
+class ProcessRunner:
+    def __init__(self, *, graceful_timeout_s: int = 30) -> None:
+        self._graceful_timeout_s = graceful_timeout_s
+        self._started: list[_RunningServer | _RunningBackground] = []
+        self._stop = asyncio.Event()
+
+    async def start_app(self, name: str, app: FastAPI, host: str, port: int) -> None:
+        """Start serving `app` and return once it is listening (its lifespan has run)."""
+        config = uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+            timeout_graceful_shutdown=self._graceful_timeout_s,
+        )
+        server = _Server(config)
+        task = asyncio.create_task(self._serve(server), name=f"serve-{name}")
+        while not server.started:
+            if task.done():
+                raise StartupFailedError(f"{name} failed to start (see the log above)")
+            await asyncio.sleep(0.02)
+        self._started.append(_RunningServer(name, server, task))
+        task.add_done_callback(lambda _: self._stop.set())  # a server that dies takes all down
+
+    @staticmethod
+    async def _serve(server: _Server) -> None:
+        try:
+            await server.serve()
+        except SystemExit:  # uvicorn's way of saying the lifespan failed at start-up
+            log.error("server stopped at start-up")
+
+    async def start_background(self, name: str, work: Background) -> None:
+        await work.start()
+        self._started.append(_RunningBackground(name, work))
+
+    def add_step(self, name: str, on_stop: Callable[[], Awaitable[None]]) -> None:
+        """Run `on_stop` when stopping reaches this point of the start order."""
+        self._started.append(_RunningBackground(name, _Step(on_stop)))
+
+    async def run_until_signalled(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self._stop.set)
+        try:
+            await self._stop.wait()
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+
+    async def stop_all(self) -> None:
+        while self._started:
+            item = self._started.pop()
+            log.info("stopping %s", item.name)
+            try:
+                await item.stop()
+            except Exception:
+                log.exception("%s failed to stop cleanly", item.name)
+
+
+class _Step:
+    def __init__(self, on_stop: Callable[[], Awaitable[None]]) -> None:
+        self._on_stop = on_stop
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        await self._on_stop()
