@@ -1,0 +1,116 @@
+"""Frontend: `POST /checkout` checks stock with inventory, then charges payment. A failure
+downstream becomes a 502 here, which is what makes root cause interesting: the frontend
+suffers, payment is to blame."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from uuid import uuid4
+
+import httpx
+from fastapi import APIRouter, FastAPI, Request
+from pydantic import BaseModel, Field
+
+from aiops_core.app import Background, ServiceSpec, Shared
+from aiops_core.errors import AiopsError, ConflictError
+from aiops_shop.common import create_shop_app, get_behaviour
+from aiops_shop.faults import Behaviour
+from aiops_shop.inventory import SKU_PATTERN
+from aiops_shop.loadgen import LoadGenerator
+from aiops_shop.settings import ShopSettings
+
+UNIT_PRICE = 19.99
+
+
+class DownstreamError(AiopsError):
+    status_code = 502
+    code = "bad_gateway"
+
+
+class CheckoutRequest(BaseModel):
+    sku: str = Field(pattern=SKU_PATTERN, examples=["SKU-7"])
+    quantity: int = Field(default=1, ge=1, le=100)
+    card: str = Field(default="4111111111111111", min_length=12, max_length=19, pattern=r"^\d+$")
+
+
+class Order(BaseModel):
+    order_id: str
+    sku: str
+    quantity: int
+    amount: float
+    payment_id: str
+
+
+def create_app(settings: ShopSettings | None = None, shared: Shared | None = None) -> FastAPI:
+    settings = settings or ShopSettings()
+    shared = shared or Shared()
+    payment_url = shared.service_urls.get("shop-payment", settings.shop_payment_url)
+    inventory_url = shared.service_urls.get("shop-inventory", settings.shop_inventory_url)
+    router = APIRouter(tags=["shop"])
+
+    async def call(
+        client: httpx.AsyncClient, service: str, method: str, url: str, json: object = None
+    ) -> dict[str, object]:
+        try:
+            response = await client.request(method, url, json=json)
+        except httpx.TransportError as exc:
+            raise DownstreamError(f"{service} unreachable: {type(exc).__name__}") from exc
+        if response.status_code >= 500:
+            raise DownstreamError(f"{service} answered {response.status_code}")
+        body: dict[str, object] = response.json()
+        return body
+
+    @router.post("/checkout", summary="Buy a product: checks stock, then charges the card")
+    async def checkout(order: CheckoutRequest, request: Request) -> Order:
+        await get_behaviour(request).perform()
+        client: httpx.AsyncClient = request.app.state.client
+        stock = await call(client, "inventory", "GET", f"{inventory_url}/inventory/{order.sku}")
+        if int(str(stock["available"])) < order.quantity:
+            raise ConflictError(f"only {stock['available']} of {order.sku} in stock")
+        amount = round(order.quantity * UNIT_PRICE, 2)
+        payment = await call(
+            client, "payment", "POST", f"{payment_url}/payment", json={"amount": amount, "card": order.card}
+        )
+        return Order(
+            order_id=uuid4().hex,
+            sku=order.sku,
+            quantity=order.quantity,
+            amount=amount,
+            payment_id=str(payment["payment_id"]),
+        )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with httpx.AsyncClient(timeout=settings.shop_downstream_timeout_s) as client:
+            app.state.telemetry.instrument_client(client)
+            app.state.client = client
+            yield
+
+    return create_shop_app(
+        service_name="frontend",
+        title="Demo shop: frontend",
+        description="The shop's front door: POST /checkout. Fault injection under /simulate.",
+        behaviour=Behaviour(
+            median_latency_ms=3,
+            failure_message="frontend rendering failed",
+            natural_error_rate=settings.shop_natural_error_rate / 5,
+        ),
+        routers=[router],
+        shared=shared,
+        lifespan=lifespan,
+    )
+
+
+def _load_generator(shared: Shared) -> Background:
+    return LoadGenerator.from_settings(shared.service_urls["shop-frontend"])
+
+
+SERVICE = ServiceSpec(
+    name="shop-frontend",
+    default_port=8080,
+    summary="demo shop: frontend (POST /checkout)",
+    build=lambda shared: create_app(shared=shared),
+    order=45,
+    companion=_load_generator,
+)

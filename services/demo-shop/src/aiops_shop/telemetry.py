@@ -1,0 +1,93 @@
+"""Each shop app traces itself with the real OpenTelemetry SDK under its own service name and
+exports OTLP/HTTP (to ingest, by default). Its own provider, not the global one, so that the
+three apps can share a process and still be three services."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import httpx
+from fastapi import FastAPI
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from prometheus_client import CollectorRegistry, Counter
+
+log = logging.getLogger(__name__)
+
+# Health, metrics and fault controls are not shop traffic.
+_UNTRACED_URLS = "livez,readyz,health,metrics,simulate,docs,openapi.json"
+
+
+class CountingExporter(SpanExporter):
+    """Counts what the exporter reports as sent or failed, so a test or an operator can check
+    that every exported span arrived."""
+
+    def __init__(self, inner: SpanExporter, counter: Counter) -> None:
+        self._inner = inner
+        self._counter = counter
+        self.sent = 0
+        self.failed = 0
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        result = self._inner.export(spans)
+        if result is SpanExportResult.SUCCESS:
+            self.sent += len(spans)
+            self._counter.labels("sent").inc(len(spans))
+        else:
+            self.failed += len(spans)
+            self._counter.labels("failed").inc(len(spans))
+        return result
+
+    def shutdown(self) -> None:
+        self._inner.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        return self._inner.force_flush(timeout_millis)
+
+
+class ShopTelemetry:
+    def __init__(
+        self, service_name: str, registry: CollectorRegistry, otlp_endpoint: str | None = None
+    ) -> None:
+        self.service_name = service_name
+        counter = Counter(
+            "aiops_shop_spans_exported",
+            "Spans this app exported over OTLP, by outcome (sent or failed).",
+            ["outcome"],
+            registry=registry,
+        )
+        # None lets the exporter read OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT itself.
+        endpoint = f"{otlp_endpoint.rstrip('/')}/v1/traces" if otlp_endpoint else None
+        self.exporter = CountingExporter(OTLPSpanExporter(endpoint=endpoint), counter)
+        self.provider = TracerProvider(
+            resource=Resource.create({"service.name": service_name, "service.namespace": "demo-shop"})
+        )
+        self.provider.add_span_processor(BatchSpanProcessor(self.exporter))
+
+    def instrument(self, app: FastAPI) -> None:
+        FastAPIInstrumentor.instrument_app(
+            app,
+            tracer_provider=self.provider,
+            excluded_urls=_UNTRACED_URLS,
+            exclude_spans=["receive", "send"],
+        )
+
+    def instrument_client(self, client: httpx.AsyncClient) -> None:
+        HTTPXClientInstrumentor.instrument_client(client, tracer_provider=self.provider)
+
+    def shutdown(self) -> None:
+        """Export what is buffered, then say how much was exported over the app's life."""
+        self.provider.shutdown()
+        log.info(
+            "span export finished",
+            extra={
+                "service_name": self.service_name,
+                "spans_exported": self.exporter.sent,
+                "spans_failed": self.exporter.failed,
+            },
+        )
