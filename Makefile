@@ -6,7 +6,7 @@ PACKAGES := -e 'libs/core[embedded]' -e services/ingest -e services/detector \
             -e services/incidents -e services/demo-shop
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint format bench bench-ingest lock clean
+.PHONY: install up test lint format bench bench-ingest bench-up lock clean
 
 install: $(STAMP)
 
@@ -14,6 +14,10 @@ $(STAMP): constraints.txt requirements-dev.txt libs/core/pyproject.toml services
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt $(PACKAGES) -r requirements-dev.txt
 	touch $(STAMP)
+
+# The whole platform, the demo shop and its load in one process, on embedded servers.
+up: install
+	$(BIN)/aiops up
 
 test: install
 	$(BIN)/pytest
@@ -27,10 +31,13 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: bench-ingest
+bench: bench-ingest bench-up
 
 bench-ingest: install
 	$(BIN)/python bench/ingest.py
+
+bench-up: install
+	$(BIN)/python bench/up.py
 
 # Re-resolve every dependency to its newest release and pin the result.
 lock:

@@ -10,8 +10,9 @@ from collections import Counter
 
 import asyncpg
 
+from tests.e2e.conftest import start_platform, stored_count
 from tests.support.otel import TracedClient
-from tests.support.processes import ServiceProcess
+from tests.support.processes import AiopsProcess, ServiceProcess
 from tests.support.waiting import eventually
 
 
@@ -19,14 +20,6 @@ async def stored_span_ids(database_url: str) -> Counter[str]:
     conn = await asyncpg.connect(database_url)
     try:
         return Counter(row["span_id"] for row in await conn.fetch("SELECT span_id FROM spans"))
-    finally:
-        await conn.close()
-
-
-async def stored_count(database_url: str) -> int:
-    conn = await asyncpg.connect(database_url)
-    try:
-        return int(await conn.fetchval("SELECT count(*) FROM spans"))
     finally:
         await conn.close()
 
@@ -48,20 +41,10 @@ async def assert_stored_exactly_once(database_url: str, sent: list[str]) -> None
     assert set(stored) == set(sent), "spans stored that the SDK did not report as sent"
 
 
-async def start_platform(
-    services: list[ServiceProcess], env: dict[str, str]
-) -> tuple[ServiceProcess, ServiceProcess]:
-    detector = ServiceProcess("detector", env).start()
-    ingest = ServiceProcess("ingest", env).start()
-    services += [detector, ingest]
-    await asyncio.gather(detector.wait_ready(), ingest.wait_ready())
-    return ingest, detector
-
-
 async def test_every_span_the_sdk_sent_is_stored_exactly_once(
-    services: list[ServiceProcess], platform_env: dict[str, str], database_url: str
+    processes: list[AiopsProcess], platform_env: dict[str, str], database_url: str
 ) -> None:
-    ingest, _ = await start_platform(services, platform_env)
+    ingest, _ = await start_platform(processes, platform_env)
     client = TracedClient(ingest.url)
     await asyncio.to_thread(client.emit, 3000)
     await asyncio.to_thread(client.close)
@@ -71,9 +54,9 @@ async def test_every_span_the_sdk_sent_is_stored_exactly_once(
 
 
 async def test_killing_the_writer_mid_stream_loses_and_doubles_nothing(
-    services: list[ServiceProcess], platform_env: dict[str, str], database_url: str
+    processes: list[AiopsProcess], platform_env: dict[str, str], database_url: str
 ) -> None:
-    ingest, detector = await start_platform(services, platform_env)
+    ingest, detector = await start_platform(processes, platform_env)
     client = TracedClient(ingest.url)
     sending = asyncio.create_task(asyncio.to_thread(client.emit, 40_000))
 
@@ -87,7 +70,7 @@ async def test_killing_the_writer_mid_stream_loses_and_doubles_nothing(
         )
         detector.kill()
         detector = ServiceProcess("detector", platform_env, log_name="detector-restarted").start()
-        services.append(detector)
+        processes.append(detector)
         await detector.wait_ready()
 
     await sending
@@ -98,9 +81,9 @@ async def test_killing_the_writer_mid_stream_loses_and_doubles_nothing(
 
 
 async def test_sigterm_lets_the_writer_finish_what_it_holds(
-    services: list[ServiceProcess], platform_env: dict[str, str], database_url: str
+    processes: list[AiopsProcess], platform_env: dict[str, str], database_url: str
 ) -> None:
-    ingest, detector = await start_platform(services, platform_env)
+    ingest, detector = await start_platform(processes, platform_env)
     client = TracedClient(ingest.url)
     await asyncio.to_thread(client.emit, 10_000)
     await asyncio.to_thread(client.close)
@@ -111,5 +94,5 @@ async def test_sigterm_lets_the_writer_finish_what_it_holds(
     assert "Application shutdown complete" in log
     assert '"level": "ERROR"' not in log
     assert "still in flight" not in log
-    services.append(ServiceProcess("detector", platform_env, log_name="detector-after-sigterm").start())
+    processes.append(ServiceProcess("detector", platform_env, log_name="detector-after-sigterm").start())
     await assert_stored_exactly_once(database_url, client.exporter.sent)

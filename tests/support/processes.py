@@ -1,13 +1,15 @@
-"""Platform services as separate processes (`aiops serve NAME`), as they run in production."""
+"""The platform as separate processes (`aiops serve NAME`, `aiops up`), as it runs for real."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Self
 
 import httpx
 
@@ -23,28 +25,46 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class ServiceProcess:
+def free_port_offset(ports: tuple[int, ...], *, low: int = 20_000, high: int = 40_000) -> int:
+    """An offset that makes every one of `ports` free to bind right now."""
+    for offset in range(low, high, 97):
+        try:
+            for port in ports:
+                with socket.socket() as sock:
+                    sock.bind(("127.0.0.1", port + offset))
+        except OSError:
+            continue
+        return offset
+    raise RuntimeError(f"no free port block for {ports}")
+
+
+class AiopsProcess:
+    """`aiops ARGS...` as a child process, its output in artifacts/, ready when `ready_url`'s
+    /readyz answers 200."""
+
     def __init__(
-        self, name: str, env: dict[str, str], *, port: int | None = None, log_name: str | None = None
+        self,
+        args: list[str],
+        env: dict[str, str],
+        *,
+        ready_url: str,
+        log_name: str,
+        unset: tuple[str, ...] = (),
     ) -> None:
-        self.name = name
-        self.port = port or free_port()
-        self.env = {**os.environ, "AIOPS_LOG_FORMAT": "json", **env}
+        self.args = args
+        self.ready_url = ready_url
+        self.env = {k: v for k, v in os.environ.items() if k not in unset} | {
+            "AIOPS_LOG_FORMAT": "json",
+            **env,
+        }
         ARTIFACTS.mkdir(exist_ok=True)
-        self.log_path = ARTIFACTS / f"{log_name or name}-{self.port}.log"
+        self.log_path = ARTIFACTS / f"{log_name}.log"
         self.process: subprocess.Popen[bytes] | None = None
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> ServiceProcess:
+    def start(self) -> Self:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [AIOPS, "serve", self.name, "--host", "127.0.0.1", "--port", str(self.port)],
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
+            [AIOPS, *self.args], env=self.env, stdout=log, stderr=subprocess.STDOUT
         )
         log.close()
         return self
@@ -55,14 +75,14 @@ class ServiceProcess:
             async def probe() -> int:
                 if self.process is not None and self.process.poll() is not None:
                     raise AssertionError(
-                        f"{self.name} exited with {self.process.returncode}:\n{self.log_tail()}"
+                        f"{self.args} exited with {self.process.returncode}:\n{self.log_tail()}"
                     )
                 try:
-                    return (await client.get(f"{self.url}/readyz")).status_code
+                    return (await client.get(f"{self.ready_url}/readyz")).status_code
                 except httpx.TransportError:
                     return 0
 
-            await eventually(probe, lambda code: code == 200, timeout_s=timeout_s, what=f"{self.name} ready")
+            await eventually(probe, lambda code: code == 200, timeout_s=timeout_s, what=f"{self.args} ready")
 
     def kill(self) -> None:
         """SIGKILL: no chance to finish or acknowledge anything."""
@@ -70,15 +90,25 @@ class ServiceProcess:
         self.process.kill()
         self.process.wait(10)
 
-    def terminate(self, timeout_s: float = 40.0) -> int:
-        """SIGTERM, as Kubernetes sends it; returns the exit code."""
+    def signal(self, sig: int, timeout_s: float = 60.0) -> int:
+        """Send `sig` (SIGTERM as Kubernetes does, SIGINT as Ctrl-C does); return the exit code."""
         assert self.process is not None
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+            self.process.send_signal(sig)
         return self.process.wait(timeout_s)
+
+    def terminate(self, timeout_s: float = 60.0) -> int:
+        return self.signal(signal.SIGTERM, timeout_s)
 
     def log_tail(self, lines: int = 30) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def json_logs(self) -> list[dict[str, object]]:
+        records = []
+        for line in self.log_path.read_text(errors="replace").splitlines():
+            if line.startswith("{"):
+                records.append(json.loads(line))
+        return records
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -86,3 +116,23 @@ class ServiceProcess:
                 self.terminate(15)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+class ServiceProcess(AiopsProcess):
+    """One service, `aiops serve NAME`, on a free port."""
+
+    def __init__(
+        self, name: str, env: dict[str, str], *, port: int | None = None, log_name: str | None = None
+    ) -> None:
+        self.name = name
+        self.port = port or free_port()
+        super().__init__(
+            ["serve", name, "--host", "127.0.0.1", "--port", str(self.port)],
+            env,
+            ready_url=f"http://127.0.0.1:{self.port}",
+            log_name=f"{log_name or name}-{self.port}",
+        )
+
+    @property
+    def url(self) -> str:
+        return self.ready_url
