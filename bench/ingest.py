@@ -88,15 +88,16 @@ def build_requests(total_spans: int, per_request: int) -> list[bytes]:
     return requests
 
 
-async def post_all(url: str, requests: list[bytes], concurrency: int) -> tuple[float, int, int]:
-    """Send every request; return (first send time, accepted, failed)."""
+async def post_all(urls: list[str], requests: list[bytes], concurrency: int) -> tuple[float, int, int]:
+    """Send every request, spreading the clients over the ingest replicas; return (first send
+    time, accepted, failed)."""
     queue: asyncio.Queue[bytes] = asyncio.Queue()
     for body in requests:
         queue.put_nowait(body)
     accepted = failed = 0
     headers = {"content-type": "application/x-protobuf"}
 
-    async def worker(client: httpx.AsyncClient) -> None:
+    async def worker(client: httpx.AsyncClient, url: str) -> None:
         nonlocal accepted, failed
         while not queue.empty():
             body = queue.get_nowait()
@@ -112,7 +113,7 @@ async def post_all(url: str, requests: list[bytes], concurrency: int) -> tuple[f
     limits = httpx.Limits(max_connections=concurrency)
     async with httpx.AsyncClient(timeout=60, limits=limits) as client:
         started = time.perf_counter()
-        await asyncio.gather(*(worker(client) for _ in range(concurrency)))
+        await asyncio.gather(*(worker(client, urls[i % len(urls)]) for i in range(concurrency)))
     return started, accepted, failed
 
 
@@ -177,22 +178,28 @@ async def run(args: argparse.Namespace) -> None:
         requests = build_requests(args.spans, args.per_request)
         total = len(requests) * args.per_request
         detector = ServiceProcess("detector", env, log_name="bench-detector").start()
-        ingest = ServiceProcess("ingest", env, log_name="bench-ingest").start()
-        services += [detector, ingest]
-        await asyncio.gather(detector.wait_ready(), ingest.wait_ready())
+        ingests = [
+            ServiceProcess("ingest", env, log_name=f"bench-ingest-{n}").start()
+            for n in range(args.ingest_replicas)
+        ]
+        services += [detector, *ingests]
+        await asyncio.gather(*(s.wait_ready() for s in services))
         pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
         async with pool.acquire() as conn:
             await migrate(conn)  # already done by the detector; makes the pool's view explicit
 
-        before = {s.name: usage(s.process.pid) for s in services if s.process}
+        before = {s.log_path.stem: usage(s.process.pid) for s in services if s.process}
         programs_before = cpu_by_program()
         print(
-            f"posting {len(requests):,} requests with {args.concurrency} concurrent clients ...", flush=True
+            f"posting {len(requests):,} requests with {args.concurrency} concurrent clients"
+            f" to {len(ingests)} ingest process(es) ...",
+            flush=True,
         )
-        started, accepted, failed = await post_all(f"{ingest.url}/v1/traces", requests, args.concurrency)
+        urls = [f"{ingest.url}/v1/traces" for ingest in ingests]
+        started, accepted, failed = await post_all(urls, requests, args.concurrency)
         sent_s = time.perf_counter() - started
         finished = await wait_committed(pool, accepted * args.per_request, timeout_s=600)
-        after = {s.name: usage(s.process.pid) for s in services if s.process}
+        after = {s.log_path.stem: usage(s.process.pid) for s in services if s.process}
         programs = {name: used - programs_before.get(name, 0.0) for name, used in cpu_by_program().items()}
 
         stored_rows = await pool.fetchval("SELECT count(*) FROM spans")
@@ -218,10 +225,11 @@ async def run(args: argparse.Namespace) -> None:
         print(f"{'end-to-end spans/s':<34}{rate:>14,.0f}")
         print(f"{'raw COPY rows/s (same database)':<34}{copy_rate:>14,.0f}")
         print(f"{'end-to-end / raw COPY':<34}{rate / copy_rate:>14.0%}")
-        for name in ("ingest", "detector"):
+        for name in sorted(after):
             cpu = after[name].cpu_s - before[name].cpu_s
+            label = name.removeprefix("bench-").rsplit("-", 1)[0]
             print(
-                f"{name + ' peak RSS / CPU':<34}{after[name].peak_rss_mb:>10.0f} MB"
+                f"{label + ' peak RSS / CPU':<34}{after[name].peak_rss_mb:>10.0f} MB"
                 f" / {cpu:.1f} s ({cpu / elapsed:.0%} of a core)"
             )
         print("CPU seconds during the run, by program (where the time goes):")
@@ -242,6 +250,7 @@ def main() -> None:
     parser.add_argument("--spans", type=int, default=400_000, help="spans to send (default 400,000)")
     parser.add_argument("--per-request", type=int, default=512, help="spans per OTLP request (default 512)")
     parser.add_argument("--concurrency", type=int, default=8, help="concurrent HTTP clients (default 8)")
+    parser.add_argument("--ingest-replicas", type=int, default=1, help="ingest processes (default 1)")
     asyncio.run(run(parser.parse_args()))
 
 
