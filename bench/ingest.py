@@ -33,11 +33,11 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from aiops_core.models import Span, SpanKind
 from aiops_core.store import migrate
 from aiops_detector.repository import SPAN_COLUMNS, span_record
 from tests.support.otlp import build_request, http_server_span
 from tests.support.processes import ServiceProcess
+from tests.support.spans import batch_at
 
 ADMIN_URL = os.environ.get("AIOPS_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 BROKER_HOST = os.environ.get("AIOPS_BENCH_BROKER", "guest:guest@127.0.0.1:5672")
@@ -129,34 +129,19 @@ async def wait_committed(pool: asyncpg.Pool, expected: int, timeout_s: float) ->
         await asyncio.sleep(0.05)
 
 
-async def raw_copy_rate(pool: asyncpg.Pool, rows: int, batch: int) -> float:
+async def raw_copy_rate(pool: asyncpg.Pool, rows: int, batch_size: int) -> float:
     """COPY rows of the same shape into a table with the same columns and indexes as spans."""
     await pool.execute("CREATE TABLE copy_probe (LIKE spans INCLUDING DEFAULTS INCLUDING INDEXES)")
-    now = time.time_ns()
-    spans = [
-        Span(
-            trace_id=uuid4().hex,
-            span_id=uuid4().hex[:16],
-            service="bench-shop",
-            operation="GET /items/{id}",
-            kind=SpanKind.SERVER,
-            start_time_unix_nano=now + i,
-            duration_ns=5_000_000,
-            http_status=200,
-            is_error=False,
-            attributes=http_server_span().attributes,
-        )
-        for i in range(batch)
-    ]
-    records = [span_record(s) for s in spans]
+    batch = batch_at(datetime.now(UTC), n=batch_size, attributes=dict(http_server_span().attributes))
+    records = [span_record(s) for s in batch.spans]
     async with pool.acquire() as conn:
         started = time.perf_counter()
-        for _ in range(rows // batch):
+        for _ in range(rows // batch_size):
             async with conn.transaction():
                 await conn.copy_records_to_table("copy_probe", records=records, columns=SPAN_COLUMNS)
         elapsed = time.perf_counter() - started
     await pool.execute("DROP TABLE copy_probe")
-    return (rows // batch) * batch / elapsed
+    return (rows // batch_size) * batch_size / elapsed
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -206,7 +191,7 @@ async def run(args: argparse.Namespace) -> None:
         distinct = await pool.fetchval("SELECT count(DISTINCT span_id) FROM spans")
         for service in services:
             service.stop()
-        copy_rate = await raw_copy_rate(pool, rows=min(total, 200_000), batch=1000)
+        copy_rate = await raw_copy_rate(pool, rows=min(total, 200_000), batch_size=1000)
         await pool.close()
 
         elapsed = finished - started

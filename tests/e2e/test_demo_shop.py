@@ -62,7 +62,7 @@ async def test_every_span_the_shop_exported_is_stored_exactly_once(
 
     # On SIGTERM the shop flushes its exporters and logs what each exported over its life.
     shop = processes[-1]
-    assert shop.terminate() in (0, -15)
+    assert shop.terminate() == 0
     exports = [r for r in shop.json_logs() if r.get("message") == "span export finished"]
     assert {r["service_name"] for r in exports} == {"frontend", "payment", "inventory"}
     assert all(r["spans_failed"] == 0 for r in exports)

@@ -8,8 +8,8 @@ from aiops_core.bus import RabbitBus
 from aiops_core.bus.topology import SPAN_BATCH_ROUTING_KEY, TELEMETRY_EXCHANGE
 from aiops_detector.app import create_app
 from aiops_detector.settings import DetectorSettings
-from tests.integration.test_partitions import batch_at
 from tests.support.apps import running
+from tests.support.spans import batch_at
 from tests.support.waiting import eventually
 
 

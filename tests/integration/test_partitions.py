@@ -1,35 +1,13 @@
 from datetime import UTC, date, datetime, timedelta
-from uuid import uuid4
 
 import asyncpg
 import pytest
 
-from aiops_core.models import Span, SpanBatch, SpanKind
 from aiops_core.store import Backend
 from aiops_core.store.partitions import drop_partitions_before, ensure_partitions, existing_partitions
 from aiops_detector.maintenance import RetentionPolicy, SpanMaintenanceJob
 from aiops_detector.repository import SpanRepository
-
-
-def batch_at(moment: datetime, n: int = 3) -> SpanBatch:
-    start_ns = int(moment.timestamp() * 1e9)
-    return SpanBatch(
-        batch_id=uuid4(),
-        created_at_unix_nano=start_ns,
-        spans=[
-            Span(
-                trace_id=uuid4().hex,
-                span_id=uuid4().hex[:16],
-                service="shop",
-                operation="GET /",
-                kind=SpanKind.SERVER,
-                start_time_unix_nano=start_ns + i,
-                duration_ns=1000,
-                is_error=False,
-            )
-            for i in range(n)
-        ],
-    )
+from tests.support.spans import batch_at
 
 
 async def test_partitions_are_created_once_per_day(pool: asyncpg.Pool) -> None:

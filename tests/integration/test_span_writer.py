@@ -23,9 +23,9 @@ from aiops_core.settings import QueueType
 from aiops_detector.consumers import SpanWriterConsumer
 from aiops_detector.metrics import WriterMetrics
 from aiops_detector.repository import SpanRepository
-from tests.integration.test_partitions import batch_at
 from tests.support.bus import depth, drain
 from tests.support.proxy import TcpProxy
+from tests.support.spans import batch_at
 from tests.support.waiting import eventually
 
 
