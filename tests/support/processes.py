@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Self
+from uuid import uuid4
 
 import httpx
 
@@ -58,11 +59,12 @@ class AiopsProcess:
             **env,
         }
         ARTIFACTS.mkdir(exist_ok=True)
-        self.log_path = ARTIFACTS / f"{log_name}.log"
+        # Unique, so that a later run (or a restart) never reads an earlier one's lines.
+        self.log_path = ARTIFACTS / f"{log_name}-{uuid4().hex[:6]}.log"
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Self:
-        log = self.log_path.open("ab")
+        log = self.log_path.open("wb")
         self.process = subprocess.Popen(
             [AIOPS, *self.args], env=self.env, stdout=log, stderr=subprocess.STDOUT
         )
