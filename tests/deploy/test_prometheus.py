@@ -229,3 +229,8 @@ async def test_dashboards_and_alerts_read_only_metrics_the_services_export(
     read = {name for expr in [*all_dashboard_queries(), *alert_expressions()] for name in metric_names(expr)}
     assert len(read) >= 15, f"the dashboards and alerts read suspiciously few metrics: {sorted(read)}"
     assert read - exported == set(), f"not exported by any service: {sorted(read - exported)}"
+
+
+def test_the_readme_shows_the_scrape_configuration_tested_here() -> None:
+    readme = (CHART_DIR.parents[1] / "README.md").read_text()
+    assert f"```yaml\n{SCRAPE_CONFIG.read_text()}```" in readme
