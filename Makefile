@@ -49,3 +49,8 @@ lock:
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov
+
+# Plain manifests for `kubectl apply -f k8s/`: the chart rendered with its default values.
+.PHONY: k8s
+k8s: install
+	$(BIN)/python -m tests.deploy.chart
