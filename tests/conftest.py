@@ -22,6 +22,7 @@ from redis.asyncio import Redis
 
 from aiops_core.bus.topology import ALL_QUEUES
 from aiops_core.store import migrate
+from tests.support.processes import AiopsProcess
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -101,6 +102,21 @@ async def broker_url(broker_base_url: str) -> str:
             for name in (spec.name, spec.dead_letter_queue):
                 await channel.queue_delete(name)
     return broker_base_url
+
+
+@pytest.fixture
+def platform_env(database_url: str, broker_url: str) -> dict[str, str]:
+    return {"AIOPS_DATABASE_URL": database_url, "AIOPS_BROKER_URL": broker_url}
+
+
+@pytest.fixture
+def processes(platform_env: dict[str, str]) -> Iterator[list[AiopsProcess]]:
+    """Processes a test starts; every one still running is stopped afterwards (before the
+    database and vhost they use are dropped)."""
+    started: list[AiopsProcess] = []
+    yield started
+    for process in reversed(started):
+        process.stop()
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from tests.deploy.chart import CHART_DIR, NAMESPACE, manifests, render
 from tests.deploy.promql import all_dashboard_queries, as_sent_by_grafana, metric_names
 from tests.deploy.test_alert_rules import alert_rules
 from tests.support.otlp import SpanSpec, build_request, http_server_span
-from tests.support.processes import ServiceProcess, free_port
+from tests.support.processes import AiopsProcess, ServiceProcess, free_port
 from tests.support.tools import require_tool
 from tests.support.waiting import eventually
 
@@ -112,9 +112,9 @@ class Prometheus:
 
 
 @pytest.fixture
-async def platform(services: list[ServiceProcess], platform_env: dict[str, str]) -> dict[str, ServiceProcess]:
+async def platform(processes: list[AiopsProcess], platform_env: dict[str, str]) -> dict[str, ServiceProcess]:
     started = {name: ServiceProcess(name, platform_env).start() for name in ("ingest", "detector")}
-    services += started.values()
+    processes += started.values()
     await asyncio.gather(*(service.wait_ready() for service in started.values()))
     return started
 

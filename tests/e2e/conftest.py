@@ -1,27 +1,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import asyncpg
-import pytest
 
 from tests.support.processes import AiopsProcess, ServiceProcess
-
-
-@pytest.fixture
-def platform_env(database_url: str, broker_url: str) -> dict[str, str]:
-    return {"AIOPS_DATABASE_URL": database_url, "AIOPS_BROKER_URL": broker_url}
-
-
-@pytest.fixture
-def processes(platform_env: dict[str, str]) -> Iterator[list[AiopsProcess]]:
-    """Processes a test starts; every one still running is stopped afterwards (before the
-    database and vhost they use are dropped)."""
-    started: list[AiopsProcess] = []
-    yield started
-    for process in reversed(started):
-        process.stop()
 
 
 async def start_platform(

@@ -91,4 +91,6 @@ async def test_liveness_and_metrics_are_served(client: httpx.AsyncClient) -> Non
     await client.post("/orders", json={"quantity": 2})
     metrics = (await client.get("/metrics")).text
     assert 'http_requests_total{handler="/orders"' in metrics
+    # per-route latency fine enough for percentiles of fast routes
+    assert 'http_request_duration_seconds_bucket{handler="/orders",le="0.025",method="POST"}' in metrics
     assert "process_resident_memory_bytes" in metrics

@@ -25,6 +25,8 @@ from aiops_core.observability.health import HealthChecks, health_router
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 _UNINSTRUMENTED = ["/metrics", "/livez", "/readyz", "/health"]
+# The per-route latency histogram: fine enough for p50/p95/p99 from a few ms to seconds.
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
 class Background(Protocol):
@@ -85,7 +87,7 @@ def create_service_app(
     app.include_router(health_router())
     for router in routers:
         app.include_router(router)
-    Instrumentator(registry=registry, excluded_handlers=_UNINSTRUMENTED).instrument(app).expose(
-        app, tags=["health"]
-    )
+    Instrumentator(registry=registry, excluded_handlers=_UNINSTRUMENTED).instrument(
+        app, latency_lowr_buckets=_LATENCY_BUCKETS
+    ).expose(app, tags=["health"])
     return app
