@@ -173,7 +173,8 @@ async def run(args: argparse.Namespace) -> None:
         async with pool.acquire() as conn:
             await migrate(conn)  # already done by the detector; makes the pool's view explicit
 
-        before = {s.log_path.stem: usage(s.process.pid) for s in services if s.process}
+        labels = {id(detector): "detector"} | {id(s): f"ingest {n + 1}" for n, s in enumerate(ingests)}
+        before = {labels[id(s)]: usage(s.process.pid) for s in services if s.process}
         programs_before = cpu_by_program()
         print(
             f"posting {len(requests):,} requests with {args.concurrency} concurrent clients"
@@ -184,7 +185,7 @@ async def run(args: argparse.Namespace) -> None:
         started, accepted, failed = await post_all(urls, requests, args.concurrency)
         sent_s = time.perf_counter() - started
         finished = await wait_committed(pool, accepted * args.per_request, timeout_s=600)
-        after = {s.log_path.stem: usage(s.process.pid) for s in services if s.process}
+        after = {labels[id(s)]: usage(s.process.pid) for s in services if s.process}
         programs = {name: used - programs_before.get(name, 0.0) for name, used in cpu_by_program().items()}
 
         stored_rows = await pool.fetchval("SELECT count(*) FROM spans")
@@ -212,9 +213,8 @@ async def run(args: argparse.Namespace) -> None:
         print(f"{'end-to-end / raw COPY':<34}{rate / copy_rate:>14.0%}")
         for name in sorted(after):
             cpu = after[name].cpu_s - before[name].cpu_s
-            label = name.removeprefix("bench-").rsplit("-", 1)[0]
             print(
-                f"{label + ' peak RSS / CPU':<34}{after[name].peak_rss_mb:>10.0f} MB"
+                f"{name + ' peak RSS / CPU':<34}{after[name].peak_rss_mb:>10.0f} MB"
                 f" / {cpu:.1f} s ({cpu / elapsed:.0%} of a core)"
             )
         print("CPU seconds during the run, by program (where the time goes):")
