@@ -37,3 +37,17 @@ def test_json_logs_carry_extra_fields(capsys: pytest.CaptureFixture[str]) -> Non
     assert line["message"] == "batch stored"
     assert line["level"] == "INFO"
     assert line["batch_id"] == "b-1"
+
+
+def test_a_bad_setting_is_one_line_naming_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIOPS_QUEUE_TYPE", "stream")
+    result = CliRunner().invoke(main, ["services"])
+    assert result.exit_code == 1
+    assert "invalid configuration: AIOPS_QUEUE_TYPE: Input should be 'quorum' or 'classic'" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_group_takes_no_single_port() -> None:
+    result = CliRunner().invoke(main, ["serve", "shop", "--port", "9000"])
+    assert result.exit_code == 2
+    assert "shop is a group of 3 services" in result.output

@@ -17,6 +17,7 @@ from typing import Any
 import asyncpg
 import click
 import uvloop
+from pydantic import ValidationError
 
 from aiops_core.app import ServiceSpec, Shared
 from aiops_core.observability.logging import configure_logging
@@ -38,7 +39,18 @@ def installed_services() -> dict[str, ServiceSpec]:
 
 
 class _Group(click.Group):
-    """Adds the sub-commands that installed services contribute."""
+    """Adds the sub-commands that installed services contribute, and turns a bad setting into
+    one line naming the variable instead of a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"AIOPS_{'_'.join(str(part) for part in error['loc']).upper()}: {error['msg']}"
+                for error in exc.errors()
+            )
+            raise click.ClickException(f"invalid configuration: {problems}") from exc
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         extra = [entry.name for entry in entry_points(group="aiops.commands")]
