@@ -45,17 +45,15 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def postgres_rss_mb(data_dir: Path) -> float:
-    """Resident memory of the embedded PostgreSQL's processes (they share memory, so this
-    overstates it somewhat)."""
-    total = 0.0
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            if str(data_dir) in cmdline.read_bytes().decode(errors="replace"):
-                total += rss_mb(int(cmdline.parent.name))
-        except OSError:
-            continue
-    return total
+def postgres_rss_mb(pgdata: Path) -> float:
+    """Resident memory of the embedded PostgreSQL: the postmaster and its children (they share
+    memory, so the sum overstates it somewhat)."""
+    try:
+        postmaster = int((pgdata / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    children = subprocess.run(["pgrep", "-P", str(postmaster)], capture_output=True, text=True).stdout.split()
+    return sum(rss_mb(int(pid)) for pid in [postmaster, *children])
 
 
 def main() -> None:
@@ -114,7 +112,7 @@ def main() -> None:
             peak = max(peak, rss)
             print(
                 f"{elapsed / 60:>6.1f} {rows_written(detector_url):>14,.0f} {rss:>16.0f}"
-                f" {postgres_rss_mb(data_dir):>28.0f}",
+                f" {postgres_rss_mb(data_dir / 'pgdata'):>28.0f}",
                 flush=True,
             )
             if elapsed >= args.minutes * 60:
@@ -125,7 +123,7 @@ def main() -> None:
         os.killpg(process.pid, signal.SIGINT)
         try:
             code = process.wait(60)
-            print(f"stopped with Ctrl-C, exit code   {code}")
+            print(f"stopped with Ctrl-C, exit code   {code}" + (" (make's)" if args.fresh_clone else ""))
         except subprocess.TimeoutExpired:
             process.kill()
             print("did not stop within 60 s of Ctrl-C; killed")
