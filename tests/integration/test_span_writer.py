@@ -11,7 +11,7 @@ import asyncpg
 import pytest
 from prometheus_client import CollectorRegistry
 
-from aiops_core.bus import IncomingMessage, RabbitBus
+from aiops_core.bus import BrokerUnavailableError, IncomingMessage, RabbitBus
 from aiops_core.bus.topology import (
     DEAD_LETTER_REASON_HEADER,
     SPAN_BATCH_ROUTING_KEY,
@@ -204,3 +204,26 @@ async def test_queue_type_is_configurable(broker_url: str, queue_type: QueueType
     assert f"\t{queue_type.value}\ttrue\t" in line
     assert "x-dead-letter-exchange" in line
     assert ("x-delivery-limit" in line) is (queue_type is QueueType.QUORUM)
+
+
+async def test_a_queue_of_another_type_is_reported_not_retried_silently(broker_url: str) -> None:
+    quorum = RabbitBus(broker_url, queue_type=QueueType.QUORUM)
+    await quorum.start()
+    await quorum.wait_connected(10)
+    await quorum.close()
+    classic = RabbitBus(broker_url, queue_type=QueueType.CLASSIC)
+    await classic.start()
+
+    async def readiness() -> str:
+        try:
+            await classic.ping()
+        except BrokerUnavailableError as exc:
+            return str(exc)
+        return "ready"
+
+    try:
+        reason = await eventually(readiness, lambda r: r != "not connected yet", timeout_s=10)
+        assert "queue declared with other arguments" in reason
+        assert "PRECONDITION_FAILED" in reason
+    finally:
+        await classic.close()

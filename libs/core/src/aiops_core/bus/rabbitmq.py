@@ -120,6 +120,13 @@ class RabbitBus:
             try:
                 await self._connect()
                 return
+            except aiormq.exceptions.ChannelPreconditionFailed as exc:
+                # Not an outage: a queue exists with other arguments, typically another type.
+                self._last_error = f"queue declared with other arguments: {exc}"
+                log.error(
+                    "a queue exists with other arguments; delete it or set AIOPS_QUEUE_TYPE to match it",
+                    extra={"url": redact(self._url), "error": str(exc), "retry_in_s": delay_s},
+                )
             except _BROKER_ERRORS as exc:
                 self._last_error = f"{type(exc).__name__}: {exc}"
                 log.warning(
