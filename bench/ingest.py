@@ -19,13 +19,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 from uuid import uuid4
 
 import asyncpg
@@ -37,6 +35,7 @@ from aiops_core.store import migrate
 from aiops_detector.repository import SPAN_COLUMNS, span_record
 from tests.support.otlp import build_request, http_server_span
 from tests.support.processes import ServiceProcess
+from tests.support.servers import rabbitmqctl, with_database
 from tests.support.spans import batch_at
 
 ADMIN_URL = os.environ.get("AIOPS_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -69,14 +68,6 @@ def cpu_by_program() -> dict[str, float]:
         fields = rest.split()
         totals[name] = totals.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
     return totals
-
-
-def with_database(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
-
-
-def rabbitmqctl(*args: str) -> None:
-    subprocess.run(["rabbitmqctl", *args], check=True, capture_output=True, timeout=120)
 
 
 def build_requests(total_spans: int, per_request: int) -> list[bytes]:

@@ -12,7 +12,6 @@ import os
 import subprocess
 from collections.abc import AsyncIterator, Iterator
 from typing import NoReturn
-from urllib.parse import urlsplit, urlunsplit
 from uuid import uuid4
 
 import aio_pika
@@ -23,6 +22,7 @@ from redis.asyncio import Redis
 from aiops_core.bus.topology import ALL_QUEUES
 from aiops_core.store import migrate
 from tests.support.processes import AiopsProcess
+from tests.support.servers import rabbitmqctl, with_database
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -36,10 +36,6 @@ def server_unavailable(what: str, error: object) -> NoReturn:
     if IN_CI:
         pytest.fail(f"{message} (CI=true: a test that needs a server must not be skipped)", pytrace=False)
     pytest.skip(message)
-
-
-def with_database(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
 
 
 @pytest.fixture
@@ -68,10 +64,6 @@ async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
     await pool.close()
 
 
-def _rabbitmqctl(*args: str) -> None:
-    subprocess.run(["rabbitmqctl", *args], check=True, capture_output=True, timeout=120)
-
-
 @pytest.fixture(scope="session")
 def broker_base_url() -> Iterator[str]:
     """A RabbitMQ vhost of this run's own (made with rabbitmqctl), or AIOPS_TEST_BROKER_URL."""
@@ -81,12 +73,12 @@ def broker_base_url() -> Iterator[str]:
         return
     vhost = f"aiops-test-{uuid4().hex[:8]}"
     try:
-        _rabbitmqctl("add_vhost", vhost)
-        _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+        rabbitmqctl("add_vhost", vhost)
+        rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
     except (OSError, subprocess.SubprocessError) as exc:
         server_unavailable("RabbitMQ (creating a test vhost with rabbitmqctl)", exc)
     yield f"amqp://guest:guest@127.0.0.1:5672/{vhost}"
-    _rabbitmqctl("delete_vhost", vhost)
+    rabbitmqctl("delete_vhost", vhost)
 
 
 @pytest.fixture

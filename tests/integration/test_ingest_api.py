@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -19,6 +18,7 @@ from aiops_ingest.settings import IngestSettings
 from tests.support.apps import running
 from tests.support.bus import depth, drain
 from tests.support.otlp import SpanSpec, build_request, http_server_span
+from tests.support.processes import free_port
 from tests.support.proxy import TcpProxy
 from tests.support.waiting import eventually
 
@@ -212,14 +212,8 @@ async def test_with_tokens_set_a_wrong_or_missing_token_is_401_and_nothing_is_pu
         assert await depth(broker_url, SPAN_STORE_QUEUE.name) == 1
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 async def test_unreachable_broker_means_503_with_retry_after(broker_url: str) -> None:
-    unreachable = f"amqp://guest:guest@127.0.0.1:{_closed_port()}/"
+    unreachable = f"amqp://guest:guest@127.0.0.1:{free_port()}/"
     async with running(create_app(settings(unreachable)), wait_ready=False) as client:
         ready = await client.get("/readyz")
         assert ready.status_code == 503

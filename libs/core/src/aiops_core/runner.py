@@ -13,7 +13,6 @@ import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Generator
-from dataclasses import dataclass
 
 import uvicorn
 from fastapi import FastAPI
@@ -35,30 +34,14 @@ class _Server(uvicorn.Server):
         yield
 
 
-@dataclass
-class _RunningServer:
-    name: str
-    server: _Server
-    task: asyncio.Task[None]
-
-    async def stop(self) -> None:
-        self.server.should_exit = True
-        await self.task
-
-
-class _RunningBackground:
-    def __init__(self, name: str, work: Background) -> None:
-        self.name = name
-        self.work = work
-
-    async def stop(self) -> None:
-        await self.work.stop()
+Stop = Callable[[], Awaitable[None]]
 
 
 class ProcessRunner:
     def __init__(self, *, graceful_timeout_s: int = 30) -> None:
         self._graceful_timeout_s = graceful_timeout_s
-        self._started: list[_RunningServer | _RunningBackground] = []
+        # What has started, in order, each with the way to stop it.
+        self._started: list[tuple[str, Stop]] = []
         self._stop = asyncio.Event()
 
     async def start_app(self, name: str, app: FastAPI, host: str, port: int) -> None:
@@ -78,7 +61,12 @@ class ProcessRunner:
             if task.done():
                 raise StartupFailedError(f"{name} failed to start (see the log above)")
             await asyncio.sleep(0.02)
-        self._started.append(_RunningServer(name, server, task))
+
+        async def stop() -> None:
+            server.should_exit = True
+            await task
+
+        self._started.append((name, stop))
         task.add_done_callback(lambda _: self._stop.set())  # a server that dies takes all down
 
     @staticmethod
@@ -90,11 +78,11 @@ class ProcessRunner:
 
     async def start_background(self, name: str, work: Background) -> None:
         await work.start()
-        self._started.append(_RunningBackground(name, work))
+        self._started.append((name, work.stop))
 
-    def add_step(self, name: str, on_stop: Callable[[], Awaitable[None]]) -> None:
+    def add_step(self, name: str, on_stop: Stop) -> None:
         """Run `on_stop` when stopping reaches this point of the start order."""
-        self._started.append(_RunningBackground(name, _Step(on_stop)))
+        self._started.append((name, on_stop))
 
     async def run_until_signalled(self) -> None:
         loop = asyncio.get_running_loop()
@@ -108,20 +96,9 @@ class ProcessRunner:
 
     async def stop_all(self) -> None:
         while self._started:
-            item = self._started.pop()
-            log.info("stopping %s", item.name)
+            name, stop = self._started.pop()
+            log.info("stopping %s", name)
             try:
-                await item.stop()
+                await stop()
             except Exception:
-                log.exception("%s failed to stop cleanly", item.name)
-
-
-class _Step:
-    def __init__(self, on_stop: Callable[[], Awaitable[None]]) -> None:
-        self._on_stop = on_stop
-
-    async def start(self) -> None:
-        return None
-
-    async def stop(self) -> None:
-        await self._on_stop()
+                log.exception("%s failed to stop cleanly", name)
