@@ -6,7 +6,7 @@ PACKAGES := -e 'libs/core[embedded]' -e services/ingest -e services/detector \
             -e services/incidents -e services/demo-shop
 STAMP := $(VENV)/.installed
 
-.PHONY: install up test lint format bench bench-ingest bench-up lock clean
+.PHONY: install up test lint format bench bench-ingest bench-up bench-detect lock clean
 
 install: $(STAMP)
 
@@ -31,13 +31,17 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: bench-ingest bench-up
+bench: bench-ingest bench-up bench-detect
 
 bench-ingest: install
 	$(BIN)/python bench/ingest.py
 
 bench-up: install
 	$(BIN)/python bench/up.py
+
+# Detection quality: the NAB corpus scored with NAB's rules.
+bench-detect: install
+	$(BIN)/python bench/detect_nab.py
 
 # Re-resolve every dependency to its newest release and pin the result.
 lock:

@@ -1,0 +1,1 @@
+"""Anomaly detection: per-series windows, baselines, detectors and anomaly events."""
