@@ -6,8 +6,9 @@ never the raw OTLP.
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
-from typing import TypedDict
+from typing import Literal, TypedDict
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
@@ -79,3 +80,47 @@ class SpanBatch(BaseModel):
 def encode_span_batch(batch_id: UUID, created_at_unix_nano: int, spans: list[SpanFields]) -> bytes:
     """The wire form of a `SpanBatch`, built from plain fields without a model per span."""
     return to_json({"batch_id": batch_id, "created_at_unix_nano": created_at_unix_nano, "spans": spans})
+
+
+class AnomalyKind(StrEnum):
+    ERROR_RATIO = "error_ratio"
+    LATENCY = "latency"
+    TRAFFIC_DROP = "traffic_drop"
+    TRAFFIC_SURGE = "traffic_surge"
+    MULTIVARIATE = "multivariate"
+
+
+class ErrorMessageCount(BaseModel):
+    message: str
+    count: int = Field(ge=1)
+
+
+class AnomalyEvidence(BaseModel):
+    trace_ids: list[str] = Field(default_factory=list, description="Exemplar traces, most telling first.")
+    error_messages: list[ErrorMessageCount] = Field(
+        default_factory=list, description="The most frequent error messages of the series, recently."
+    )
+
+
+class Anomaly(BaseModel):
+    """An anomaly on one series, as stored in `anomalies` and carried by anomaly events."""
+
+    id: UUID
+    service: str
+    operation: str
+    kind: AnomalyKind
+    score: float = Field(ge=0, le=1, description="How anomalous, on the scale shared by every detector.")
+    started_at: datetime = Field(description="Start of the window in which it was first seen.")
+    detected_at: datetime
+    window_s: int = Field(gt=0, description="Length of the window the values were measured over.")
+    observed: dict[str, float | None]
+    baseline: dict[str, float | None]
+    evidence: AnomalyEvidence
+    cleared_at: datetime | None = None
+
+
+class AnomalyEvent(BaseModel):
+    """What travels on the `anomalies` exchange (routing key `anomaly.detected` or `anomaly.cleared`)."""
+
+    event: Literal["detected", "cleared"]
+    anomaly: Anomaly

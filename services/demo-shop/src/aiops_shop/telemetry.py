@@ -5,6 +5,7 @@ three apps can share a process and still be three services."""
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
 
 import httpx
@@ -50,6 +51,9 @@ class CountingExporter(SpanExporter):
         return self._inner.force_flush(timeout_millis)
 
 
+DEMO_EXPORT_DELAY_MS = 1000
+
+
 class ShopTelemetry:
     def __init__(
         self, service_name: str, registry: CollectorRegistry, otlp_endpoint: str | None = None
@@ -67,7 +71,10 @@ class ShopTelemetry:
         self.provider = TracerProvider(
             resource=Resource.create({"service.name": service_name, "service.namespace": "demo-shop"})
         )
-        self.provider.add_span_processor(BatchSpanProcessor(self.exporter))
+        # The SDK's default is to export every 5 s; the demo exports every second so that a fault
+        # shows within seconds. OpenTelemetry's own OTEL_BSP_SCHEDULE_DELAY still wins when set.
+        delay_ms = None if "OTEL_BSP_SCHEDULE_DELAY" in os.environ else DEMO_EXPORT_DELAY_MS
+        self.provider.add_span_processor(BatchSpanProcessor(self.exporter, schedule_delay_millis=delay_ms))
 
     def instrument(self, app: FastAPI) -> None:
         FastAPIInstrumentor.instrument_app(

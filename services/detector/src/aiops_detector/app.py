@@ -1,5 +1,6 @@
-"""The detector app: its factory and lifespan. It runs the span writer and the storage
-maintenance job, and serves health, metrics and docs on its port."""
+"""The detector app: its factory and lifespan. It runs the span writer, the storage
+maintenance job and the detection (windows, rollups, evaluation), and serves health, metrics
+and docs on its port."""
 
 from __future__ import annotations
 
@@ -8,16 +9,20 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from fastapi import FastAPI
+from redis.asyncio import Redis
 
 from aiops_core.app import ServiceSpec, create_service_app
 from aiops_core.bus import Bus
-from aiops_core.bus.topology import SPAN_STORE_QUEUE
+from aiops_core.bus.topology import SPAN_DETECT_QUEUE, SPAN_STORE_QUEUE
+from aiops_core.cache import create_redis
+from aiops_core.cache import ping as ping_redis
 from aiops_core.clients import create_bus, create_store
 from aiops_core.observability.health import HealthChecks
 from aiops_core.observability.metrics import create_registry
 from aiops_core.observability.queue_depth import QueueDepthMonitor
 from aiops_core.store import Backend, current_backend, ping
 from aiops_detector.consumers import SpanWriterConsumer
+from aiops_detector.detection.runtime import DetectionRuntime
 from aiops_detector.maintenance import RetentionPolicy, SpanMaintenanceJob
 from aiops_detector.metrics import WriterMetrics
 from aiops_detector.repository import SpanRepository
@@ -26,11 +31,17 @@ from aiops_detector.settings import DetectorSettings
 DESCRIPTION = """\
 Consumes span batches from the bus and writes them to the store with COPY, exactly once: each
 batch's id is committed with its rows, so a redelivered batch is skipped. Keeps span storage
-within its retention age. This port serves only health, metrics and these docs.
+within its retention age.
+
+Also merges every batch into per-series windows in Redis, rolls request spans up per minute,
+and every few seconds judges each series' recent window against its baseline, publishing
+anomalies to the `anomalies` exchange. This port serves only health, metrics and these docs.
 """
 
 
-def create_app(settings: DetectorSettings | None = None, bus: Bus | None = None) -> FastAPI:
+def create_app(
+    settings: DetectorSettings | None = None, bus: Bus | None = None, redis: Redis | None = None
+) -> FastAPI:
     settings = settings or DetectorSettings()
     registry = create_registry()
     metrics = WriterMetrics(registry)
@@ -39,8 +50,9 @@ def create_app(settings: DetectorSettings | None = None, bus: Bus | None = None)
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool = await create_store(settings, application_name="aiops-detector")
-        owned_bus = bus is None
+        owned_bus, owned_redis = bus is None, redis is None
         active_bus = bus or create_bus(settings, connection_name="aiops-detector")
+        cache = redis or create_redis(settings.redis_url)
         try:
             backend = await current_backend(pool)
             repository = SpanRepository(pool, partitioned=backend is Backend.POSTGRES)
@@ -60,21 +72,29 @@ def create_app(settings: DetectorSettings | None = None, bus: Bus | None = None)
                 await active_bus.start()
             writer = SpanWriterConsumer(active_bus, repository, metrics, prefetch=settings.broker_prefetch)
             await writer.start()
+            detection = DetectionRuntime(settings, pool, cache, active_bus, registry)
+            if settings.detection_enabled:
+                await detection.start()
+            queues = [SPAN_STORE_QUEUE, SPAN_DETECT_QUEUE]
             queue_depth = QueueDepthMonitor(
-                active_bus, [SPAN_STORE_QUEUE.name, SPAN_STORE_QUEUE.dead_letter_queue], registry
+                active_bus, [name for q in queues for name in (q.name, q.dead_letter_queue)], registry
             )
             queue_depth.start()
             health.add("broker", active_bus.ping)
             health.add("store", lambda: ping(pool))
+            health.add("cache", lambda: ping_redis(cache))
             try:
                 yield
             finally:
+                await detection.stop()
                 await writer.stop()
                 await queue_depth.stop()
                 await maintenance.stop()
         finally:
             if owned_bus:
                 await active_bus.close()
+            if owned_redis:
+                await cache.aclose()
             await pool.close()
 
     return create_service_app(
@@ -89,7 +109,7 @@ def create_app(settings: DetectorSettings | None = None, bus: Bus | None = None)
 SERVICE = ServiceSpec(
     name="detector",
     default_port=8001,
-    summary="Span writer (and, later, anomaly detection)",
-    build=lambda shared: create_app(bus=shared.bus),
+    summary="Span writer, per-series windows, baselines and anomaly detectors",
+    build=lambda shared: create_app(bus=shared.bus, redis=shared.redis),
     order=10,
 )

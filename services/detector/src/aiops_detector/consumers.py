@@ -46,7 +46,7 @@ class SpanWriterConsumer:
             batch = SpanBatch.model_validate_json(message.body)
         except ValidationError as exc:
             self._metrics.batches.labels("dead_lettered").inc()
-            raise PoisonMessageError(f"not a span batch: {_first_error(exc)}") from exc
+            raise PoisonMessageError(f"not a span batch: {describe_validation_error(exc)}") from exc
         started = time.perf_counter()
         try:
             stored = await self._repository.write_batch(batch)
@@ -71,7 +71,7 @@ class SpanWriterConsumer:
         self._metrics.rows.inc(len(batch.spans))
 
 
-def _first_error(exc: ValidationError) -> str:
+def describe_validation_error(exc: ValidationError) -> str:
     error = exc.errors()[0]
     location = ".".join(str(part) for part in error["loc"]) or "body"
     return f"{location}: {error['msg']}"

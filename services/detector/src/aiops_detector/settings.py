@@ -19,3 +19,45 @@ class DetectorSettings(CoreSettings):
         ge=1,
         description="On TimescaleDB, span chunks older than this are compressed.",
     )
+    detection_enabled: bool = Field(
+        default=True, description="Run the per-series windows, baselines and detectors."
+    )
+    evaluate_interval_s: float = Field(
+        default=2.0, gt=0, le=5, description="Seconds between evaluations of every active series."
+    )
+    window_s: int = Field(
+        default=10,
+        ge=2,
+        le=300,
+        description="Seconds of recent requests the error and latency detectors judge.",
+    )
+    traffic_window_s: int = Field(
+        default=5, ge=2, le=300, description="Seconds of requests the traffic drop and surge detector counts."
+    )
+    settle_s: int = Field(
+        default=2,
+        ge=0,
+        le=60,
+        description="Newest seconds the traffic detector leaves out, for spans still on their way.",
+    )
+    clear_after_s: float = Field(
+        default=10.0, ge=0, description="Seconds a series must look normal before its anomaly clears."
+    )
+    min_history_s: float = Field(
+        default=90.0,
+        ge=0,
+        le=120,
+        description="Seconds of a new series' traffic, rolled up, before it can alarm (it learns first).",
+    )
+    baseline_history_minutes: int = Field(
+        default=60, ge=2, le=1440, description="Minutes of recent rollups a baseline is learned from."
+    )
+    baseline_cache_s: int = Field(
+        default=30, ge=1, le=3600, description="Seconds a learned baseline is cached in Redis."
+    )
+    rollup_interval_s: float = Field(
+        default=10.0, gt=0, le=60, description="Seconds between runs of the per-minute rollup job."
+    )
+    rollup_retention_days: int = Field(
+        default=15, ge=1, le=400, description="Days of per-minute rollups kept for seasonal baselines."
+    )

@@ -10,9 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 TELEMETRY_EXCHANGE = "telemetry"
+ANOMALIES_EXCHANGE = "anomalies"
 DEAD_LETTER_EXCHANGE = "aiops.dead-letter"
 
 SPAN_BATCH_ROUTING_KEY = "spans.batch"
+ANOMALY_DETECTED_ROUTING_KEY = "anomaly.detected"
+ANOMALY_CLEARED_ROUTING_KEY = "anomaly.cleared"
 
 # Headers set on a message that a consumer dead-lettered itself.
 DEAD_LETTER_REASON_HEADER = "x-aiops-dead-letter-reason"
@@ -31,8 +34,11 @@ class QueueSpec:
 
 
 SPAN_STORE_QUEUE = QueueSpec("telemetry.store", TELEMETRY_EXCHANGE, ("spans.#",))
+SPAN_DETECT_QUEUE = QueueSpec("telemetry.detect", TELEMETRY_EXCHANGE, ("spans.#",))
+# Where the incidents service takes anomaly events from.
+ANOMALY_QUEUE = QueueSpec("incidents.anomalies", ANOMALIES_EXCHANGE, ("anomaly.#",))
 
 # Declared by every service that connects, so that a publish is routable even before the
 # consuming service has started for the first time.
-EXCHANGES = (TELEMETRY_EXCHANGE,)
-ALL_QUEUES = (SPAN_STORE_QUEUE,)
+EXCHANGES = (TELEMETRY_EXCHANGE, ANOMALIES_EXCHANGE)
+ALL_QUEUES = (SPAN_STORE_QUEUE, SPAN_DETECT_QUEUE, ANOMALY_QUEUE)

@@ -1,0 +1,215 @@
+"""The detection SQL: per-minute rollups of request spans, and the anomalies table."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from aiops_core.models import Anomaly, AnomalyEvidence, AnomalyKind
+from aiops_core.store.pool import Connection
+from aiops_detector.detection.baselines import RollupRow
+from aiops_detector.detection.windows import Series
+
+# Arbitrary, fixed: one replica at a time rolls up.
+ROLLUP_LOCK_KEY = 7_420_002
+ROLLUP_NAME = "series"
+
+_ROLL_UP = """
+INSERT INTO series_rollups AS r
+    (service, operation, minute, requests, errors, p50_ms, p95_ms, p99_ms, first_start, covered_until)
+SELECT service, operation, date_bin('1 minute', start_time, 'epoch'::timestamptz),
+       count(*), count(*) FILTER (WHERE is_error),
+       percentile_disc(0.5) WITHIN GROUP (ORDER BY duration_ms),
+       percentile_disc(0.95) WITHIN GROUP (ORDER BY duration_ms),
+       percentile_disc(0.99) WITHIN GROUP (ORDER BY duration_ms),
+       min(start_time), $2
+FROM spans
+WHERE start_time >= $1 AND start_time < $2
+  AND (kind IN ('server', 'consumer') OR parent_span_id IS NULL)
+GROUP BY 1, 2, 3
+ON CONFLICT (service, operation, minute) DO UPDATE SET
+    requests = excluded.requests, errors = excluded.errors, p50_ms = excluded.p50_ms,
+    p95_ms = excluded.p95_ms, p99_ms = excluded.p99_ms, first_start = excluded.first_start,
+    covered_until = excluded.covered_until
+"""
+
+_ANOMALY_COLUMNS = (
+    "id, service, operation, kind, score, started_at, detected_at, window_s, observed, baseline, "
+    "evidence, cleared_at"
+)
+
+
+@dataclass(frozen=True)
+class OpenAnomaly:
+    anomaly: Anomaly
+    calm_since: datetime | None
+
+
+@dataclass(frozen=True)
+class PendingEvents:
+    conn: Connection
+    events: list[tuple[str, Anomaly]]
+
+    async def mark_published(self, event: str, anomaly_id: UUID, at: datetime) -> None:
+        column = "detected_published_at" if event == "detected" else "cleared_published_at"
+        await self.conn.execute(f"UPDATE anomalies SET {column} = $2 WHERE id = $1", anomaly_id, at)
+
+
+class DetectionRepository:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def roll_up(self, until: datetime, *, first_run_from: datetime) -> bool:
+        """Roll up request spans from where the last run stopped to `until` (the minute in
+        progress included, to be rolled up again next time). False when another replica holds
+        the job."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", ROLLUP_LOCK_KEY):
+                return False
+            done_until = await conn.fetchval(
+                "SELECT done_until FROM rollup_progress WHERE name = $1", ROLLUP_NAME
+            )
+            start = done_until if done_until is not None else first_run_from
+            await conn.execute(_ROLL_UP, start, until)
+            await conn.execute(
+                """
+                INSERT INTO rollup_progress (name, done_until)
+                VALUES ($1, date_bin('1 minute', $2::timestamptz, 'epoch'::timestamptz))
+                ON CONFLICT (name) DO UPDATE SET done_until = excluded.done_until
+                """,
+                ROLLUP_NAME,
+                until,
+            )
+        return True
+
+    async def forget_rollups_before(self, cutoff: datetime) -> int:
+        status = await self._pool.execute("DELETE FROM series_rollups WHERE minute < $1", cutoff)
+        return int(status.split()[-1])
+
+    async def first_seen(self, series: Series) -> datetime | None:
+        value: datetime | None = await self._pool.fetchval(
+            """
+            SELECT first_start FROM series_rollups WHERE service = $1 AND operation = $2
+            ORDER BY minute LIMIT 1
+            """,
+            series.service,
+            series.operation,
+        )
+        return value
+
+    async def rollups(self, series: Series, ranges: Sequence[tuple[datetime, datetime]]) -> list[RollupRow]:
+        rows = await self._pool.fetch(
+            """
+            SELECT DISTINCT r.minute, r.requests, r.errors, r.p50_ms, r.p95_ms, r.first_start,
+                   r.covered_until
+            FROM unnest($3::timestamptz[], $4::timestamptz[]) AS span (lo, hi)
+            JOIN series_rollups r
+              ON r.service = $1 AND r.operation = $2 AND r.minute >= span.lo AND r.minute < span.hi
+            ORDER BY r.minute
+            """,
+            series.service,
+            series.operation,
+            [lo for lo, _ in ranges],
+            [hi for _, hi in ranges],
+        )
+        return [RollupRow(**dict(row)) for row in rows]
+
+    async def open_anomalies(self) -> list[OpenAnomaly]:
+        rows = await self._pool.fetch(
+            f"SELECT {_ANOMALY_COLUMNS}, calm_since FROM anomalies WHERE cleared_at IS NULL"
+        )
+        return [OpenAnomaly(_anomaly(row), row["calm_since"]) for row in rows]
+
+    async def open(self, anomaly: Anomaly) -> bool:
+        """Insert an open anomaly; False when its series and kind already has one."""
+        inserted = await self._pool.fetchval(
+            """
+            INSERT INTO anomalies (id, service, operation, kind, score, peak_score, started_at,
+                                   detected_at, window_s, observed, baseline, evidence)
+            VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8, $9, $10, $11)
+            ON CONFLICT (service, operation, kind) WHERE cleared_at IS NULL DO NOTHING
+            RETURNING id
+            """,
+            anomaly.id,
+            anomaly.service,
+            anomaly.operation,
+            anomaly.kind.value,
+            anomaly.score,
+            anomaly.started_at,
+            anomaly.detected_at,
+            anomaly.window_s,
+            json.dumps(anomaly.observed),
+            json.dumps(anomaly.baseline),
+            anomaly.evidence.model_dump_json(),
+        )
+        return inserted is not None
+
+    async def still_anomalous(self, anomaly_id: UUID, score: float) -> None:
+        await self._pool.execute(
+            """
+            UPDATE anomalies SET score = $2, peak_score = greatest(peak_score, $2), calm_since = NULL
+            WHERE id = $1 AND cleared_at IS NULL
+            """,
+            anomaly_id,
+            score,
+        )
+
+    async def calm(self, anomaly_id: UUID, now: datetime, clear_after: timedelta) -> bool:
+        """Record that the anomaly's series looked normal at `now`; clear it once it has looked
+        normal for `clear_after`. True when this call cleared it."""
+        cleared = await self._pool.fetchval(
+            """
+            UPDATE anomalies
+            SET calm_since = coalesce(calm_since, $2),
+                cleared_at = CASE WHEN $2 - coalesce(calm_since, $2) >= $3 THEN $2 END
+            WHERE id = $1 AND cleared_at IS NULL
+            RETURNING cleared_at
+            """,
+            anomaly_id,
+            now,
+            clear_after,
+        )
+        return cleared is not None
+
+    @asynccontextmanager
+    async def unpublished_events(self, limit: int = 100) -> AsyncIterator[PendingEvents]:
+        """Events not yet published, locked until the block ends so that one replica at a time
+        publishes each; those marked inside the block stay marked."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                f"""
+                SELECT {_ANOMALY_COLUMNS}, detected_published_at FROM anomalies
+                WHERE detected_published_at IS NULL
+                   OR (cleared_at IS NOT NULL AND cleared_published_at IS NULL)
+                ORDER BY detected_at LIMIT $1
+                FOR UPDATE SKIP LOCKED
+                """,
+                limit,
+            )
+            events = [
+                ("detected" if row["detected_published_at"] is None else "cleared", _anomaly(row))
+                for row in rows
+            ]
+            yield PendingEvents(conn, events)
+
+    async def anomalies(self, since: datetime) -> list[Anomaly]:
+        rows = await self._pool.fetch(
+            f"SELECT {_ANOMALY_COLUMNS} FROM anomalies WHERE detected_at >= $1 ORDER BY detected_at", since
+        )
+        return [_anomaly(row) for row in rows]
+
+
+def _anomaly(row: asyncpg.Record) -> Anomaly:
+    values: dict[str, Any] = {name: row[name] for name in _ANOMALY_COLUMNS.split(", ")}
+    for name in ("observed", "baseline"):
+        values[name] = json.loads(values[name])
+    values["evidence"] = AnomalyEvidence.model_validate_json(values["evidence"])
+    values["kind"] = AnomalyKind(values["kind"])
+    return Anomaly(**values)

@@ -1,0 +1,78 @@
+"""The detection part of the detector process, wired from settings: the window consumer, the
+rollup job and the evaluation loop, started and stopped together."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import asyncpg
+from prometheus_client import CollectorRegistry
+from redis.asyncio import Redis
+
+from aiops_core.bus import Bus
+from aiops_core.periodic import PeriodicJob
+from aiops_detector.detection.baseline_cache import BaselineCache
+from aiops_detector.detection.consumers import WindowConsumer
+from aiops_detector.detection.metrics import DetectionMetrics
+from aiops_detector.detection.repository import DetectionRepository
+from aiops_detector.detection.rollup import RollupJob
+from aiops_detector.detection.service import DetectionConfig, DetectionService
+from aiops_detector.detection.window_store import StoreTimes, WindowStore
+from aiops_detector.settings import DetectorSettings
+
+
+class DetectionRuntime:
+    def __init__(
+        self,
+        settings: DetectorSettings,
+        pool: asyncpg.Pool,
+        redis: Redis,
+        bus: Bus,
+        registry: CollectorRegistry,
+    ) -> None:
+        metrics = DetectionMetrics(registry)
+        config = DetectionConfig(
+            window_s=settings.window_s,
+            traffic_window_s=settings.traffic_window_s,
+            settle_s=settings.settle_s,
+            clear_after=timedelta(seconds=settings.clear_after_s),
+            min_history_s=settings.min_history_s,
+        )
+        history = timedelta(minutes=settings.baseline_history_minutes)
+        windows = WindowStore(redis, times=StoreTimes(history_s=config.active_within_s))
+        repository = DetectionRepository(pool)
+        self.service = DetectionService(
+            redis=redis,
+            windows=windows,
+            baselines=BaselineCache(redis, repository, recent=history, ttl_s=settings.baseline_cache_s),
+            repository=repository,
+            bus=bus,
+            metrics=metrics,
+            config=config,
+        )
+        self._consumer = WindowConsumer(
+            bus, windows, metrics, slot_s=config.slot_s, prefetch=settings.broker_prefetch
+        )
+        rollup = RollupJob(
+            repository, first_run_history=history, retention=timedelta(days=settings.rollup_retention_days)
+        )
+        interval_s = settings.evaluate_interval_s
+
+        async def evaluate() -> None:
+            with metrics.evaluation_seconds.time():
+                await self.service.evaluate(tick_s=interval_s)
+
+        self._jobs = [
+            PeriodicJob("rollup", rollup.run_once, interval_s=settings.rollup_interval_s),
+            PeriodicJob("evaluation", evaluate, interval_s=interval_s),
+        ]
+
+    async def start(self) -> None:
+        await self._consumer.start()
+        for job in self._jobs:
+            job.start()
+
+    async def stop(self) -> None:
+        for job in self._jobs:
+            await job.stop()
+        await self._consumer.stop()

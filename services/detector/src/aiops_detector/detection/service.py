@@ -1,0 +1,221 @@
+"""The evaluation: every few seconds, each active series' recent window against its baseline.
+
+Replicas share the work: each series is evaluated once per tick by whichever replica claims it
+first in Redis. An anomaly opens when a detector's score reaches `ALARM_SCORE`, stays open while
+its surprise stays above `keep_open_surprise`, and clears once the series has looked normal for
+`clear_after`. Opening and clearing only change the `anomalies` table; the events are published
+from that table afterwards (an outbox), so a crash in between delays an event but never loses it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from redis.asyncio import Redis
+
+from aiops_core.bus import Bus
+from aiops_core.bus.topology import (
+    ANOMALIES_EXCHANGE,
+    ANOMALY_CLEARED_ROUTING_KEY,
+    ANOMALY_DETECTED_ROUTING_KEY,
+)
+from aiops_core.models import Anomaly, AnomalyEvent, AnomalyEvidence, AnomalyKind, ErrorMessageCount
+from aiops_detector.detection.baseline_cache import BaselineCache
+from aiops_detector.detection.baselines import Baseline
+from aiops_detector.detection.detectors import (
+    ErrorRatioDetector,
+    Finding,
+    LatencyShiftDetector,
+    TrafficDetector,
+)
+from aiops_detector.detection.metrics import DetectionMetrics
+from aiops_detector.detection.repository import DetectionRepository, OpenAnomaly
+from aiops_detector.detection.window_store import WindowStore, merge_slots
+from aiops_detector.detection.windows import Exemplar, Series, SlotDelta
+
+log = logging.getLogger(__name__)
+
+EVIDENCE_TRACES = 5
+EVIDENCE_MESSAGES = 5
+
+
+@dataclass(frozen=True)
+class DetectionConfig:
+    slot_s: int = 1
+    window_s: int = 10
+    traffic_window_s: int = 5
+    # Spans reach the detector a little after they start; the traffic test leaves the newest
+    # seconds out so that spans still on their way do not look like a drop.
+    settle_s: int = 2
+    clear_after: timedelta = timedelta(seconds=10)
+    min_history_s: float = 90.0
+    keep_open_surprise: float = 0.5
+    active_within_s: int = 900
+
+
+@dataclass(frozen=True)
+class Detectors:
+    error_ratio: ErrorRatioDetector = field(default_factory=ErrorRatioDetector)
+    latency: LatencyShiftDetector = field(default_factory=LatencyShiftDetector)
+    traffic: TrafficDetector = field(default_factory=TrafficDetector)
+
+
+class DetectionService:
+    def __init__(
+        self,
+        *,
+        redis: Redis,
+        windows: WindowStore,
+        baselines: BaselineCache,
+        repository: DetectionRepository,
+        bus: Bus,
+        metrics: DetectionMetrics,
+        config: DetectionConfig,
+        detectors: Detectors | None = None,
+    ) -> None:
+        self._redis = redis
+        self._windows = windows
+        self._baselines = baselines
+        self._repository = repository
+        self._bus = bus
+        self._metrics = metrics
+        self._config = config
+        self._detectors = detectors or Detectors()
+
+    async def evaluate(self, now: datetime | None = None, *, tick_s: float = 1.0) -> None:
+        """One evaluation of every active series this replica claims, then publish events."""
+        now = now or datetime.now(UTC)
+        config = self._config
+        now_s = int(now.timestamp())
+        series = await self._windows.active_series(now_s - config.active_within_s)
+        self._metrics.series.set(len(series))
+        claimed = await self._claim(series, now, tick_s)
+        first = now_s - max(config.window_s, config.settle_s + config.traffic_window_s)
+        slots = await self._windows.read_slots(claimed, first, now_s, config.slot_s)
+        open_by_key = {
+            (Series(o.anomaly.service, o.anomaly.operation), o.anomaly.kind): o
+            for o in await self._repository.open_anomalies()
+        }
+        for one in claimed:
+            baseline = await self._baselines.get(one, now)
+            if baseline is None or baseline.covered_s < config.min_history_s:
+                continue  # still learning
+            findings = self._findings(slots[one], now_s, baseline)
+            for kind in AnomalyKind:
+                await self._apply(one, kind, findings.get(kind), open_by_key.get((one, kind)), now)
+        await self.publish_pending()
+
+    def _findings(
+        self, slots: dict[int, SlotDelta], now_s: int, baseline: Baseline
+    ) -> dict[AnomalyKind, Finding]:
+        config = self._config
+        recent = merge_slots([d for s, d in slots.items() if s > now_s - config.window_s])
+        settled_end = now_s - config.settle_s
+        traffic_count = sum(
+            d.requests for s, d in slots.items() if settled_end - config.traffic_window_s <= s < settled_end
+        )
+        found = [
+            self._detectors.error_ratio.evaluate(recent, baseline),
+            self._detectors.latency.evaluate(recent, baseline),
+            self._detectors.traffic.evaluate(traffic_count, config.traffic_window_s, baseline),
+        ]
+        return {finding.kind: finding for finding in found if finding is not None}
+
+    async def _apply(
+        self,
+        series: Series,
+        kind: AnomalyKind,
+        finding: Finding | None,
+        current: OpenAnomaly | None,
+        now: datetime,
+    ) -> None:
+        if current is None:
+            if finding is not None and finding.surprise >= 1.0:
+                await self._open(series, finding, now)
+            return
+        if finding is not None and finding.surprise >= self._config.keep_open_surprise:
+            await self._repository.still_anomalous(current.anomaly.id, finding.score)
+        elif await self._repository.calm(current.anomaly.id, now, self._config.clear_after):
+            self._metrics.anomalies.labels(kind.value, "cleared").inc()
+            log.info("anomaly cleared", extra={"series": str(series), "kind": kind.value})
+
+    async def _open(self, series: Series, finding: Finding, now: datetime) -> None:
+        window_s = self._config.traffic_window_s if finding.kind in _TRAFFIC else self._config.window_s
+        anomaly = Anomaly(
+            id=uuid.uuid4(),
+            service=series.service,
+            operation=series.operation,
+            kind=finding.kind,
+            score=finding.score,
+            started_at=now - timedelta(seconds=window_s),
+            detected_at=now,
+            window_s=window_s,
+            observed=_finite(finding.observed),
+            baseline=_finite(finding.baseline),
+            evidence=await self._evidence(series, finding.kind, now),
+        )
+        if await self._repository.open(anomaly):
+            self._metrics.anomalies.labels(finding.kind.value, "detected").inc()
+            log.info(
+                "anomaly detected",
+                extra={"series": str(series), "kind": finding.kind.value, "score": round(finding.score, 3)},
+            )
+
+    async def _evidence(self, series: Series, kind: AnomalyKind, now: datetime) -> AnomalyEvidence:
+        since = now.timestamp() - self._config.window_s * 3
+        exemplars = [e for e in await self._windows.exemplars(series) if e.start_s >= since]
+        exemplars.sort(key=_exemplar_order(kind))
+        minute = int(now.timestamp()) // 60 * 60
+        messages = await self._windows.error_messages(series, [minute, minute - 60])
+        return AnomalyEvidence(
+            trace_ids=list(dict.fromkeys(e.trace_id for e in exemplars))[:EVIDENCE_TRACES],
+            error_messages=[
+                ErrorMessageCount(message=m, count=c) for m, c in messages.most_common(EVIDENCE_MESSAGES)
+            ],
+        )
+
+    async def _claim(self, series: list[Series], now: datetime, tick_s: float) -> list[Series]:
+        """The series this replica evaluates this tick: each is claimed by one replica only."""
+        if not series:
+            return []
+        tick = int(now.timestamp() // tick_s)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for one in series:
+                pipe.set(
+                    self._windows.key("claim", one.id, tick), "1", nx=True, ex=max(2, math.ceil(tick_s * 2))
+                )
+            claimed = await pipe.execute()
+        return [one for one, won in zip(series, claimed, strict=True) if won]
+
+    async def publish_pending(self) -> int:
+        """Publish the events of the `anomalies` table not yet published; how many were."""
+        published = 0
+        async with self._repository.unpublished_events() as pending:
+            for event, anomaly in pending.events:
+                key = ANOMALY_DETECTED_ROUTING_KEY if event == "detected" else ANOMALY_CLEARED_ROUTING_KEY
+                body = AnomalyEvent(event=event, anomaly=anomaly).model_dump_json().encode()
+                await self._bus.publish(ANOMALIES_EXCHANGE, key, body, message_id=f"{anomaly.id}:{event}")
+                await pending.mark_published(event, anomaly.id, datetime.now(UTC))
+                published += 1
+        return published
+
+
+_TRAFFIC = frozenset({AnomalyKind.TRAFFIC_DROP, AnomalyKind.TRAFFIC_SURGE})
+
+
+def _exemplar_order(kind: AnomalyKind) -> Callable[[Exemplar], tuple[float, ...]]:
+    if kind is AnomalyKind.ERROR_RATIO:
+        return lambda e: (not e.is_error, -e.start_s)
+    if kind is AnomalyKind.LATENCY:
+        return lambda e: (-e.duration_ms,)
+    return lambda e: (-e.start_s,)
+
+
+def _finite(values: dict[str, float | None]) -> dict[str, float | None]:
+    """JSON has no infinity: a value that is not finite is stored as null."""
+    return {k: (v if v is None or math.isfinite(v) else None) for k, v in values.items()}

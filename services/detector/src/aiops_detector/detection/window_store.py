@@ -1,0 +1,187 @@
+"""The shared per-series windows in Redis.
+
+Each batch's deltas are merged by one Lua script that first claims the batch id: a redelivered
+batch (after a crash, or to another replica) finds its id taken and adds nothing, so the counts
+are exact however many detector replicas consume the queue. Per (series, second) a hash holds
+`n` (requests), `e` (errors) and `b<index>` (latency histogram buckets); slots expire after the
+history the evaluation needs, so memory stays bounded by series x seconds kept.
+
+Key layout, under a prefix (default `aiops:`):
+  batch:<batch id>          marker, set once per batch
+  series                    hash  series id -> {"service", "operation"}
+  series:seen               zset  series id -> last second with a request
+  w:<series id>:<second>    hash  n, e, b<index>
+  ex:<series id>            list  recent exemplars (JSON), newest first
+  msg:<series id>:<minute>  hash  error message -> count
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from uuid import UUID
+
+from redis.asyncio import Redis
+
+from aiops_detector.detection.sketch import LatencyHistogram
+from aiops_detector.detection.windows import Exemplar, Series, SeriesDelta, SlotDelta
+
+EXEMPLARS_KEPT = 50
+
+# ARGV: batch key, batch ttl, data ttl, then operations, each "op key count args...":
+#   H key n f1 v1 ... fn vn   HINCRBY each field, then EXPIRE
+#   S key 1 field value       HSET (the series registry, no expiry)
+#   Z key 1 member score      ZADD, keeping the larger score
+#   L key n item1 ... itemn   LPUSH, LTRIM to EXEMPLARS_KEPT, EXPIRE
+_MERGE_SCRIPT = f"""
+if not redis.call('SET', ARGV[1], '1', 'NX', 'EX', tonumber(ARGV[2])) then
+  return 0
+end
+local ttl = tonumber(ARGV[3])
+local i = 4
+while i <= #ARGV do
+  local op, key, n = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
+  local args = i + 3
+  if op == 'H' then
+    for j = 0, n - 1 do
+      redis.call('HINCRBY', key, ARGV[args + 2 * j], tonumber(ARGV[args + 2 * j + 1]))
+    end
+    redis.call('EXPIRE', key, ttl)
+    i = args + 2 * n
+  elseif op == 'S' then
+    redis.call('HSET', key, ARGV[args], ARGV[args + 1])
+    i = args + 2
+  elseif op == 'Z' then
+    local current = redis.call('ZSCORE', key, ARGV[args])
+    if (not current) or tonumber(current) < tonumber(ARGV[args + 1]) then
+      redis.call('ZADD', key, tonumber(ARGV[args + 1]), ARGV[args])
+    end
+    i = args + 2
+  elseif op == 'L' then
+    for j = 0, n - 1 do
+      redis.call('LPUSH', key, ARGV[args + j])
+    end
+    redis.call('LTRIM', key, 0, {EXEMPLARS_KEPT - 1})
+    redis.call('EXPIRE', key, ttl)
+    i = args + n
+  else
+    return redis.error_reply('unknown operation ' .. op)
+  end
+end
+return 1
+"""
+
+
+@dataclass(frozen=True)
+class StoreTimes:
+    """How long things are kept, in seconds."""
+
+    batch_ids_s: int = 3600
+    history_s: int = 900
+
+
+class WindowStore:
+    def __init__(self, redis: Redis, *, prefix: str = "aiops:", times: StoreTimes | None = None) -> None:
+        self._redis = redis
+        self._prefix = prefix
+        self._times = times or StoreTimes()
+        self._merge = redis.register_script(_MERGE_SCRIPT)
+
+    def key(self, *parts: object) -> str:
+        return self._prefix + ":".join(str(part) for part in parts)
+
+    async def merge(self, batch_id: UUID, deltas: dict[Series, SeriesDelta]) -> bool:
+        """Add one batch's deltas; False (and nothing added) when the batch was merged before."""
+        args: list[str | int | float] = [
+            self.key("batch", batch_id),
+            self._times.batch_ids_s,
+            self._times.history_s,
+        ]
+        for series, delta in deltas.items():
+            sid = series.id
+            args += ["S", self.key("series"), 1, sid, json.dumps(asdict(series))]
+            args += ["Z", self.key("series:seen"), 1, sid, max(delta.slots)]
+            for slot, slot_delta in delta.slots.items():
+                fields: list[str | int] = ["n", slot_delta.requests, "e", slot_delta.errors]
+                for bucket, count in slot_delta.latency.counts.items():
+                    fields += [f"b{bucket}", count]
+                args += ["H", self.key("w", sid, slot), len(fields) // 2, *fields]
+            for minute, messages in delta.messages.items():
+                fields = [item for message, count in messages.items() for item in (message, count)]
+                args += ["H", self.key("msg", sid, minute), len(messages), *fields]
+            if delta.exemplars:
+                items = [json.dumps(asdict(exemplar)) for exemplar in delta.exemplars]
+                args += ["L", self.key("ex", sid), len(items), *items]
+        merged = await self._merge(args=args)
+        return bool(merged)
+
+    async def active_series(self, since_s: int) -> list[Series]:
+        """Series with a request at or after `since_s` (epoch seconds)."""
+        members = await self._redis.zrangebyscore(self.key("series:seen"), since_s, "+inf")
+        ids = [_text(member) for member in members if isinstance(member, bytes | str)]
+        if not ids:
+            return []
+        raw = await self._redis.hmget(self.key("series"), ids)
+        return [Series(**json.loads(item)) for item in raw if item is not None]
+
+    async def read_slots(
+        self, series: Sequence[Series], first_slot: int, last_slot: int, slot_s: int
+    ) -> dict[Series, dict[int, SlotDelta]]:
+        """Each series' slots from `first_slot` to `last_slot` inclusive (missing slots are empty)."""
+        slots = list(range(first_slot, last_slot + 1, slot_s))
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for one in series:
+                for slot in slots:
+                    pipe.hgetall(self.key("w", one.id, slot))
+            replies = await pipe.execute()
+        result: dict[Series, dict[int, SlotDelta]] = {}
+        position = 0
+        for one in series:
+            by_slot: dict[int, SlotDelta] = {}
+            for slot in slots:
+                by_slot[slot] = _slot_from_hash(replies[position])
+                position += 1
+            result[one] = by_slot
+        return result
+
+    async def exemplars(self, series: Series) -> list[Exemplar]:
+        raw = await self._redis.lrange(self.key("ex", series.id), 0, -1)
+        return [Exemplar(**json.loads(item)) for item in raw]
+
+    async def error_messages(self, series: Series, minutes: Sequence[int]) -> Counter[str]:
+        counts: Counter[str] = Counter()
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for minute in minutes:
+                pipe.hgetall(self.key("msg", series.id, minute))
+            for reply in await pipe.execute():
+                for message, count in reply.items():
+                    counts[_text(message)] += int(count)
+        return counts
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _slot_from_hash(fields: dict[bytes | str, bytes | str]) -> SlotDelta:
+    delta = SlotDelta()
+    for name, value in fields.items():
+        key, count = _text(name), int(value)
+        if key == "n":
+            delta.requests = count
+        elif key == "e":
+            delta.errors = count
+        elif key.startswith("b"):
+            delta.latency.counts[int(key[1:])] = count
+    return delta
+
+
+def merge_slots(slots: Sequence[SlotDelta]) -> SlotDelta:
+    total = SlotDelta(latency=LatencyHistogram())
+    for slot in slots:
+        total.requests += slot.requests
+        total.errors += slot.errors
+        total.latency.merge(slot.latency)
+    return total
