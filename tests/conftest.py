@@ -97,8 +97,19 @@ async def broker_url(broker_base_url: str) -> str:
 
 
 @pytest.fixture
-def platform_env(database_url: str, broker_url: str) -> dict[str, str]:
-    return {"AIOPS_DATABASE_URL": database_url, "AIOPS_BROKER_URL": broker_url}
+def redis_prefix() -> str:
+    """A key prefix of the test's own, so that tests sharing the Redis database never meet."""
+    return f"aiops-test-{uuid4().hex[:12]}:"
+
+
+@pytest.fixture
+def platform_env(database_url: str, broker_url: str, redis_prefix: str) -> dict[str, str]:
+    return {
+        "AIOPS_DATABASE_URL": database_url,
+        "AIOPS_BROKER_URL": broker_url,
+        "AIOPS_REDIS_URL": REDIS_URL,
+        "AIOPS_REDIS_KEY_PREFIX": redis_prefix,
+    }
 
 
 @pytest.fixture

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 
 import asyncpg
 
-from tests.support.processes import AiopsProcess, ServiceProcess
+from tests.support.processes import AiopsProcess, ServiceProcess, free_port_offset
 
 
 async def start_platform(
@@ -24,3 +25,24 @@ async def stored_count(database_url: str, where: str = "true") -> int:
         return int(await conn.fetchval(f"SELECT count(*) FROM spans WHERE {where}"))
     finally:
         await conn.close()
+
+
+@dataclass(frozen=True)
+class ShopUrls:
+    frontend: str
+    payment: str
+    inventory: str
+
+
+async def start_shop(processes: list[AiopsProcess], ingest_url: str) -> ShopUrls:
+    """`aiops serve shop` (all three apps in one process), exporting to `ingest_url`."""
+    offset = free_port_offset((8080, 8081, 8082))
+    shop = AiopsProcess(
+        ["serve", "shop", "--host", "127.0.0.1", "--port-offset", str(offset)],
+        {"OTEL_EXPORTER_OTLP_ENDPOINT": ingest_url, "OTEL_BSP_SCHEDULE_DELAY": "500"},
+        ready_url=f"http://127.0.0.1:{8080 + offset}",
+        log_name=f"shop-{offset}",
+    ).start()
+    processes.append(shop)
+    await shop.wait_ready()
+    return ShopUrls(*(f"http://127.0.0.1:{port + offset}" for port in (8080, 8081, 8082)))

@@ -10,26 +10,12 @@ import json
 import asyncpg
 import httpx
 
-from aiops_shop.loadgen import LoadGenerator, LoadSummary
-from tests.e2e.conftest import start_platform, stored_count
-from tests.support.processes import AIOPS, AiopsProcess, free_port_offset
+from aiops_shop.loadgen import LoadGenerator, LoadSummary, RateProfile
+from tests.e2e.conftest import start_platform, start_shop, stored_count
+from tests.support.processes import AIOPS, AiopsProcess
 from tests.support.waiting import eventually
 
 SHOP_SERVICES = "service IN ('frontend', 'payment', 'inventory')"
-
-
-async def start_shop(processes: list[AiopsProcess], ingest_url: str) -> str:
-    """`aiops serve shop` (all three apps in one process); returns the frontend's URL."""
-    offset = free_port_offset((8080, 8081, 8082))
-    shop = AiopsProcess(
-        ["serve", "shop", "--host", "127.0.0.1", "--port-offset", str(offset)],
-        {"OTEL_EXPORTER_OTLP_ENDPOINT": ingest_url, "OTEL_BSP_SCHEDULE_DELAY": "500"},
-        ready_url=f"http://127.0.0.1:{8080 + offset}",
-        log_name=f"shop-{offset}",
-    ).start()
-    processes.append(shop)
-    await shop.wait_ready()
-    return shop.ready_url
 
 
 async def run_loadgen(frontend_url: str, rps: int, duration_s: int) -> LoadSummary:
@@ -55,7 +41,7 @@ async def test_every_span_the_shop_exported_is_stored_exactly_once(
     processes: list[AiopsProcess], platform_env: dict[str, str], database_url: str
 ) -> None:
     ingest, _ = await start_platform(processes, platform_env)
-    frontend_url = await start_shop(processes, ingest.url)
+    frontend_url = (await start_shop(processes, ingest.url)).frontend
     summary = await run_loadgen(frontend_url, rps=25, duration_s=8)
     assert summary.sent >= 150
     assert summary.ok > 0.9 * summary.sent
@@ -116,12 +102,11 @@ async def test_injected_faults_change_what_the_shop_answers(
     processes: list[AiopsProcess], platform_env: dict[str, str]
 ) -> None:
     ingest, _ = await start_platform(processes, platform_env)
-    frontend_url = await start_shop(processes, ingest.url)
-    offset = int(frontend_url.rsplit(":", 1)[1]) - 8080
-    payment_url, inventory_url = f"http://127.0.0.1:{8081 + offset}", f"http://127.0.0.1:{8082 + offset}"
+    shop = await start_shop(processes, ingest.url)
+    frontend_url, payment_url, inventory_url = shop.frontend, shop.payment, shop.inventory
 
     async def load() -> LoadSummary:
-        return await LoadGenerator(frontend_url, rps=30, seed=7).run_for(5)
+        return await LoadGenerator(frontend_url, rate=RateProfile(30), seed=7).run_for(5)
 
     async with httpx.AsyncClient() as client:
         baseline = await load()

@@ -46,6 +46,12 @@ class CoreSettings(BaseSettings):
         default="redis://127.0.0.1:6379/0",
         description="Redis connection URL: redis://host:port/db.",
     )
+    redis_key_prefix: str = Field(
+        default="aiops:",
+        min_length=1,
+        max_length=64,
+        description="Prefix of every Redis key the platform writes, so that several can share one Redis.",
+    )
     queue_type: QueueType = Field(
         default=QueueType.QUORUM,
         description="Type of the durable work queues: quorum (replicated on a broker cluster, "

@@ -1,8 +1,10 @@
-"""The load generator: checkouts at a steady rate against the shop's frontend.
+"""The load generator: checkouts at a given rate against the shop's frontend.
 
 Open loop, like real users: a slow shop does not slow the arrivals, it only piles up requests
-in flight (up to a bound, past which arrivals are counted as dropped). What the client saw,
-error rate and latency, is the summary.
+in flight (up to a bound, past which arrivals are counted as dropped). Arrivals are evenly
+spaced, or random (a Poisson process) for a more natural load; the rate can swing slowly
+around its mean, as a day's traffic does. What the client saw, error rate and latency, is the
+summary.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import random
 import time
 from collections import deque
@@ -39,10 +42,31 @@ class LoadSummary:
     duration_s: float
 
 
+@dataclass(frozen=True)
+class RateProfile:
+    """`rps * (1 + swing * sin(2 pi t / swing_period_s))` arrivals a second at t seconds in;
+    random arrivals when `poisson`."""
+
+    rps: float
+    swing: float = 0.0
+    swing_period_s: float = 600.0
+    poisson: bool = False
+
+    def rate_at(self, elapsed_s: float) -> float:
+        return self.rps * (1 + self.swing * math.sin(2 * math.pi * elapsed_s / self.swing_period_s))
+
+
 class LoadGenerator:
-    def __init__(self, url: str, *, rps: float, concurrency: int = 64, seed: int | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        rate: RateProfile,
+        concurrency: int = 64,
+        seed: int | None = None,
+    ) -> None:
         self._url = url.rstrip("/")
-        self._interval_s = 1 / rps
+        self._profile = rate
         self._slots = asyncio.Semaphore(concurrency)
         self._rng = random.Random(seed)
         self._task: asyncio.Task[None] | None = None
@@ -54,7 +78,7 @@ class LoadGenerator:
     @classmethod
     def from_settings(cls, url: str) -> LoadGenerator:
         settings = LoadGenSettings()
-        return cls(url, rps=settings.loadgen_rps, concurrency=settings.loadgen_concurrency)
+        return cls(url, rate=RateProfile(settings.loadgen_rps), concurrency=settings.loadgen_concurrency)
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(duration_s=None), name="loadgen")
@@ -77,7 +101,7 @@ class LoadGenerator:
                 next_at = self._started
                 while duration_s is None or next_at - self._started < duration_s:
                     await asyncio.sleep(max(0.0, next_at - time.monotonic()))
-                    next_at += self._interval_s
+                    next_at += self._gap_s(next_at - self._started)
                     if self._slots.locked():
                         self._dropped += 1
                         continue
@@ -88,6 +112,10 @@ class LoadGenerator:
             finally:
                 if self._in_flight:
                     await asyncio.wait(self._in_flight, timeout=35)
+
+    def _gap_s(self, elapsed_s: float) -> float:
+        rate = max(self._profile.rate_at(elapsed_s), 1e-3)
+        return self._rng.expovariate(rate) if self._profile.poisson else 1 / rate
 
     async def _checkout(self, client: httpx.AsyncClient) -> None:
         self._sent += 1
@@ -132,10 +160,36 @@ class LoadGenerator:
 )
 @click.option("--url", default="http://127.0.0.1:8080", show_default=True, help="The shop frontend.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
-def loadgen(rps: float | None, duration: float, url: str, as_json: bool) -> None:
-    """Send checkouts to the demo shop at a steady rate and report what the client saw."""
+@click.option("--poisson", is_flag=True, help="Random arrivals (a Poisson process) instead of evenly spaced.")
+@click.option(
+    "--swing",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Let the rate swing by this fraction around --rps, as a sine.",
+)
+@click.option(
+    "--swing-period",
+    type=click.FloatRange(min=1),
+    default=600,
+    show_default=True,
+    help="Seconds of one swing.",
+)
+def loadgen(
+    rps: float | None,
+    duration: float,
+    url: str,
+    as_json: bool,
+    poisson: bool,
+    swing: float,
+    swing_period: float,
+) -> None:
+    """Send checkouts to the demo shop at a given rate and report what the client saw."""
     settings = LoadGenSettings()
-    generator = LoadGenerator(url, rps=rps or settings.loadgen_rps, concurrency=settings.loadgen_concurrency)
+    profile = RateProfile(
+        rps or settings.loadgen_rps, swing=swing, swing_period_s=swing_period, poisson=poisson
+    )
+    generator = LoadGenerator(url, rate=profile, concurrency=settings.loadgen_concurrency)
     try:
         summary = asyncio.run(generator.run_for(duration if duration > 0 else float("inf")))
     except KeyboardInterrupt:

@@ -1,7 +1,7 @@
 """What normal looks like for one series, learned from its per-minute rollups.
 
 Robust statistics over rows of history: the median and MAD of the request rate, p50 and p95,
-and the pooled error ratio. The rows are the recent hour plus, once a day of history exists, the
+and the median error ratio. The rows are the recent hour plus, once a day of history exists, the
 same time of day on earlier days (the same weekday once a week exists), so that a daily or
 weekly rhythm is part of normal.
 """
@@ -102,12 +102,13 @@ def learn_baseline(rows: Sequence[RollupRow], *, seasonal: bool, born: datetime 
         rates.append(row.requests / covered)
     if not rates:
         return None
-    requests = sum(row.requests for row in rows)
     return Baseline(
         rows=len(rows),
         covered_s=covered_total,
         rate_per_s=RobustStat.of(rates),
-        error_ratio=sum(row.errors for row in rows) / requests if requests else 0.0,
+        # The median minute, not the pooled ratio: a few minutes of an outage must not teach
+        # the baseline that failing is normal.
+        error_ratio=median([row.errors / row.requests for row in rows if row.requests]),
         p50_ms=RobustStat.of([row.p50_ms for row in rows]),
         p95_ms=RobustStat.of([row.p95_ms for row in rows]),
         seasonal=seasonal,

@@ -39,12 +39,20 @@ class DetectionRuntime:
             min_history_s=settings.min_history_s,
         )
         history = timedelta(minutes=settings.baseline_history_minutes)
-        windows = WindowStore(redis, times=StoreTimes(history_s=config.active_within_s))
+        windows = WindowStore(
+            redis, prefix=settings.redis_key_prefix, times=StoreTimes(history_s=config.active_within_s)
+        )
         repository = DetectionRepository(pool)
         self.service = DetectionService(
             redis=redis,
             windows=windows,
-            baselines=BaselineCache(redis, repository, recent=history, ttl_s=settings.baseline_cache_s),
+            baselines=BaselineCache(
+                redis,
+                repository,
+                recent=history,
+                ttl_s=settings.baseline_cache_s,
+                prefix=settings.redis_key_prefix,
+            ),
             repository=repository,
             bus=bus,
             metrics=metrics,
