@@ -8,7 +8,9 @@ with a few concurrent clients, and prints:
 - the raw COPY rate of the same database in the same run (same columns and indexes);
 - their ratio;
 - that nothing was lost or doubled (distinct span ids stored = spans accepted);
-- peak RSS and CPU seconds of ingest and the writer.
+- how long after the last commit the detector's windows had merged every batch too (whether
+  detection keeps up with the rate);
+- peak RSS and CPU seconds of ingest and the detector (span writer and windows).
 
     make bench-ingest                       # defaults
     .venv/bin/python bench/ingest.py --spans 400000 --concurrency 8
@@ -24,22 +26,22 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from uuid import uuid4
 
 import asyncpg
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from aiops_core.bus.topology import SPAN_DETECT_QUEUE
 from aiops_core.store import migrate
 from aiops_detector.repository import SPAN_COLUMNS, span_record
+from bench.sandbox import bench_platform
+from tests.support.bus import depth
 from tests.support.otlp import build_request, http_server_span
 from tests.support.processes import ServiceProcess
-from tests.support.servers import rabbitmqctl, with_database
 from tests.support.spans import batch_at
+from tests.support.waiting import eventually
 
-ADMIN_URL = os.environ.get("AIOPS_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-BROKER_HOST = os.environ.get("AIOPS_BENCH_BROKER", "guest:guest@127.0.0.1:5672")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -120,6 +122,12 @@ async def wait_committed(pool: asyncpg.Pool, expected: int, timeout_s: float) ->
         await asyncio.sleep(0.05)
 
 
+async def wait_drained(broker_url: str, queue: str, timeout_s: float) -> float:
+    """When the detector's window queue was first seen empty (perf_counter)."""
+    await eventually(lambda: depth(broker_url, queue), lambda n: n == 0, timeout_s=timeout_s, interval_s=0.2)
+    return time.perf_counter()
+
+
 async def raw_copy_rate(pool: asyncpg.Pool, rows: int, batch_size: int) -> float:
     """COPY rows of the same shape into a table with the same columns and indexes as spans."""
     await pool.execute("CREATE TABLE copy_probe (LIKE spans INCLUDING DEFAULTS INCLUDING INDEXES)")
@@ -136,18 +144,11 @@ async def raw_copy_rate(pool: asyncpg.Pool, rows: int, batch_size: int) -> float
 
 
 async def run(args: argparse.Namespace) -> None:
-    database = f"aiops_bench_{uuid4().hex[:8]}"
-    vhost = f"aiops-bench-{uuid4().hex[:8]}"
-    admin = await asyncpg.connect(ADMIN_URL)
-    await admin.execute(f'CREATE DATABASE "{database}"')
-    rabbitmqctl("add_vhost", vhost)
-    rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
-    database_url = with_database(ADMIN_URL, database)
-    env = {
-        "AIOPS_DATABASE_URL": database_url,
-        "AIOPS_BROKER_URL": f"amqp://{BROKER_HOST}/{vhost}",
-        "AIOPS_LOG_LEVEL": "WARNING",
-    }
+    async with bench_platform() as platform:
+        await measure(args, platform.env, platform.database_url, platform.broker_url)
+
+
+async def measure(args: argparse.Namespace, env: dict[str, str], database_url: str, broker_url: str) -> None:
     services: list[ServiceProcess] = []
     try:
         print(f"building {args.spans:,} spans in requests of {args.per_request} ...", flush=True)
@@ -176,6 +177,7 @@ async def run(args: argparse.Namespace) -> None:
         started, accepted, failed = await post_all(urls, requests, args.concurrency)
         sent_s = time.perf_counter() - started
         finished = await wait_committed(pool, accepted * args.per_request, timeout_s=600)
+        windows_done = await wait_drained(broker_url, SPAN_DETECT_QUEUE.name, timeout_s=600)
         after = {labels[id(s)]: usage(s.process.pid) for s in services if s.process}
         programs = {name: used - programs_before.get(name, 0.0) for name, used in cpu_by_program().items()}
 
@@ -200,6 +202,7 @@ async def run(args: argparse.Namespace) -> None:
         print(f"{'time to send all requests':<34}{sent_s:>13.1f}s")
         print(f"{'first request -> last commit':<34}{elapsed:>13.1f}s")
         print(f"{'end-to-end spans/s':<34}{rate:>14,.0f}")
+        print(f"{'windows merged, behind the store by':<34}{max(0.0, windows_done - finished):>13.1f}s")
         print(f"{'raw COPY rows/s (same database)':<34}{copy_rate:>14,.0f}")
         print(f"{'end-to-end / raw COPY':<34}{rate / copy_rate:>14.0%}")
         for name in sorted(after):
@@ -214,9 +217,6 @@ async def run(args: argparse.Namespace) -> None:
     finally:
         for service in services:
             service.stop()
-        await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        await admin.close()
-        rabbitmqctl("delete_vhost", vhost)
 
 
 def main() -> None:

@@ -31,3 +31,32 @@ def batch_at(moment: datetime, n: int = 3, attributes: dict[str, JsonValue] | No
             for i in range(n)
         ],
     )
+
+
+def request_span(
+    moment: datetime,
+    *,
+    service: str = "payment",
+    operation: str = "POST /payment",
+    duration_ms: float = 40.0,
+    error: str | None = None,
+    kind: SpanKind = SpanKind.SERVER,
+) -> Span:
+    """One request span of a series, failed with `error` when given."""
+    return Span(
+        trace_id=uuid4().hex,
+        span_id=uuid4().hex[:16],
+        parent_span_id=uuid4().hex[:16],
+        service=service,
+        operation=operation,
+        kind=kind,
+        start_time_unix_nano=int(moment.timestamp() * 1e9),
+        duration_ns=int(duration_ms * 1e6),
+        http_status=500 if error else 200,
+        is_error=error is not None,
+        error_message=error,
+    )
+
+
+def batch_of(spans: list[Span]) -> SpanBatch:
+    return SpanBatch(batch_id=uuid4(), created_at_unix_nano=spans[0].start_time_unix_nano, spans=spans)

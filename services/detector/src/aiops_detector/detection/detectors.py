@@ -41,7 +41,8 @@ def _significance(log_p: float, p_alarm: float) -> float:
 class ErrorRatioDetector:
     """Error ratio against the baseline's, with a binomial test on the window's counts."""
 
-    p_alarm: float = 1e-6
+    # Safe because the test is against a ratio well above the usual one (see null_ratio).
+    p_alarm: float = 1e-4
     min_ratio: float = 0.05
     # The ratio tested against is at least twice the usual one and a point above it.
     null_factor: float = 2.0

@@ -1,0 +1,136 @@
+"""The detection state on the real Redis and PostgreSQL: windows merged exactly once per batch,
+per-minute rollups from stored spans, and at most one open anomaly per series and kind."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+from redis.asyncio import Redis
+
+from aiops_core.models import Anomaly, AnomalyEvidence, AnomalyKind, SpanKind
+from aiops_detector.detection.repository import DetectionRepository
+from aiops_detector.detection.window_store import WindowStore, merge_slots
+from aiops_detector.detection.windows import Series, aggregate
+from aiops_detector.repository import SpanRepository
+from tests.support.spans import batch_of, request_span
+
+PAYMENT = Series("payment", "POST /payment")
+INVENTORY = Series("inventory", "GET /inventory/{sku}")
+
+
+def second(at: datetime) -> int:
+    return int(at.timestamp())
+
+
+async def test_a_batch_merged_twice_is_counted_once(redis_client: Redis, redis_prefix: str) -> None:
+    windows = WindowStore(redis_client, prefix=redis_prefix)
+    now = datetime.now(UTC).replace(microsecond=0)
+    spans = [request_span(now, duration_ms=40) for _ in range(8)]
+    spans += [request_span(now + timedelta(seconds=1), error="card declined") for _ in range(2)]
+    spans += [request_span(now, service="inventory", operation="GET /inventory/{sku}", duration_ms=8)]
+    spans += [request_span(now, kind=SpanKind.CLIENT)]  # a call out, not a request to the series
+    batch = batch_of(spans)
+
+    assert await windows.merge(batch.batch_id, aggregate(batch.spans, 1))
+    assert not await windows.merge(batch.batch_id, aggregate(batch.spans, 1))
+
+    slots = await windows.read_slots([PAYMENT, INVENTORY], second(now), second(now) + 1, 1)
+    payment = merge_slots(list(slots[PAYMENT].values()))
+    assert (payment.requests, payment.errors) == (10, 2)
+    assert slots[PAYMENT][second(now)].requests == 8
+    assert payment.latency.total == 10
+    p50 = payment.latency.quantile(0.5)
+    assert p50 is not None
+    assert abs(p50 - 40) < 1
+    assert merge_slots(list(slots[INVENTORY].values())).requests == 1
+    assert set(await windows.active_series(second(now) - 60)) == {PAYMENT, INVENTORY}
+    messages = await windows.error_messages(PAYMENT, [second(now) // 60 * 60, second(now) // 60 * 60 + 60])
+    assert messages == {"card declined": 2}
+    exemplars = await windows.exemplars(PAYMENT)
+    assert {e.trace_id for e in exemplars if e.is_error} <= {s.trace_id for s in spans if s.is_error}
+    assert any(e.is_error for e in exemplars)
+
+
+async def test_concurrent_merges_of_different_batches_add_up(redis_client: Redis, redis_prefix: str) -> None:
+    windows = WindowStore(redis_client, prefix=redis_prefix)
+    now = datetime.now(UTC).replace(microsecond=0)
+    batches = [batch_of([request_span(now) for _ in range(5)]) for _ in range(20)]
+    merged = await asyncio.gather(*(windows.merge(b.batch_id, aggregate(b.spans, 1)) for b in batches))
+    assert all(merged)
+    slots = await windows.read_slots([PAYMENT], second(now), second(now), 1)
+    assert slots[PAYMENT][second(now)].requests == 100
+
+
+async def test_rollups_count_request_spans_per_minute_and_redo_the_minute_in_progress(
+    pool: asyncpg.Pool,
+) -> None:
+    spans = SpanRepository(pool, partitioned=True)
+    rollups = DetectionRepository(pool)
+    minute = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=2)
+    first = [request_span(minute + timedelta(seconds=i), duration_ms=10 + i) for i in range(20)]
+    first += [request_span(minute + timedelta(seconds=30), error="boom") for _ in range(5)]
+    first += [request_span(minute, kind=SpanKind.CLIENT) for _ in range(7)]
+    await spans.ensure_partitions({minute.date(), (minute + timedelta(minutes=2)).date()})
+    await spans.write_batch(batch_of(first))
+
+    until = minute + timedelta(seconds=45)
+    assert await rollups.roll_up(until, first_run_from=minute - timedelta(hours=1))
+    rows = await rollups.rollups(PAYMENT, [(minute - timedelta(minutes=5), minute + timedelta(minutes=5))])
+    assert [(r.requests, r.errors, r.covered_until) for r in rows] == [(25, 5, until)]
+    assert rows[0].first_start == minute
+
+    later = [request_span(minute + timedelta(seconds=50)) for _ in range(3)]
+    later += [request_span(minute + timedelta(seconds=70)) for _ in range(4)]
+    await spans.write_batch(batch_of(later))
+    assert await rollups.roll_up(minute + timedelta(seconds=90), first_run_from=minute - timedelta(hours=1))
+    rows = await rollups.rollups(PAYMENT, [(minute - timedelta(minutes=5), minute + timedelta(minutes=5))])
+    assert [(r.minute, r.requests) for r in rows] == [(minute, 28), (minute + timedelta(minutes=1), 4)]
+    assert await rollups.first_seen(PAYMENT) == minute
+
+
+def anomaly(kind: AnomalyKind = AnomalyKind.ERROR_RATIO) -> Anomaly:
+    now = datetime.now(UTC)
+    return Anomaly(
+        id=uuid.uuid4(),
+        service=PAYMENT.service,
+        operation=PAYMENT.operation,
+        kind=kind,
+        score=0.9,
+        started_at=now - timedelta(seconds=10),
+        detected_at=now,
+        window_s=10,
+        observed={"error_ratio": 0.5},
+        baseline={"error_ratio": 0.005},
+        evidence=AnomalyEvidence(trace_ids=["a" * 32]),
+    )
+
+
+async def test_a_series_and_kind_has_at_most_one_open_anomaly(pool: asyncpg.Pool) -> None:
+    repository = DetectionRepository(pool)
+    first = anomaly()
+    results = await asyncio.gather(repository.open(first), *(repository.open(anomaly()) for _ in range(4)))
+    assert sum(results) == 1
+    assert await repository.open(anomaly(AnomalyKind.LATENCY)), "another kind is another anomaly"
+    opened = await repository.open_anomalies()
+    assert len(opened) == 2
+    stored = next(o.anomaly for o in opened if o.anomaly.kind is AnomalyKind.ERROR_RATIO)
+    assert stored.observed == {"error_ratio": 0.5}
+    assert stored.evidence.trace_ids == ["a" * 32]
+
+
+async def test_an_anomaly_clears_only_after_its_series_stayed_calm(pool: asyncpg.Pool) -> None:
+    repository = DetectionRepository(pool)
+    opened = anomaly()
+    await repository.open(opened)
+    now = datetime.now(UTC)
+    calm_for = timedelta(seconds=10)
+    assert not await repository.calm(opened.id, now, calm_for)
+    assert not await repository.calm(opened.id, now + timedelta(seconds=5), calm_for)
+    await repository.still_anomalous(opened.id, 0.95)  # trouble again: the calm starts over
+    assert not await repository.calm(opened.id, now + timedelta(seconds=11), calm_for)
+    assert await repository.calm(opened.id, now + timedelta(seconds=21), calm_for)
+    assert await repository.open_anomalies() == []
+    assert await repository.open(anomaly()), "once cleared, the series can open a new one"

@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from aiops_core.models import SpanKind
+from aiops_detector.detection.windows import EXEMPLARS_PER_BATCH, Series, aggregate
+from tests.support.spans import request_span
+
+T0 = datetime(2026, 11, 2, 12, 0, 0, tzinfo=UTC)
+
+
+def test_a_batch_becomes_one_delta_per_series_and_second() -> None:
+    spans = [request_span(T0 + timedelta(milliseconds=100 * i)) for i in range(15)]
+    spans += [request_span(T0, error="card declined"), request_span(T0, error=None, kind=SpanKind.CONSUMER)]
+    spans += [request_span(T0, kind=SpanKind.CLIENT), request_span(T0, kind=SpanKind.INTERNAL)]
+    deltas = aggregate(spans, slot_s=1)
+    payment = deltas[Series("payment", "POST /payment")]
+    second = int(T0.timestamp())
+    assert {slot: d.requests for slot, d in payment.slots.items()} == {second: 12, second + 1: 5}
+    assert payment.slots[second].errors == 1
+    assert sum(d.latency.total for d in payment.slots.values()) == 17
+    assert payment.messages == {second // 60 * 60: {"card declined": 1}}
+
+
+def test_exemplars_favour_failed_and_slow_requests_and_stay_few() -> None:
+    spans = [request_span(T0, duration_ms=10 + i) for i in range(50)]
+    spans += [request_span(T0, error="timeout", duration_ms=5) for _ in range(10)]
+    exemplars = aggregate(spans, slot_s=1)[Series("payment", "POST /payment")].exemplars
+    assert len(exemplars) == 2 * EXEMPLARS_PER_BATCH
+    assert sum(e.is_error for e in exemplars) == EXEMPLARS_PER_BATCH
+    assert sorted(e.duration_ms for e in exemplars if not e.is_error) == [57, 58, 59]
+
+
+def test_a_root_span_of_any_kind_is_a_request() -> None:
+    root = request_span(T0, kind=SpanKind.INTERNAL).model_copy(update={"parent_span_id": None})
+    assert Series("payment", "POST /payment") in aggregate([root], slot_s=1)
