@@ -173,7 +173,7 @@ async def run_fault(
 
 async def run(args: argparse.Namespace) -> None:
     async with bench_platform(log_level="INFO") as platform:
-        env = platform.env
+        env = platform.env | {"AIOPS_MULTIVARIATE_ENABLED": "true" if args.multivariate else "false"}
         detector = ServiceProcess("detector", env, log_name="bench-detector").start()
         ingest = ServiceProcess("ingest", env, log_name="bench-ingest").start()
         offset = free_port_offset((8080, 8081, 8082))
@@ -227,7 +227,8 @@ def report(
     args: argparse.Namespace, results: dict[str, FaultResult], quiet: list[asyncpg.Record] | None
 ) -> None:
     print()
-    print(f"live faults  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC  load {args.rps}/s  runs {args.runs}")
+    model = "  with the IsolationForest" if args.multivariate else ""
+    print(f"live faults  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC  load {args.rps}/s  runs {args.runs}{model}")
     print(f"{'fault':<24}{'faulted series':<26}{'MTTD median':>12}{'runs (s)':>22}  flagged series")
     for fault in FAULTS:
         result = results[fault.name]
@@ -252,6 +253,7 @@ def main() -> None:
     )
     parser.add_argument("--rps", type=float, default=10, help="checkouts per second (default 10)")
     parser.add_argument("--runs", type=int, default=3, help="times each fault is injected (default 3)")
+    parser.add_argument("--multivariate", action="store_true", help="enable the per-service IsolationForest")
     parser.add_argument("--quiet-minutes", type=float, default=10, help="minutes of normal load (default 10)")
     asyncio.run(run(parser.parse_args()))
 

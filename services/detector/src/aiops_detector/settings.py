@@ -22,6 +22,11 @@ class DetectorSettings(CoreSettings):
     detection_enabled: bool = Field(
         default=True, description="Run the per-series windows, baselines and detectors."
     )
+    multivariate_enabled: bool = Field(
+        default=False,
+        description="Also judge each service as a whole with an IsolationForest on rate, error ratio, "
+        "p50 and p95 (off: it did not improve the live benchmark).",
+    )
     evaluate_interval_s: float = Field(
         default=2.0, gt=0, le=5, description="Seconds between evaluations of every active series."
     )

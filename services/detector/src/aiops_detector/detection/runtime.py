@@ -14,6 +14,7 @@ from aiops_core.periodic import PeriodicJob
 from aiops_detector.detection.baseline_cache import BaselineCache
 from aiops_detector.detection.consumers import WindowConsumer
 from aiops_detector.detection.metrics import DetectionMetrics
+from aiops_detector.detection.multivariate import ServiceModels
 from aiops_detector.detection.repository import DetectionRepository
 from aiops_detector.detection.rollup import RollupJob
 from aiops_detector.detection.service import DetectionConfig, DetectionService
@@ -57,6 +58,9 @@ class DetectionRuntime:
             bus=bus,
             metrics=metrics,
             config=config,
+            models=ServiceModels(windows, history_s=config.active_within_s, window_s=config.window_s)
+            if settings.multivariate_enabled
+            else None,
         )
         self._consumer = WindowConsumer(
             bus, windows, metrics, slot_s=config.slot_s, prefetch=settings.broker_prefetch

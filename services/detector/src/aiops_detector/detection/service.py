@@ -34,6 +34,7 @@ from aiops_detector.detection.detectors import (
     TrafficDetector,
 )
 from aiops_detector.detection.metrics import DetectionMetrics
+from aiops_detector.detection.multivariate import IsolationForestDetector, ServiceModels
 from aiops_detector.detection.repository import DetectionRepository, OpenAnomaly
 from aiops_detector.detection.window_store import WindowStore, merge_slots
 from aiops_detector.detection.windows import Exemplar, Series, SlotDelta
@@ -63,6 +64,7 @@ class Detectors:
     error_ratio: ErrorRatioDetector = field(default_factory=ErrorRatioDetector)
     latency: LatencyShiftDetector = field(default_factory=LatencyShiftDetector)
     traffic: TrafficDetector = field(default_factory=TrafficDetector)
+    multivariate: IsolationForestDetector = field(default_factory=IsolationForestDetector)
 
 
 class DetectionService:
@@ -77,6 +79,7 @@ class DetectionService:
         metrics: DetectionMetrics,
         config: DetectionConfig,
         detectors: Detectors | None = None,
+        models: ServiceModels | None = None,
     ) -> None:
         self._redis = redis
         self._windows = windows
@@ -86,15 +89,20 @@ class DetectionService:
         self._metrics = metrics
         self._config = config
         self._detectors = detectors or Detectors()
+        # The per-service IsolationForest, when enabled.
+        self._models = models
 
     async def evaluate(self, now: datetime | None = None, *, tick_s: float = 1.0) -> None:
         """One evaluation of every active series this replica claims, then publish events."""
         now = now or datetime.now(UTC)
         config = self._config
         now_s = int(now.timestamp())
-        series = await self._windows.active_series(now_s - config.active_within_s)
-        self._metrics.series.set(len(series))
-        claimed = await self._claim(series, now, tick_s)
+        by_service: dict[str, list[Series]] = {}
+        for one in await self._windows.active_series(now_s - config.active_within_s):
+            by_service.setdefault(one.service, []).append(one)
+        self._metrics.series.set(sum(len(series) for series in by_service.values()))
+        services = await self._claim(list(by_service), now, tick_s)
+        claimed = [one for service in services for one in by_service[service]]
         first = now_s - max(config.window_s, config.settle_s + config.traffic_window_s)
         slots = await self._windows.read_slots(claimed, first, now_s, config.slot_s)
         open_by_key = {
@@ -106,9 +114,32 @@ class DetectionService:
             if baseline is None or baseline.covered_s < config.min_history_s:
                 continue  # still learning
             findings = self._findings(slots[one], now_s, baseline)
-            for kind in AnomalyKind:
+            for kind in _PER_SERIES:
                 await self._apply(one, kind, findings.get(kind), open_by_key.get((one, kind)), now)
+        if self._models is not None:
+            await self._models.refit_due(now_s, {service: by_service[service] for service in services})
+            for service in services:
+                await self._evaluate_service(service, by_service[service], slots, now, open_by_key)
         await self.publish_pending()
+
+    async def _evaluate_service(
+        self,
+        service: str,
+        series: list[Series],
+        slots: dict[Series, dict[int, SlotDelta]],
+        now: datetime,
+        open_by_key: dict[tuple[Series, AnomalyKind], OpenAnomaly],
+    ) -> None:
+        assert self._models is not None
+        model = self._models.model(service)
+        whole = Series(service, SERVICE_WIDE)
+        kind = AnomalyKind.MULTIVARIATE
+        finding = None
+        if model is not None:
+            since = int(now.timestamp()) - self._config.window_s
+            window = merge_slots([delta for one in series for s, delta in slots[one].items() if s > since])
+            finding = self._detectors.multivariate.evaluate(model, window, self._config.window_s)
+        await self._apply(whole, kind, finding, open_by_key.get((whole, kind)), now)
 
     def _findings(
         self, slots: dict[int, SlotDelta], now_s: int, baseline: Baseline
@@ -179,18 +210,19 @@ class DetectionService:
             ],
         )
 
-    async def _claim(self, series: list[Series], now: datetime, tick_s: float) -> list[Series]:
-        """The series this replica evaluates this tick: each is claimed by one replica only."""
-        if not series:
+    async def _claim(self, services: list[str], now: datetime, tick_s: float) -> list[str]:
+        """The services whose series this replica evaluates this tick: each service is claimed
+        by one replica only, so that its series and its service-wide model are judged together."""
+        if not services:
             return []
         tick = int(now.timestamp() // tick_s)
+        expiry_s = max(2, math.ceil(tick_s * 2))
         async with self._redis.pipeline(transaction=False) as pipe:
-            for one in series:
-                pipe.set(
-                    self._windows.key("claim", one.id, tick), "1", nx=True, ex=max(2, math.ceil(tick_s * 2))
-                )
-            claimed = await pipe.execute()
-        return [one for one, won in zip(series, claimed, strict=True) if won]
+            for service in services:
+                key = self._windows.key("claim", Series(service, SERVICE_WIDE).id, tick)
+                pipe.set(key, "1", nx=True, ex=expiry_s)
+            won = await pipe.execute()
+        return [service for service, claimed in zip(services, won, strict=True) if claimed]
 
     async def publish_pending(self) -> int:
         """Publish the events of the `anomalies` table not yet published; how many were."""
@@ -206,6 +238,9 @@ class DetectionService:
 
 
 _TRAFFIC = frozenset({AnomalyKind.TRAFFIC_DROP, AnomalyKind.TRAFFIC_SURGE})
+_PER_SERIES = [kind for kind in AnomalyKind if kind is not AnomalyKind.MULTIVARIATE]
+# The operation of a service-wide anomaly (the multivariate model judges the whole service).
+SERVICE_WIDE = "*"
 
 
 def _exemplar_order(kind: AnomalyKind) -> Callable[[Exemplar], tuple[float, ...]]:
