@@ -92,3 +92,28 @@ def test_memory_is_bounded() -> None:
     for i, value in enumerate(noisy(5000)):
         scorer.update(START + i * STEP, float(value))
     assert scorer.retained_points() <= scorer.parameters.max_retained_points()
+
+
+def daily_wave(days: int, seed: int = 1) -> np.ndarray:
+    points_per_day = 288  # 5-minute steps
+    t = np.arange(days * points_per_day)
+    return 50 + 20 * np.sin(2 * np.pi * t / points_per_day) + noisy(len(t), seed, level=0.0, sd=0.5)
+
+
+def test_a_daily_pattern_is_learned_and_its_break_is_flagged() -> None:
+    values = daily_wave(8)
+    # On day 7 the daily peak is cut off: the series stays flat from 20 to 124 points into the day,
+    # where the wave comes back to the same value. No jump, no unusual level: only the time of
+    # day says it is wrong.
+    broken = 6 * 288 + 20
+    values[broken : broken + 104] = values[broken]
+    scores = scores_of(values)
+    assert max(scores[3 * 288 : broken]) < ALARM_SCORE
+    assert max(scores[broken : broken + 104]) >= ALARM_SCORE
+
+
+def test_regular_spikes_stop_alarming_once_they_are_normal() -> None:
+    values = noisy(4000)
+    values[::50] += 40.0
+    scores = scores_of(values)
+    assert max(scores[2000:]) < ALARM_SCORE
