@@ -1,0 +1,231 @@
+"""A streaming univariate anomaly scorer: one instance per series, one point at a time.
+
+Each point is measured four ways, each as a robust z-score against a rolling median/MAD of the
+recent past: its value (level), the mean of the last few values (a sustained shift), its change
+from the previous point (a jump), and its difference from the same time one day earlier (a broken
+daily pattern). A z-score only counts as surprising when it beats both a fixed alarm level and,
+by a margin, the largest z-score of the same kind in the recent past: a series whose normal life
+includes big jumps or regular spikes must outdo them to raise an alarm. After an alarm the scorer
+stays quiet for a while, since one anomaly is one episode.
+
+Strictly online: the score of a point depends only on that point and the ones before it. Memory is
+bounded (fixed-length histories) and each update costs a bounded amount of work.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+
+from aiops_detector.detection.robust import ALARM_SCORE, robust_z, surprise_to_score
+
+# z-scores are capped so that a perfectly flat history cannot produce an infinite record that no
+# later point could ever beat.
+Z_CAP = 1e3
+
+# The spread floor of a history that is exactly zero throughout.
+MIN_SPREAD = 1e-12
+
+# While quiet after an alarm, scores stay just below the alarm level: still ordered, never alarms.
+QUIET_SCORE_CAP = ALARM_SCORE * 0.99
+
+
+@dataclass(frozen=True)
+class StreamingParameters:
+    # Points only learned from: too little history to judge by.
+    warmup_points: int = 150
+    # Length of the rolling history each z-score is measured against.
+    history_points: int = 500
+    # A z-score must reach this to be surprising at all.
+    alarm_z: float = 6.0
+    # ... and beat the largest z-score of the last `calibration_points` by this factor.
+    calibration_margin: float = 1.1
+    calibration_points: int = 1000
+    # The smallest spread believed, relative to the history's level or range: a flat history
+    # must not turn a small wobble into an alarm.
+    relative_spread_floor: float = 0.005
+    # Points averaged to see a sustained shift that single points hide in their noise.
+    short_points: int = 10
+    # The seasonal period (one day), and the most points of it kept (a week at 5-minute steps
+    # is 2016; series sampled more finely than that get no seasonal view).
+    season_seconds: float = 86_400.0
+    max_season_points: int = 2016
+    # After an alarm, no new alarm for this many points.
+    quiet_points: int = 150
+
+    def max_retained_points(self) -> int:
+        return (
+            3 * self.history_points + 4 * self.calibration_points + self.short_points + self.max_season_points
+        )
+
+
+class RollingWindow:
+    """The last `size` values, kept sorted too, for a median in O(log n) and a MAD on demand."""
+
+    def __init__(self, size: int) -> None:
+        self._values: deque[float] = deque(maxlen=size)
+        self._sorted: list[float] = []
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def append(self, value: float) -> None:
+        if len(self._values) == self._values.maxlen:
+            del self._sorted[bisect.bisect_left(self._sorted, self._values[0])]
+        self._values.append(value)
+        bisect.insort(self._sorted, value)
+
+    def median(self) -> float:
+        ordered, mid = self._sorted, len(self._sorted) // 2
+        return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+    def mad(self, centre: float) -> float:
+        return float(np.median(np.abs(np.asarray(self._sorted) - centre)))
+
+    def value_range(self) -> float:
+        return self._sorted[-1] - self._sorted[0]
+
+    def z(self, value: float, floor: float) -> float:
+        """|robust z| of `value` against this window (0 while the window is nearly empty)."""
+        if len(self._sorted) < 10:
+            return 0.0
+        centre = self.median()
+        return min(abs(robust_z(value, centre, self.mad(centre), floor)), Z_CAP)
+
+
+class RollingMax:
+    """The largest of the last `size` values, O(1) amortised (a deque of decreasing candidates)."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._candidates: deque[tuple[int, float]] = deque()
+        self._count = 0
+
+    def __len__(self) -> int:
+        return len(self._candidates)
+
+    def append(self, value: float) -> None:
+        while self._candidates and self._candidates[-1][1] <= value:
+            self._candidates.pop()
+        self._candidates.append((self._count, value))
+        if self._candidates[0][0] <= self._count - self._size:
+            self._candidates.popleft()
+        self._count += 1
+
+    def max(self) -> float:
+        return self._candidates[0][1] if self._candidates else 0.0
+
+
+class CalibratedSurprise:
+    """A z-score as a surprise (1.0 = alarm level) relative to the z-scores of its own recent past."""
+
+    def __init__(self, parameters: StreamingParameters) -> None:
+        self._alarm_z = parameters.alarm_z
+        self._margin = parameters.calibration_margin
+        self._past = RollingMax(parameters.calibration_points)
+
+    def __len__(self) -> int:
+        return len(self._past)
+
+    def observe(self, z: float) -> float:
+        surprise = z / max(self._alarm_z, self._margin * self._past.max())
+        self._past.append(z)
+        return surprise
+
+
+class SeasonalLag:
+    """How many points make one season, judged from the first points' spacing (0: no season)."""
+
+    SPACING_SAMPLE = 20
+
+    def __init__(self, season_seconds: float, max_points: int) -> None:
+        self._season_seconds = season_seconds
+        self._max_points = max_points
+        self._first: datetime | None = None
+        self._seen = 0
+        self.points: int | None = None
+
+    def observe(self, timestamp: datetime) -> None:
+        if self._first is None:
+            self._first = timestamp
+        elif self.points is None and self._seen >= self.SPACING_SAMPLE:
+            spacing = (timestamp - self._first).total_seconds() / self._seen
+            lag = round(self._season_seconds / spacing) if spacing > 0 else 0
+            self.points = lag if 2 <= lag <= self._max_points else 0
+        self._seen += 1
+
+
+class StreamingScorer:
+    def __init__(self, parameters: StreamingParameters | None = None) -> None:
+        self.parameters = p = parameters or StreamingParameters()
+        self._values = RollingWindow(p.history_points)
+        self._changes = RollingWindow(p.history_points)
+        self._seasonal_differences = RollingWindow(p.history_points)
+        self._recent: deque[float] = deque(maxlen=p.short_points)
+        self._season: deque[float] = deque(maxlen=p.max_season_points)
+        self._season_lag = SeasonalLag(p.season_seconds, p.max_season_points)
+        self._level = CalibratedSurprise(p)
+        self._shift = CalibratedSurprise(p)
+        self._jump = CalibratedSurprise(p)
+        self._seasonal = CalibratedSurprise(p)
+        self._previous: float | None = None
+        self._seen = 0
+        self._quiet_left = 0
+
+    def retained_points(self) -> int:
+        kept = (self._values, self._changes, self._seasonal_differences, self._recent, self._season)
+        surprises = (self._level, self._shift, self._jump, self._seasonal)
+        return sum(len(part) for part in kept) + sum(len(part) for part in surprises)
+
+    def update(self, timestamp: datetime, value: float) -> float:
+        """The anomaly score of this point, in [0, 1]; `>= ALARM_SCORE` is an anomaly."""
+        surprise = self._surprise(timestamp, value)
+        score = surprise_to_score(surprise) if self._seen > self.parameters.warmup_points else 0.0
+        return self._after_quiet_period(score)
+
+    def _surprise(self, timestamp: datetime, value: float) -> float:
+        self._season_lag.observe(timestamp)
+        self._recent.append(value)
+        floor = self._spread_floor()
+        surprises = [
+            self._level.observe(self._values.z(value, floor)),
+            self._shift.observe(self._values.z(sum(self._recent) / len(self._recent), floor)),
+        ]
+        if self._previous is not None:
+            change = value - self._previous
+            surprises.append(self._jump.observe(self._changes.z(change, floor)))
+            self._changes.append(change)
+        surprises.append(self._seasonal_surprise(value, floor))
+        self._values.append(value)
+        self._season.append(value)
+        self._previous = value
+        self._seen += 1
+        return max(surprises)
+
+    def _seasonal_surprise(self, value: float, floor: float) -> float:
+        lag = self._season_lag.points
+        if not lag or len(self._season) < lag:
+            return 0.0
+        difference = value - self._season[-lag]
+        surprise = self._seasonal.observe(self._seasonal_differences.z(difference, floor))
+        self._seasonal_differences.append(difference)
+        # The seasonal view has its own warm-up: it starts a day late.
+        return surprise if len(self._seasonal_differences) > self.parameters.warmup_points else 0.0
+
+    def _spread_floor(self) -> float:
+        if not len(self._values):
+            return 0.0
+        scale = max(abs(self._values.median()), self._values.value_range())
+        return max(self.parameters.relative_spread_floor * scale, MIN_SPREAD)
+
+    def _after_quiet_period(self, score: float) -> float:
+        if self._quiet_left > 0:
+            self._quiet_left -= 1
+            return min(score, QUIET_SCORE_CAP)
+        if score >= ALARM_SCORE:
+            self._quiet_left = self.parameters.quiet_points
+        return score

@@ -1,0 +1,119 @@
+"""The streaming scorer on synthetic series whose answers are known."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+import numpy as np
+import pytest
+
+from aiops_detector.detection.robust import ALARM_SCORE
+from aiops_detector.detection.streaming import StreamingParameters, StreamingScorer
+
+START = datetime(2024, 1, 1)
+STEP = timedelta(minutes=5)
+PARAMETERS = StreamingParameters()
+WARMED_UP = 1000
+
+
+def scores_of(values: Sequence[float]) -> list[float]:
+    scorer = StreamingScorer()
+    return [scorer.update(START + i * STEP, float(value)) for i, value in enumerate(values)]
+
+
+def noisy(n: int, seed: int = 1, level: float = 100.0, sd: float = 1.0) -> np.ndarray:
+    return level + np.random.default_rng(seed).normal(0.0, sd, n)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_flat_noisy_series_raises_no_alarm_after_warm_up(seed: int) -> None:
+    scores = scores_of(noisy(4000, seed))
+    assert max(scores[WARMED_UP:]) < ALARM_SCORE
+
+
+def test_a_level_shift_is_flagged_within_a_few_points() -> None:
+    values = noisy(2000)
+    values[1500:] += 15.0
+    scores = scores_of(values)
+    assert max(scores[WARMED_UP:1500]) < ALARM_SCORE
+    assert max(scores[1500:1505]) >= ALARM_SCORE
+
+
+def test_a_level_drop_is_flagged_within_a_few_points() -> None:
+    values = noisy(2000)
+    values[1500:] -= 15.0
+    scores = scores_of(values)
+    assert max(scores[1500:1505]) >= ALARM_SCORE
+
+
+def test_a_spike_is_flagged_at_once() -> None:
+    values = noisy(2000)
+    values[1500] += 30.0
+    scores = scores_of(values)
+    assert max(scores[WARMED_UP:1500]) < ALARM_SCORE
+    assert scores[1500] >= ALARM_SCORE
+
+
+def test_a_flat_line_raises_no_alarm_and_then_flags_a_change() -> None:
+    values = np.full(1500, 45.0)
+    values[1200] = 60.0
+    scores = scores_of(values)
+    assert max(scores[:1200]) < ALARM_SCORE
+    assert scores[1200] >= ALARM_SCORE
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        noisy(3000),
+        np.cumsum(np.random.default_rng(5).normal(0, 1, 3000)),
+        np.zeros(1000),
+        np.concatenate([np.zeros(500), np.full(500, 1e9), np.zeros(500)]),
+        np.where(np.arange(2000) % 97 == 0, 1e6, 0.0),
+    ],
+    ids=["noise", "random-walk", "zeros", "huge-steps", "rare-spikes"],
+)
+def test_scores_are_always_between_zero_and_one(values: np.ndarray) -> None:
+    scores = scores_of(values)
+    assert len(scores) == len(values)
+    assert all(0.0 <= score <= 1.0 for score in scores)
+
+
+def test_the_score_of_a_point_does_not_depend_on_later_points() -> None:
+    first = noisy(2500, seed=4)
+    second = first.copy()
+    second[1800:] = np.random.default_rng(9).normal(500.0, 50.0, 700)
+    assert scores_of(first)[:1800] == scores_of(second)[:1800]
+
+
+def test_memory_is_bounded() -> None:
+    scorer = StreamingScorer()
+    for i, value in enumerate(noisy(5000)):
+        scorer.update(START + i * STEP, float(value))
+    assert scorer.retained_points() <= scorer.parameters.max_retained_points()
+
+
+def daily_wave(days: int, seed: int = 1) -> np.ndarray:
+    points_per_day = 288  # 5-minute steps
+    t = np.arange(days * points_per_day)
+    return 50 + 20 * np.sin(2 * np.pi * t / points_per_day) + noisy(len(t), seed, level=0.0, sd=0.5)
+
+
+def test_a_daily_pattern_is_learned_and_its_break_is_flagged() -> None:
+    values = daily_wave(8)
+    # On day 7 the daily peak is cut off: the series stays flat from 20 to 124 points into the day,
+    # where the wave comes back to the same value. No jump, no unusual level: only the time of
+    # day says it is wrong.
+    broken = 6 * 288 + 20
+    values[broken : broken + 104] = values[broken]
+    scores = scores_of(values)
+    assert max(scores[3 * 288 : broken]) < ALARM_SCORE
+    assert max(scores[broken : broken + 104]) >= ALARM_SCORE
+
+
+def test_regular_spikes_stop_alarming_once_they_are_normal() -> None:
+    values = noisy(4000)
+    values[::50] += 40.0
+    scores = scores_of(values)
+    assert max(scores[2000:]) < ALARM_SCORE
