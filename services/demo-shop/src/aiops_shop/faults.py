@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pydantic import BaseModel, Field
 
 from aiops_core.errors import AiopsError
+from aiops_shop.telemetry import record_failure
 
 
 class InjectedFailureError(AiopsError):
@@ -54,4 +55,4 @@ class Behaviour:
         """Take this request's time, then fail it if its luck (or an injected fault) says so."""
         await asyncio.sleep(self.latency_s())
         if self.fails():
-            raise InjectedFailureError(self.failure_message)
+            raise record_failure(InjectedFailureError(self.failure_message))

@@ -19,6 +19,7 @@ from aiops_shop.faults import Behaviour
 from aiops_shop.inventory import SKU_PATTERN
 from aiops_shop.loadgen import LoadGenerator
 from aiops_shop.settings import ShopSettings
+from aiops_shop.telemetry import record_failure
 
 UNIT_PRICE = 19.99
 
@@ -55,9 +56,9 @@ def create_app(settings: ShopSettings | None = None, shared: Shared | None = Non
         try:
             response = await client.request(method, url, json=json)
         except httpx.TransportError as exc:
-            raise DownstreamError(f"{service} unreachable: {type(exc).__name__}") from exc
+            raise record_failure(DownstreamError(f"{service} unreachable: {type(exc).__name__}")) from exc
         if response.status_code >= 500:
-            raise DownstreamError(f"{service} answered {response.status_code}")
+            raise record_failure(DownstreamError(f"{service} answered {response.status_code}"))
         body: dict[str, object] = response.json()
         return body
 

@@ -36,6 +36,7 @@ from aiops_detector.detection.detectors import (
 from aiops_detector.detection.metrics import DetectionMetrics
 from aiops_detector.detection.multivariate import IsolationForestDetector, ServiceModels
 from aiops_detector.detection.repository import DetectionRepository, OpenAnomaly
+from aiops_detector.detection.robust import ALARM_SCORE
 from aiops_detector.detection.window_store import WindowStore, merge_slots
 from aiops_detector.detection.windows import Exemplar, Series, SlotDelta
 
@@ -120,6 +121,10 @@ class DetectionService:
             await self._models.refit_due(now_s, {service: by_service[service] for service in services})
             for service in services:
                 await self._evaluate_service(service, by_service[service], slots, now, open_by_key)
+        for (silent, silent_kind), current in open_by_key.items():
+            if silent.service not in by_service:
+                # Silent for longer than the windows are kept: nothing left to judge it by.
+                await self._apply(silent, silent_kind, None, current, now)
         await self.publish_pending()
 
     async def _evaluate_service(
@@ -166,7 +171,7 @@ class DetectionService:
         now: datetime,
     ) -> None:
         if current is None:
-            if finding is not None and finding.surprise >= 1.0:
+            if finding is not None and finding.score >= ALARM_SCORE:
                 await self._open(series, finding, now)
             return
         if finding is not None and finding.surprise >= self._config.keep_open_surprise:

@@ -1,0 +1,104 @@
+"""The evaluation on the real Redis, PostgreSQL and RabbitMQ: two replicas judging the same tick
+open one anomaly, re-evaluating opens nothing more, and the anomaly clears once its series has
+looked normal long enough."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import pytest
+from prometheus_client import CollectorRegistry
+from redis.asyncio import Redis
+
+from aiops_core.bus import RabbitBus
+from aiops_core.bus.topology import ANOMALY_QUEUE
+from aiops_core.models import AnomalyEvent, AnomalyKind
+from aiops_detector.detection.baseline_cache import BaselineCache
+from aiops_detector.detection.metrics import DetectionMetrics
+from aiops_detector.detection.repository import DetectionRepository
+from aiops_detector.detection.service import DetectionConfig, DetectionService
+from aiops_detector.detection.window_store import WindowStore
+from aiops_detector.detection.windows import aggregate
+from tests.support.bus import drain
+from tests.support.spans import batch_of, request_span
+
+T = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=5)
+
+
+@pytest.fixture
+async def bus(broker_url: str) -> AsyncIterator[RabbitBus]:
+    bus = RabbitBus(broker_url, publish_timeout_s=5)
+    await bus.start()
+    await bus.wait_connected(10)
+    yield bus
+    await bus.close()
+
+
+def replica(pool: asyncpg.Pool, redis: Redis, prefix: str, bus: RabbitBus) -> DetectionService:
+    repository = DetectionRepository(pool)
+    return DetectionService(
+        redis=redis,
+        windows=WindowStore(redis, prefix=prefix),
+        baselines=BaselineCache(redis, repository, recent=timedelta(hours=1), ttl_s=60, prefix=prefix),
+        repository=repository,
+        bus=bus,
+        metrics=DetectionMetrics(CollectorRegistry()),
+        config=DetectionConfig(clear_after=timedelta(seconds=10)),
+    )
+
+
+async def an_hour_of_normal_history(pool: asyncpg.Pool) -> None:
+    """Per-minute rollups of payment: 10 requests a second, 0.5% errors, p50 40 ms."""
+    minutes = [T - timedelta(minutes=m) for m in range(60, 0, -1)]
+    await pool.executemany(
+        """
+        INSERT INTO series_rollups (service, operation, minute, requests, errors, p50_ms, p95_ms, p99_ms,
+                                    first_start, covered_until)
+        VALUES ('payment', 'POST /payment', $1::timestamptz, 600 + $2, 3, 40 + $2, 90, 120, $1, $1::timestamptz + interval '1 minute')
+        """,
+        [(minute, i % 5) for i, minute in enumerate(minutes)],
+    )
+
+
+async def traffic(windows: WindowStore, start: datetime, seconds: int, error_every: int = 0) -> None:
+    spans = [
+        request_span(
+            start + timedelta(seconds=s, milliseconds=100 * i),
+            error="card processor timed out" if error_every and i % error_every == 0 else None,
+        )
+        for s in range(seconds)
+        for i in range(10)
+    ]
+    batch = batch_of(spans)
+    await windows.merge(batch.batch_id, aggregate(batch.spans, 1))
+
+
+async def test_replicas_open_one_anomaly_which_clears_once_calm(
+    pool: asyncpg.Pool, redis_client: Redis, redis_prefix: str, bus: RabbitBus, broker_url: str
+) -> None:
+    await an_hour_of_normal_history(pool)
+    first, second = (replica(pool, redis_client, redis_prefix, bus) for _ in range(2))
+    windows = WindowStore(redis_client, prefix=redis_prefix)
+    await traffic(windows, T - timedelta(seconds=20), 20, error_every=2)  # half the requests fail
+
+    await asyncio.gather(first.evaluate(T, tick_s=2), second.evaluate(T, tick_s=2))
+    await first.evaluate(T + timedelta(seconds=2), tick_s=2)  # the same trouble, judged again
+    events = [AnomalyEvent.model_validate_json(m.body) for m in await drain(broker_url, ANOMALY_QUEUE.name)]
+    assert [(e.event, e.anomaly.service, e.anomaly.kind) for e in events] == [
+        ("detected", "payment", AnomalyKind.ERROR_RATIO)
+    ]
+    anomaly = events[0].anomaly
+    assert anomaly.observed["error_ratio"] == 0.5
+    assert anomaly.baseline["error_ratio"] == pytest.approx(0.005, rel=0.01)
+    assert [m.message for m in anomaly.evidence.error_messages] == ["card processor timed out"]
+    assert anomaly.evidence.trace_ids
+
+    await traffic(windows, T, 40)  # healthy again
+    await first.evaluate(T + timedelta(seconds=15), tick_s=2)
+    assert await drain(broker_url, ANOMALY_QUEUE.name) == [], "calm for 0 s: still open"
+    await first.evaluate(T + timedelta(seconds=26), tick_s=2)
+    cleared = [AnomalyEvent.model_validate_json(m.body) for m in await drain(broker_url, ANOMALY_QUEUE.name)]
+    assert [(e.event, e.anomaly.id) for e in cleared] == [("cleared", anomaly.id)]
