@@ -39,9 +39,12 @@ bench-ingest: install
 bench-up: install
 	$(BIN)/python bench/up.py
 
-# Detection quality: the NAB corpus scored with NAB's rules.
+# Detection: quality on the NAB corpus (NAB's rules), live faults and false alarms on the demo
+# shop (about 35 minutes), and what detection costs.
 bench-detect: install
 	$(BIN)/python bench/detect_nab.py
+	$(BIN)/python bench/detect_live.py
+	$(BIN)/python bench/detect_cost.py
 
 # Re-resolve every dependency to its newest release and pin the result.
 lock:
