@@ -52,9 +52,9 @@ class Shop:
     rps: float
     loadgen: AiopsProcess | None = None
 
-    def start_load(self, rps: float, *extra: str) -> AiopsProcess:
+    def start_load(self, rps: float, *extra: str) -> datetime:
         """A new load generator; the previous one is stopped only after it started, so that
-        switching never leaves a gap in the traffic."""
+        switching never leaves a gap in the traffic. Returns when the old rate ended."""
         process = AiopsProcess(
             ["loadgen", "--rps", str(rps), "--duration", "0", "--poisson", "--url", self.frontend, *extra],
             self.env,
@@ -65,33 +65,36 @@ class Shop:
         if previous is not None:
             time.sleep(1.0)  # the new generator's interpreter start-up
             previous.stop()
-        return process
+        return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
 class Fault:
     name: str
     series: tuple[str, str]
-    inject: Callable[[Shop, httpx.AsyncClient], Awaitable[object]]
-    reset: Callable[[Shop, httpx.AsyncClient], Awaitable[object]]
+    # Each returns when the fault took effect (or ended).
+    inject: Callable[[Shop, httpx.AsyncClient], Awaitable[datetime]]
+    reset: Callable[[Shop, httpx.AsyncClient], Awaitable[datetime]]
 
 
 def simulate(
     target: str, kind: str, **params: float
-) -> Callable[[Shop, httpx.AsyncClient], Awaitable[object]]:
-    async def call(shop: Shop, client: httpx.AsyncClient) -> object:
+) -> Callable[[Shop, httpx.AsyncClient], Awaitable[datetime]]:
+    async def call(shop: Shop, client: httpx.AsyncClient) -> datetime:
         url = getattr(shop, target)
-        return (await client.post(f"{url}/simulate/{kind}", params=params)).raise_for_status()
+        sent = datetime.now(UTC)
+        (await client.post(f"{url}/simulate/{kind}", params=params)).raise_for_status()
+        return sent
 
     return call
 
 
-async def drop_load(shop: Shop, client: httpx.AsyncClient) -> None:
-    await asyncio.to_thread(shop.start_load, shop.rps / 10)
+async def drop_load(shop: Shop, client: httpx.AsyncClient) -> datetime:
+    return await asyncio.to_thread(shop.start_load, shop.rps / 10)
 
 
-async def restore_load(shop: Shop, client: httpx.AsyncClient) -> None:
-    await asyncio.to_thread(shop.start_load, shop.rps)
+async def restore_load(shop: Shop, client: httpx.AsyncClient) -> datetime:
+    return await asyncio.to_thread(shop.start_load, shop.rps)
 
 
 FAULTS = (
@@ -154,8 +157,7 @@ async def run_fault(
         interval_s=1,
         what="every anomaly cleared before the next fault",
     )
-    injected = datetime.now(UTC)
-    await fault.inject(shop, client)
+    injected = await fault.inject(shop, client)
     mttd = None
     deadline = time.monotonic() + DETECT_TIMEOUT_S
     while time.monotonic() < deadline:
