@@ -134,3 +134,13 @@ async def test_an_anomaly_clears_only_after_its_series_stayed_calm(pool: asyncpg
     assert await repository.calm(opened.id, now + timedelta(seconds=21), calm_for)
     assert await repository.open_anomalies() == []
     assert await repository.open(anomaly()), "once cleared, the series can open a new one"
+
+
+async def test_series_silent_past_the_history_are_forgotten(redis_client: Redis, redis_prefix: str) -> None:
+    windows = WindowStore(redis_client, prefix=redis_prefix)
+    now = datetime.now(UTC).replace(microsecond=0)
+    batch = batch_of([request_span(now)])
+    await windows.merge(batch.batch_id, aggregate(batch.spans, 1))
+    assert await windows.active_series(second(now) + 1) == []
+    assert await windows.active_series(second(now) - 60) == [], "forgotten, not just filtered"
+    assert await redis_client.hlen(windows.key("series")) == 0

@@ -3,8 +3,12 @@ ratio, p50, p95) of the service's recent windows.
 
 It is fitted on the service's own windows of the last minutes (sliding windows over the per-second
 slots in Redis), periodically and in a worker thread, never on the event loop. A window is
-surprising when the forest isolates it faster than nearly all the windows it was fitted on: the
-surprise is 1.0 when its score exceeds the highest training score by `margin` of the spread.
+surprising when the forest isolates it faster than every window it was fitted on: the surprise
+is 1.0 when its score exceeds the highest training score by `margin` of the spread.
+
+Measured, it is off by default: isolation depth saturates, so a window far outside the history
+(every request failing, ten times slower) scores little more than the rarest normal windows, and
+no threshold separates the two (see the README's Detection section).
 """
 
 from __future__ import annotations

@@ -118,7 +118,13 @@ class WindowStore:
         return bool(merged)
 
     async def active_series(self, since_s: int) -> list[Series]:
-        """Series with a request at or after `since_s` (epoch seconds)."""
+        """Series with a request at or after `since_s` (epoch seconds); the others are forgotten."""
+        stale = await self._redis.zrangebyscore(self.key("series:seen"), "-inf", f"({since_s}")
+        if stale:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.hdel(self.key("series"), *stale)
+                pipe.zrem(self.key("series:seen"), *stale)
+                await pipe.execute()
         members = await self._redis.zrangebyscore(self.key("series:seen"), since_s, "+inf")
         ids = [_text(member) for member in members if isinstance(member, bytes | str)]
         if not ids:
