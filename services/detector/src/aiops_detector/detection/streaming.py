@@ -1,12 +1,14 @@
 """A streaming univariate anomaly scorer: one instance per series, one point at a time.
 
-Each point is measured five ways, each as a robust z-score against a rolling median/MAD of the
-recent past: its value (level), the mean of the last few values (a sustained shift), its change
-from the previous point (a jump), and its differences from the same time one day and one week
-earlier (a broken daily or weekly pattern). A z-score only counts as surprising when it beats
-both a fixed alarm level and, by a margin, the largest z-score of the same kind in the recent past:
-a series whose normal life includes big jumps or regular spikes must outdo them to raise an alarm.
-After an alarm the scorer stays quiet for a while, since one anomaly is one episode.
+Each point is measured as robust z-scores against rolling medians/MADs of the recent past: its
+value (level), the mean of the last few values (a sustained shift), its change from the previous
+point (a jump), its differences from the same time one day and one week earlier (a broken daily
+or weekly pattern), and its value against a longer history (a slow drift the recent median
+follows). A value far beyond every value seen so far is surprising by itself. A z-score only
+counts as surprising when it beats both a fixed alarm level and, by a margin, the largest z-score
+of the same kind in the recent past: a series whose normal life includes big jumps or regular
+spikes must outdo them to raise an alarm. After an alarm the scorer stays quiet for a while,
+since one anomaly is one episode.
 
 Strictly online: the score of a point depends only on that point and the ones before it. Memory is
 bounded (fixed-length histories) and each update costs a bounded amount of work.
@@ -15,7 +17,9 @@ bounded (fixed-length histories) and each update costs a bounded amount of work.
 from __future__ import annotations
 
 import bisect
+import math
 from collections import deque
+from collections.abc import Sized
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -58,6 +62,16 @@ class StreamingParameters:
     # week at 5-minute steps is 2016 points; on NAB that view measured slightly worse anyway).
     season_days: tuple[float, ...] = (1.0, 7.0)
     max_season_points: int = 2000
+    # How much more a season's surprise is believed, per season: week-over-week differences
+    # of a normal series are already small, so a broken weekly pattern needs less to alarm.
+    season_sensitivities: tuple[float, ...] = (1.0, 1.2)
+    # A slow drift moves the rolling median along with it; the level against a longer history
+    # (and its own longer calibration) still sees where the series has gone.
+    long_history_points: int = 2000
+    long_calibration_points: int = 1000
+    # A value beyond the highest or lowest value ever seen by this fraction of their range is
+    # a new record worth an alarm by itself (surprise 1.0), whatever its z-scores say.
+    record_tolerance: float = 0.2
     # After an alarm, no new alarm for this many points.
     quiet_points: int = 150
 
@@ -67,6 +81,8 @@ class StreamingParameters:
             + (3 + len(self.season_days)) * self.calibration_points
             + self.short_points
             + len(self.season_days) * (self.max_season_points + 1)
+            + self.long_history_points
+            + self.long_calibration_points
         )
 
 
@@ -128,18 +144,25 @@ class RollingMax:
 
 
 class CalibratedSurprise:
-    """A z-score as a surprise (1.0 = alarm level) relative to the z-scores of its own recent past."""
+    """A z-score as a surprise (1.0 = alarm level) relative to the z-scores of its own recent past.
 
-    def __init__(self, parameters: StreamingParameters) -> None:
+    `sensitivity` scales the surprise (above 1: this kind of z-score needs less to alarm);
+    `points` overrides how far back the recent past reaches.
+    """
+
+    def __init__(
+        self, parameters: StreamingParameters, *, sensitivity: float = 1.0, points: int | None = None
+    ) -> None:
         self._alarm_z = parameters.alarm_z
         self._margin = parameters.calibration_margin
-        self._past = RollingMax(parameters.calibration_points)
+        self._sensitivity = sensitivity
+        self._past = RollingMax(points or parameters.calibration_points)
 
     def __len__(self) -> int:
         return len(self._past)
 
     def observe(self, z: float) -> float:
-        surprise = z / max(self._alarm_z, self._margin * self._past.max())
+        surprise = self._sensitivity * z / max(self._alarm_z, self._margin * self._past.max())
         self._past.append(z)
         return surprise
 
@@ -174,11 +197,12 @@ class SeasonalView:
     starts one season late, then learns its differences for `warmup_points`.
     """
 
-    def __init__(self, season_seconds: float, max_points: int, parameters: StreamingParameters) -> None:
+    def __init__(self, season_seconds: float, sensitivity: float, parameters: StreamingParameters) -> None:
+        max_points = parameters.max_season_points
         self._lag = SeasonalLag(season_seconds, max_points)
         self._past: deque[float] = deque(maxlen=max_points + 1)
         self._differences = RollingWindow(parameters.history_points)
-        self._surprise = CalibratedSurprise(parameters)
+        self._surprise = CalibratedSurprise(parameters, sensitivity=sensitivity)
         self._warmup_points = parameters.warmup_points
 
     def __len__(self) -> int:
@@ -196,6 +220,24 @@ class SeasonalView:
         return surprise if len(self._differences) > self._warmup_points else 0.0
 
 
+class RecordExcursion:
+    """How far a value goes beyond the highest or lowest value seen so far, in units of
+    `tolerance` x their range (1.0 = alarm level). Two numbers of memory, from the first point."""
+
+    def __init__(self, tolerance: float) -> None:
+        self._tolerance = tolerance
+        self._low = math.inf
+        self._high = -math.inf
+
+    def observe(self, value: float) -> float:
+        span = self._high - self._low
+        beyond = max(value - self._high, self._low - value, 0.0)
+        surprise = beyond / (self._tolerance * span) if math.isfinite(span) and span > 0 else 0.0
+        self._low = min(self._low, value)
+        self._high = max(self._high, value)
+        return surprise
+
+
 class StreamingScorer:
     def __init__(self, parameters: StreamingParameters | None = None) -> None:
         self.parameters = p = parameters or StreamingParameters()
@@ -206,14 +248,27 @@ class StreamingScorer:
         self._shift = CalibratedSurprise(p)
         self._jump = CalibratedSurprise(p)
         self._seasonal_views = [
-            SeasonalView(days * DAY_SECONDS, p.max_season_points, p) for days in p.season_days
+            SeasonalView(days * DAY_SECONDS, sensitivity, p)
+            for days, sensitivity in zip(p.season_days, p.season_sensitivities, strict=True)
         ]
+        self._long_values = RollingWindow(p.long_history_points)
+        self._long_level = CalibratedSurprise(p, points=p.long_calibration_points)
+        self._records = RecordExcursion(p.record_tolerance)
         self._previous: float | None = None
         self._seen = 0
         self._quiet_left = 0
 
     def retained_points(self) -> int:
-        kept = (self._values, self._changes, self._recent, self._level, self._shift, self._jump)
+        kept: tuple[Sized, ...] = (
+            self._values,
+            self._changes,
+            self._recent,
+            self._level,
+            self._shift,
+            self._jump,
+            self._long_values,
+            self._long_level,
+        )
         return sum(len(part) for part in kept) + sum(len(view) for view in self._seasonal_views)
 
     def update(self, timestamp: datetime, value: float) -> float:
@@ -224,7 +279,7 @@ class StreamingScorer:
 
     def _surprise(self, timestamp: datetime, value: float) -> float:
         self._recent.append(value)
-        floor = self._spread_floor()
+        floor = self._spread_floor(self._values)
         surprises = [
             self._level.observe(self._values.z(value, floor)),
             self._shift.observe(self._values.z(sum(self._recent) / len(self._recent), floor)),
@@ -234,15 +289,19 @@ class StreamingScorer:
             surprises.append(self._jump.observe(self._changes.z(change, floor)))
             self._changes.append(change)
         surprises.extend(view.observe(timestamp, value, floor) for view in self._seasonal_views)
+        long_floor = self._spread_floor(self._long_values)
+        surprises.append(self._long_level.observe(self._long_values.z(value, long_floor)))
+        surprises.append(self._records.observe(value))
         self._values.append(value)
+        self._long_values.append(value)
         self._previous = value
         self._seen += 1
         return max(surprises)
 
-    def _spread_floor(self) -> float:
-        if not len(self._values):
+    def _spread_floor(self, history: RollingWindow) -> float:
+        if not len(history):
             return 0.0
-        scale = max(abs(self._values.median()), self._values.value_range())
+        scale = max(abs(history.median()), history.value_range())
         return max(self.parameters.relative_spread_floor * scale, MIN_SPREAD)
 
     def _after_quiet_period(self, score: float) -> float:
