@@ -180,3 +180,14 @@ def test_a_value_far_beyond_every_value_seen_alarms_by_itself() -> None:
     assert scores_of(values)[2575] >= ALARM_SCORE
     without_records = scores_of(values, StreamingParameters(record_tolerance=math.inf))
     assert without_records[2575] < ALARM_SCORE
+
+
+@pytest.mark.parametrize(("gap", "alarms"), [(50, False), (PARAMETERS.quiet_points + 50, True)])
+def test_after_an_alarm_the_scorer_stays_quiet_for_a_while(gap: int, alarms: bool) -> None:
+    values = noisy(2000)
+    values[1500] += 30.0
+    # Twice as big, so that it beats the first spike's z-score by more than the margin.
+    values[1500 + gap] += 60.0
+    scores = scores_of(values)
+    assert scores[1500] >= ALARM_SCORE
+    assert (scores[1500 + gap] >= ALARM_SCORE) is alarms

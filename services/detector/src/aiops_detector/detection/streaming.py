@@ -73,7 +73,7 @@ class StreamingParameters:
     # a new record worth an alarm by itself (surprise 1.0), whatever its z-scores say.
     record_tolerance: float = 0.2
     # After an alarm, no new alarm for this many points.
-    quiet_points: int = 150
+    quiet_points: int = 100
 
     def max_retained_points(self) -> int:
         return (
