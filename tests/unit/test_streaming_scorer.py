@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 
 from aiops_detector.detection.robust import ALARM_SCORE
-from aiops_detector.detection.streaming import StreamingParameters, StreamingScorer
+from aiops_detector.detection.streaming import RecordExcursion, StreamingParameters, StreamingScorer
 
 START = datetime(2024, 1, 1)
 STEP = timedelta(minutes=5)
@@ -17,8 +18,8 @@ PARAMETERS = StreamingParameters()
 WARMED_UP = 1000
 
 
-def scores_of(values: Sequence[float]) -> list[float]:
-    scorer = StreamingScorer()
+def scores_of(values: Sequence[float], parameters: StreamingParameters | None = None) -> list[float]:
+    scorer = StreamingScorer(parameters)
     return [scorer.update(START + i * STEP, float(value)) for i, value in enumerate(values)]
 
 
@@ -117,3 +118,76 @@ def test_regular_spikes_stop_alarming_once_they_are_normal() -> None:
     values[::50] += 40.0
     scores = scores_of(values)
     assert max(scores[2000:]) < ALARM_SCORE
+
+
+def weekly_pattern(weeks: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Hourly points from a Monday: a daily wave on weekdays, flat at its mean on weekends."""
+    hours = np.arange(weeks * 7 * 24)
+    wave = 50 + 20 * np.sin(2 * np.pi * (hours % 24) / 24)
+    weekday = hours // 24 % 7 < 5
+    return np.where(weekday, wave, 50.0) + noisy(len(hours), seed, level=0.0, sd=0.5), wave
+
+
+def hourly_scores(values: Sequence[float], parameters: StreamingParameters) -> list[float]:
+    scorer = StreamingScorer(parameters)
+    return [scorer.update(START + timedelta(hours=i), float(value)) for i, value in enumerate(values)]
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_broken_weekly_pattern_is_flagged_by_the_week_earlier_view(seed: int) -> None:
+    values, wave = weekly_pattern(6, seed)
+    # The fifth Saturday behaves like a weekday: the same as the Friday before it, and within
+    # the usual levels and changes; only a week earlier says it is wrong.
+    saturday = 4 * 168 + 5 * 24
+    values[saturday : saturday + 24] = wave[saturday : saturday + 24]
+    scores = hourly_scores(values, PARAMETERS)
+    assert max(scores[400:saturday]) < ALARM_SCORE
+    assert max(scores[saturday : saturday + 24]) >= ALARM_SCORE
+    daily_only = StreamingParameters(season_days=(1.0,), season_sensitivities=(1.0,))
+    assert max(hourly_scores(values, daily_only)[saturday : saturday + 24]) < ALARM_SCORE
+
+
+def test_a_gradual_slide_to_a_new_level_is_flagged_by_the_longer_history() -> None:
+    # Over 300 points the level slides down by 8 noise widths and stays there: slowly enough for
+    # the recent median to follow it, not for the longer history. (Close to the alarm level: a
+    # slide's z-scores grow point by point, and each must beat the ones before it by the
+    # calibration margin, so other noise draws fall just short.)
+    values = noisy(5000, seed=1)
+    values[3000:3300] -= 8.0 * np.arange(300) / 300
+    values[3300:] -= 8.0
+    scores = scores_of(values)
+    assert max(scores[WARMED_UP:3000]) < ALARM_SCORE
+    assert max(scores[3000:3500]) >= ALARM_SCORE
+    short_only = scores_of(values, StreamingParameters(long_history_points=PARAMETERS.history_points))
+    assert max(short_only[3000:3500]) < ALARM_SCORE
+
+
+def test_a_record_excursion_is_measured_in_tolerances_of_the_range_seen() -> None:
+    records = RecordExcursion(tolerance=0.2)
+    assert [records.observe(value) for value in (0.0, 10.0, 5.0)] == [0.0, 0.0, 0.0]
+    assert records.observe(11.0) == pytest.approx(0.5)  # 1 beyond the range 0..10, tolerance 2
+    assert records.observe(-4.4) == pytest.approx(2.0)  # 4.4 below the range 0..11
+    assert records.observe(-1.0) == 0.0
+
+
+def test_a_value_far_beyond_every_value_seen_alarms_by_itself() -> None:
+    # A square wave between 0 and 100: z-scores of a two-level series are small everywhere, and
+    # jumps of 100 are normal life. 130 is no big jump or z-score, but it is 30% of the range
+    # beyond anything seen.
+    values = noisy(3000, level=0.0) + 100.0 * (np.arange(3000) // 50 % 2)
+    values[2575] = 130.0  # in a high half-period
+    assert max(scores_of(values)[WARMED_UP:2575]) < ALARM_SCORE
+    assert scores_of(values)[2575] >= ALARM_SCORE
+    without_records = scores_of(values, StreamingParameters(record_tolerance=math.inf))
+    assert without_records[2575] < ALARM_SCORE
+
+
+@pytest.mark.parametrize(("gap", "alarms"), [(50, False), (PARAMETERS.quiet_points + 50, True)])
+def test_after_an_alarm_the_scorer_stays_quiet_for_a_while(gap: int, alarms: bool) -> None:
+    values = noisy(2000)
+    values[1500] += 30.0
+    # Twice as big, so that it beats the first spike's z-score by more than the margin.
+    values[1500 + gap] += 60.0
+    scores = scores_of(values)
+    assert scores[1500] >= ALARM_SCORE
+    assert (scores[1500 + gap] >= ALARM_SCORE) is alarms

@@ -1,12 +1,14 @@
 """A streaming univariate anomaly scorer: one instance per series, one point at a time.
 
-Each point is measured four ways, each as a robust z-score against a rolling median/MAD of the
-recent past: its value (level), the mean of the last few values (a sustained shift), its change
-from the previous point (a jump), and its difference from the same time one day earlier (a broken
-daily pattern). A z-score only counts as surprising when it beats both a fixed alarm level and,
-by a margin, the largest z-score of the same kind in the recent past: a series whose normal life
-includes big jumps or regular spikes must outdo them to raise an alarm. After an alarm the scorer
-stays quiet for a while, since one anomaly is one episode.
+Each point is measured as robust z-scores against rolling medians/MADs of the recent past: its
+value (level), the mean of the last few values (a sustained shift), its change from the previous
+point (a jump), its differences from the same time one day and one week earlier (a broken daily
+or weekly pattern), and its value against a longer history (a slow drift the recent median
+follows). A value far beyond every value seen so far is surprising by itself. A z-score only
+counts as surprising when it beats both a fixed alarm level and, by a margin, the largest z-score
+of the same kind in the recent past: a series whose normal life includes big jumps or regular
+spikes must outdo them to raise an alarm. After an alarm the scorer stays quiet for a while,
+since one anomaly is one episode.
 
 Strictly online: the score of a point depends only on that point and the ones before it. Memory is
 bounded (fixed-length histories) and each update costs a bounded amount of work.
@@ -15,7 +17,9 @@ bounded (fixed-length histories) and each update costs a bounded amount of work.
 from __future__ import annotations
 
 import bisect
+import math
 from collections import deque
+from collections.abc import Sized
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -26,6 +30,8 @@ from aiops_detector.detection.robust import ALARM_SCORE, robust_z, surprise_to_s
 # z-scores are capped so that a perfectly flat history cannot produce an infinite record that no
 # later point could ever beat.
 Z_CAP = 1e3
+
+DAY_SECONDS = 86_400.0
 
 # The spread floor of a history that is exactly zero throughout.
 MIN_SPREAD = 1e-12
@@ -41,25 +47,42 @@ class StreamingParameters:
     # Length of the rolling history each z-score is measured against.
     history_points: int = 500
     # A z-score must reach this to be surprising at all.
-    alarm_z: float = 6.0
+    alarm_z: float = 5.5
     # ... and beat the largest z-score of the last `calibration_points` by this factor.
-    calibration_margin: float = 1.1
-    calibration_points: int = 1000
+    calibration_margin: float = 1.2
+    calibration_points: int = 400
     # The smallest spread believed, relative to the history's level or range: a flat history
     # must not turn a small wobble into an alarm.
     relative_spread_floor: float = 0.005
     # Points averaged to see a sustained shift that single points hide in their noise.
     short_points: int = 10
-    # The seasonal period (one day), and the most points of it kept (a week at 5-minute steps
-    # is 2016; series sampled more finely than that get no seasonal view).
-    season_seconds: float = 86_400.0
-    max_season_points: int = 2016
+    # The seasons, in days: the same time a day earlier (a broken daily pattern) and a week
+    # earlier (a weekday that behaves unlike its weekday). At most `max_season_points` points of
+    # each are kept: a series sampled so finely that a season is longer gets no view of it (a
+    # week at 5-minute steps is 2016 points; on NAB that view measured slightly worse anyway).
+    season_days: tuple[float, ...] = (1.0, 7.0)
+    max_season_points: int = 2000
+    # How much more a season's surprise is believed, per season: week-over-week differences
+    # of a normal series are already small, so a broken weekly pattern needs less to alarm.
+    season_sensitivities: tuple[float, ...] = (1.0, 1.2)
+    # A slow drift moves the rolling median along with it; the level against a longer history
+    # (and its own longer calibration) still sees where the series has gone.
+    long_history_points: int = 2000
+    long_calibration_points: int = 1000
+    # A value beyond the highest or lowest value ever seen by this fraction of their range is
+    # a new record worth an alarm by itself (surprise 1.0), whatever its z-scores say.
+    record_tolerance: float = 0.2
     # After an alarm, no new alarm for this many points.
-    quiet_points: int = 150
+    quiet_points: int = 100
 
     def max_retained_points(self) -> int:
         return (
-            3 * self.history_points + 4 * self.calibration_points + self.short_points + self.max_season_points
+            (2 + len(self.season_days)) * self.history_points
+            + (3 + len(self.season_days)) * self.calibration_points
+            + self.short_points
+            + len(self.season_days) * (self.max_season_points + 1)
+            + self.long_history_points
+            + self.long_calibration_points
         )
 
 
@@ -121,18 +144,25 @@ class RollingMax:
 
 
 class CalibratedSurprise:
-    """A z-score as a surprise (1.0 = alarm level) relative to the z-scores of its own recent past."""
+    """A z-score as a surprise (1.0 = alarm level) relative to the z-scores of its own recent past.
 
-    def __init__(self, parameters: StreamingParameters) -> None:
+    `sensitivity` scales the surprise (above 1: this kind of z-score needs less to alarm);
+    `points` overrides how far back the recent past reaches.
+    """
+
+    def __init__(
+        self, parameters: StreamingParameters, *, sensitivity: float = 1.0, points: int | None = None
+    ) -> None:
         self._alarm_z = parameters.alarm_z
         self._margin = parameters.calibration_margin
-        self._past = RollingMax(parameters.calibration_points)
+        self._sensitivity = sensitivity
+        self._past = RollingMax(points or parameters.calibration_points)
 
     def __len__(self) -> int:
         return len(self._past)
 
     def observe(self, z: float) -> float:
-        surprise = z / max(self._alarm_z, self._margin * self._past.max())
+        surprise = self._sensitivity * z / max(self._alarm_z, self._margin * self._past.max())
         self._past.append(z)
         return surprise
 
@@ -159,27 +189,87 @@ class SeasonalLag:
         self._seen += 1
 
 
+class SeasonalView:
+    """A point's difference from the point one season earlier, as a calibrated surprise.
+
+    The season's length in points is learned from the first timestamps; a series sampled so finely
+    that a season exceeds `max_points` gets no view (surprise 0). The view has its own warm-up: it
+    starts one season late, then learns its differences for `warmup_points`.
+    """
+
+    def __init__(self, season_seconds: float, sensitivity: float, parameters: StreamingParameters) -> None:
+        max_points = parameters.max_season_points
+        self._lag = SeasonalLag(season_seconds, max_points)
+        self._past: deque[float] = deque(maxlen=max_points + 1)
+        self._differences = RollingWindow(parameters.history_points)
+        self._surprise = CalibratedSurprise(parameters, sensitivity=sensitivity)
+        self._warmup_points = parameters.warmup_points
+
+    def __len__(self) -> int:
+        return len(self._past) + len(self._differences) + len(self._surprise)
+
+    def observe(self, timestamp: datetime, value: float, floor: float) -> float:
+        self._lag.observe(timestamp)
+        self._past.append(value)
+        lag = self._lag.points
+        if not lag or len(self._past) <= lag:
+            return 0.0
+        difference = value - self._past[-lag - 1]
+        surprise = self._surprise.observe(self._differences.z(difference, floor))
+        self._differences.append(difference)
+        return surprise if len(self._differences) > self._warmup_points else 0.0
+
+
+class RecordExcursion:
+    """How far a value goes beyond the highest or lowest value seen so far, in units of
+    `tolerance` x their range (1.0 = alarm level). Two numbers of memory, from the first point."""
+
+    def __init__(self, tolerance: float) -> None:
+        self._tolerance = tolerance
+        self._low = math.inf
+        self._high = -math.inf
+
+    def observe(self, value: float) -> float:
+        span = self._high - self._low
+        beyond = max(value - self._high, self._low - value, 0.0)
+        surprise = beyond / (self._tolerance * span) if math.isfinite(span) and span > 0 else 0.0
+        self._low = min(self._low, value)
+        self._high = max(self._high, value)
+        return surprise
+
+
 class StreamingScorer:
     def __init__(self, parameters: StreamingParameters | None = None) -> None:
         self.parameters = p = parameters or StreamingParameters()
         self._values = RollingWindow(p.history_points)
         self._changes = RollingWindow(p.history_points)
-        self._seasonal_differences = RollingWindow(p.history_points)
         self._recent: deque[float] = deque(maxlen=p.short_points)
-        self._season: deque[float] = deque(maxlen=p.max_season_points)
-        self._season_lag = SeasonalLag(p.season_seconds, p.max_season_points)
         self._level = CalibratedSurprise(p)
         self._shift = CalibratedSurprise(p)
         self._jump = CalibratedSurprise(p)
-        self._seasonal = CalibratedSurprise(p)
+        self._seasonal_views = [
+            SeasonalView(days * DAY_SECONDS, sensitivity, p)
+            for days, sensitivity in zip(p.season_days, p.season_sensitivities, strict=True)
+        ]
+        self._long_values = RollingWindow(p.long_history_points)
+        self._long_level = CalibratedSurprise(p, points=p.long_calibration_points)
+        self._records = RecordExcursion(p.record_tolerance)
         self._previous: float | None = None
         self._seen = 0
         self._quiet_left = 0
 
     def retained_points(self) -> int:
-        kept = (self._values, self._changes, self._seasonal_differences, self._recent, self._season)
-        surprises = (self._level, self._shift, self._jump, self._seasonal)
-        return sum(len(part) for part in kept) + sum(len(part) for part in surprises)
+        kept: tuple[Sized, ...] = (
+            self._values,
+            self._changes,
+            self._recent,
+            self._level,
+            self._shift,
+            self._jump,
+            self._long_values,
+            self._long_level,
+        )
+        return sum(len(part) for part in kept) + sum(len(view) for view in self._seasonal_views)
 
     def update(self, timestamp: datetime, value: float) -> float:
         """The anomaly score of this point, in [0, 1]; `>= ALARM_SCORE` is an anomaly."""
@@ -188,9 +278,8 @@ class StreamingScorer:
         return self._after_quiet_period(score)
 
     def _surprise(self, timestamp: datetime, value: float) -> float:
-        self._season_lag.observe(timestamp)
         self._recent.append(value)
-        floor = self._spread_floor()
+        floor = self._spread_floor(self._values)
         surprises = [
             self._level.observe(self._values.z(value, floor)),
             self._shift.observe(self._values.z(sum(self._recent) / len(self._recent), floor)),
@@ -199,27 +288,20 @@ class StreamingScorer:
             change = value - self._previous
             surprises.append(self._jump.observe(self._changes.z(change, floor)))
             self._changes.append(change)
-        surprises.append(self._seasonal_surprise(value, floor))
+        surprises.extend(view.observe(timestamp, value, floor) for view in self._seasonal_views)
+        long_floor = self._spread_floor(self._long_values)
+        surprises.append(self._long_level.observe(self._long_values.z(value, long_floor)))
+        surprises.append(self._records.observe(value))
         self._values.append(value)
-        self._season.append(value)
+        self._long_values.append(value)
         self._previous = value
         self._seen += 1
         return max(surprises)
 
-    def _seasonal_surprise(self, value: float, floor: float) -> float:
-        lag = self._season_lag.points
-        if not lag or len(self._season) < lag:
+    def _spread_floor(self, history: RollingWindow) -> float:
+        if not len(history):
             return 0.0
-        difference = value - self._season[-lag]
-        surprise = self._seasonal.observe(self._seasonal_differences.z(difference, floor))
-        self._seasonal_differences.append(difference)
-        # The seasonal view has its own warm-up: it starts a day late.
-        return surprise if len(self._seasonal_differences) > self.parameters.warmup_points else 0.0
-
-    def _spread_floor(self) -> float:
-        if not len(self._values):
-            return 0.0
-        scale = max(abs(self._values.median()), self._values.value_range())
+        scale = max(abs(history.median()), history.value_range())
         return max(self.parameters.relative_spread_floor * scale, MIN_SPREAD)
 
     def _after_quiet_period(self, score: float) -> float:
