@@ -4,8 +4,8 @@ the evaluation's open-anomaly query):
 - CPU per span of the window path: parse a span batch as the consumer does, aggregate it per
   series and second, merge it into Redis (the detector's share; Redis's own CPU is printed apart);
   from it, the share of a core per 1,000 spans/s;
-- Redis memory per 1,000 series, each with a request every second for the 15 minutes of
-  per-second slots kept;
+- Redis memory per 1,000 series, each with a request every second for the 2 minutes of
+  per-second slots kept (15 with the multivariate model);
 - one evaluation of 1,000 series (baselines cached): its time and the Python memory it peaks at.
 
     .venv/bin/python bench/detect_cost.py
@@ -147,7 +147,8 @@ async def run(args: argparse.Namespace) -> None:
         async with bench_platform() as platform:
             print(f"detection cost  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
             await window_path_cost(redis, prefix + "w:", args.spans, 512, args.series)
-            series = await memory_per_series(redis, prefix + "m:", 1000, 900)
+            series = await memory_per_series(redis, prefix + "m:", 1000, StoreTimes().history_s)
+            await memory_per_series(redis, prefix + "m15:", 1000, 900)
             await evaluation_cost(redis, prefix + "m:", platform.database_url, series)
     finally:
         async for key in redis.scan_iter(match=f"{prefix}*", count=10_000):

@@ -144,3 +144,24 @@ async def test_series_silent_past_the_history_are_forgotten(redis_client: Redis,
     assert await windows.active_series(second(now) + 1) == []
     assert await windows.active_series(second(now) - 60) == [], "forgotten, not just filtered"
     assert await redis_client.hlen(windows.key("series")) == 0
+
+
+async def test_a_window_read_sums_its_seconds_in_redis(redis_client: Redis, redis_prefix: str) -> None:
+    windows = WindowStore(redis_client, prefix=redis_prefix)
+    now = datetime.now(UTC).replace(microsecond=0)
+    spans = [
+        request_span(now + timedelta(seconds=s), duration_ms=10.0 * (s + 1), error="boom" if s == 4 else None)
+        for s in range(6)
+        for _ in range(s + 1)
+    ]
+    batch = batch_of(spans)
+    await windows.merge(batch.batch_id, aggregate(batch.spans, 1))
+    t = second(now)
+    read = await windows.read_windows([PAYMENT, INVENTORY], recent=(t + 3, t + 5), traffic=(t, t + 1))
+    recent = read[PAYMENT].recent
+    assert (recent.requests, recent.errors, read[PAYMENT].traffic_requests) == (4 + 5 + 6, 5, 1 + 2)
+    assert recent.latency.total == 15
+    p50 = recent.latency.quantile(0.5)
+    assert p50 is not None
+    assert abs(p50 - 50) < 1
+    assert read[INVENTORY].recent.requests == 0

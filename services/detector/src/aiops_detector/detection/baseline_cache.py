@@ -4,6 +4,7 @@ evaluations share one query per series per cache period."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from redis.asyncio import Redis
@@ -31,16 +32,28 @@ class BaselineCache:
         self._ttl_s = ttl_s
         self._prefix = prefix
 
-    async def get(self, series: Series, now: datetime) -> Baseline | None:
-        key = f"{self._prefix}baseline:{series.id}"
-        cached = await self._redis.get(key)
-        if cached is not None:
-            data = json.loads(cached)
-            return None if data is None else Baseline.from_json(data)
-        baseline = await self.learn(series, now)
-        value = _NO_BASELINE if baseline is None else json.dumps(baseline.to_json())
-        await self._redis.set(key, value, ex=self._ttl_s)
-        return baseline
+    async def get_many(self, series: Sequence[Series], now: datetime) -> dict[Series, Baseline | None]:
+        """Each series' baseline (None while it has no history): one round trip for the cached
+        ones, then the store for the others."""
+        if not series:
+            return {}
+        keys = [f"{self._prefix}baseline:{one.id}" for one in series]
+        baselines: dict[Series, Baseline | None] = {}
+        missing: list[tuple[Series, str]] = []
+        for one, key, cached in zip(series, keys, await self._redis.mget(keys), strict=True):
+            if cached is None:
+                missing.append((one, key))
+            else:
+                data = json.loads(cached)
+                baselines[one] = None if data is None else Baseline.from_json(data)
+        if missing:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for one, key in missing:
+                    baseline = baselines[one] = await self.learn(one, now)
+                    value = _NO_BASELINE if baseline is None else json.dumps(baseline.to_json())
+                    pipe.set(key, value, ex=self._ttl_s)
+                await pipe.execute()
+        return baselines
 
     async def learn(self, series: Series, now: datetime) -> Baseline | None:
         first_seen = await self._repository.first_seen(series)

@@ -40,9 +40,10 @@ class DetectionRuntime:
             min_history_s=settings.min_history_s,
         )
         history = timedelta(minutes=settings.baseline_history_minutes)
-        windows = WindowStore(
-            redis, prefix=settings.redis_key_prefix, times=StoreTimes(history_s=config.active_within_s)
+        times = (
+            StoreTimes(history_s=config.active_within_s) if settings.multivariate_enabled else StoreTimes()
         )
+        windows = WindowStore(redis, prefix=settings.redis_key_prefix, times=times)
         repository = DetectionRepository(pool)
         self.service = DetectionService(
             redis=redis,

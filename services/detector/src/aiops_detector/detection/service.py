@@ -37,8 +37,8 @@ from aiops_detector.detection.metrics import DetectionMetrics
 from aiops_detector.detection.multivariate import IsolationForestDetector, ServiceModels
 from aiops_detector.detection.repository import DetectionRepository, OpenAnomaly
 from aiops_detector.detection.robust import ALARM_SCORE
-from aiops_detector.detection.window_store import WindowStore, merge_slots
-from aiops_detector.detection.windows import Exemplar, Series, SlotDelta
+from aiops_detector.detection.window_store import WindowRead, WindowStore, merge_slots
+from aiops_detector.detection.windows import Exemplar, Series
 
 log = logging.getLogger(__name__)
 
@@ -104,23 +104,28 @@ class DetectionService:
         self._metrics.series.set(sum(len(series) for series in by_service.values()))
         services = await self._claim(list(by_service), now, tick_s)
         claimed = [one for service in services for one in by_service[service]]
-        first = now_s - max(config.window_s, config.settle_s + config.traffic_window_s)
-        slots = await self._windows.read_slots(claimed, first, now_s, config.slot_s)
+        settled_end = now_s - config.settle_s
+        windows = await self._windows.read_windows(
+            claimed,
+            recent=(now_s - config.window_s + 1, now_s),
+            traffic=(settled_end - config.traffic_window_s, settled_end - 1),
+        )
         open_by_key = {
             (Series(o.anomaly.service, o.anomaly.operation), o.anomaly.kind): o
             for o in await self._repository.open_anomalies()
         }
+        baselines = await self._baselines.get_many(claimed, now)
         for one in claimed:
-            baseline = await self._baselines.get(one, now)
+            baseline = baselines[one]
             if baseline is None or baseline.covered_s < config.min_history_s:
                 continue  # still learning
-            findings = self._findings(slots[one], now_s, baseline)
+            findings = self._findings(windows[one], baseline)
             for kind in _PER_SERIES:
                 await self._apply(one, kind, findings.get(kind), open_by_key.get((one, kind)), now)
         if self._models is not None:
             await self._models.refit_due(now_s, {service: by_service[service] for service in services})
             for service in services:
-                await self._evaluate_service(service, by_service[service], slots, now, open_by_key)
+                await self._evaluate_service(service, by_service[service], windows, now, open_by_key)
         for (silent, silent_kind), current in open_by_key.items():
             if silent.service not in by_service:
                 # Silent for longer than the windows are kept: nothing left to judge it by.
@@ -131,7 +136,7 @@ class DetectionService:
         self,
         service: str,
         series: list[Series],
-        slots: dict[Series, dict[int, SlotDelta]],
+        windows: dict[Series, WindowRead],
         now: datetime,
         open_by_key: dict[tuple[Series, AnomalyKind], OpenAnomaly],
     ) -> None:
@@ -141,24 +146,17 @@ class DetectionService:
         kind = AnomalyKind.MULTIVARIATE
         finding = None
         if model is not None:
-            since = int(now.timestamp()) - self._config.window_s
-            window = merge_slots([delta for one in series for s, delta in slots[one].items() if s > since])
+            window = merge_slots([windows[one].recent for one in series])
             finding = self._detectors.multivariate.evaluate(model, window, self._config.window_s)
         await self._apply(whole, kind, finding, open_by_key.get((whole, kind)), now)
 
-    def _findings(
-        self, slots: dict[int, SlotDelta], now_s: int, baseline: Baseline
-    ) -> dict[AnomalyKind, Finding]:
-        config = self._config
-        recent = merge_slots([d for s, d in slots.items() if s > now_s - config.window_s])
-        settled_end = now_s - config.settle_s
-        traffic_count = sum(
-            d.requests for s, d in slots.items() if settled_end - config.traffic_window_s <= s < settled_end
-        )
+    def _findings(self, window: WindowRead, baseline: Baseline) -> dict[AnomalyKind, Finding]:
         found = [
-            self._detectors.error_ratio.evaluate(recent, baseline),
-            self._detectors.latency.evaluate(recent, baseline),
-            self._detectors.traffic.evaluate(traffic_count, config.traffic_window_s, baseline),
+            self._detectors.error_ratio.evaluate(window.recent, baseline),
+            self._detectors.latency.evaluate(window.recent, baseline),
+            self._detectors.traffic.evaluate(
+                window.traffic_requests, self._config.traffic_window_s, baseline
+            ),
         ]
         return {finding.kind: finding for finding in found if finding is not None}
 

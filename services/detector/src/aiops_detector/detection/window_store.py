@@ -74,12 +74,59 @@ return 1
 """
 
 
+# ARGV: slot key prefix ("<prefix>w:"), recent first/last second, traffic first/last second, then
+# series ids. Per series: {requests, errors, traffic requests, bucket field, count, ...} summed
+# in Redis, so an evaluation costs one round trip and a small reply however many seconds it reads.
+_READ_SCRIPT = """
+local prefix = ARGV[1]
+local r_from, r_to = tonumber(ARGV[2]), tonumber(ARGV[3])
+local t_from, t_to = tonumber(ARGV[4]), tonumber(ARGV[5])
+local out = {}
+for i = 6, #ARGV do
+  local n, e, tn, buckets = 0, 0, 0, {}
+  for second = math.min(r_from, t_from), math.max(r_to, t_to) do
+    local fields = redis.call('HGETALL', prefix .. ARGV[i] .. ':' .. second)
+    local recent = second >= r_from and second <= r_to
+    local traffic = second >= t_from and second <= t_to
+    for j = 1, #fields, 2 do
+      local name, count = fields[j], tonumber(fields[j + 1])
+      if name == 'n' then
+        if recent then n = n + count end
+        if traffic then tn = tn + count end
+      elseif recent then
+        if name == 'e' then e = e + count else buckets[name] = (buckets[name] or 0) + count end
+      end
+    end
+  end
+  local row = {n, e, tn}
+  for name, count in pairs(buckets) do
+    row[#row + 1] = name
+    row[#row + 1] = count
+  end
+  out[#out + 1] = row
+end
+return out
+"""
+# Series read by one script call: bounds how long Redis is busy with it.
+_READ_CHUNK = 250
+
+
+@dataclass(frozen=True)
+class WindowRead:
+    """A series' recent window (requests, errors, latency) and its settled traffic count."""
+
+    recent: SlotDelta
+    traffic_requests: int
+
+
 @dataclass(frozen=True)
 class StoreTimes:
-    """How long things are kept, in seconds."""
+    """How long things are kept, in seconds. The per-second slots, exemplars and messages need
+    only cover what the evaluation reads (the last window, the evidence of the last minutes) —
+    longer when the multivariate model trains on them."""
 
     batch_ids_s: int = 3600
-    history_s: int = 900
+    history_s: int = 120
 
 
 class WindowStore:
@@ -88,6 +135,7 @@ class WindowStore:
         self._prefix = prefix
         self._times = times or StoreTimes()
         self._merge = redis.register_script(_MERGE_SCRIPT)
+        self._read = redis.register_script(_READ_SCRIPT)
 
     def key(self, *parts: object) -> str:
         return self._prefix + ":".join(str(part) for part in parts)
@@ -131,6 +179,22 @@ class WindowStore:
             return []
         raw = await self._redis.hmget(self.key("series"), ids)
         return [Series(**json.loads(item)) for item in raw if item is not None]
+
+    async def read_windows(
+        self, series: Sequence[Series], recent: tuple[int, int], traffic: tuple[int, int]
+    ) -> dict[Series, WindowRead]:
+        """Each series' window over the seconds `recent` (first, last; inclusive) and its request
+        count over the seconds `traffic`."""
+        result: dict[Series, WindowRead] = {}
+        for start in range(0, len(series), _READ_CHUNK):
+            chunk = series[start : start + _READ_CHUNK]
+            rows = await self._read(args=[self.key("w", ""), *recent, *traffic, *(one.id for one in chunk)])
+            for one, row in zip(chunk, rows, strict=True):
+                window = SlotDelta(requests=int(row[0]), errors=int(row[1]))
+                for name, count in zip(row[3::2], row[4::2], strict=True):
+                    window.latency.counts[int(_text(name)[1:])] = int(count)
+                result[one] = WindowRead(window, int(row[2]))
+        return result
 
     async def read_slots(
         self, series: Sequence[Series], first_slot: int, last_slot: int, slot_s: int
