@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 
 from aiops_core.models import Anomaly, AnomalyEvidence, AnomalyKind, SpanKind
 from aiops_detector.detection.repository import DetectionRepository
-from aiops_detector.detection.window_store import WindowStore, merge_slots
+from aiops_detector.detection.window_store import WindowSpans, WindowStore, merge_slots
 from aiops_detector.detection.windows import Series, aggregate
 from aiops_detector.repository import SpanRepository
 from tests.support.spans import batch_of, request_span
@@ -157,11 +157,30 @@ async def test_a_window_read_sums_its_seconds_in_redis(redis_client: Redis, redi
     batch = batch_of(spans)
     await windows.merge(batch.batch_id, aggregate(batch.spans, 1))
     t = second(now)
-    read = await windows.read_windows([PAYMENT, INVENTORY], recent=(t + 3, t + 5), traffic=(t, t + 1))
+    # now = t + 5: the recent window is t+3..t+5, the traffic window t..t+1 (settled 3 s).
+    read = await windows.read_windows([PAYMENT, INVENTORY], t + 5, WindowSpans(3, 2, 3, 30))
     recent = read[PAYMENT].recent
     assert (recent.requests, recent.errors, read[PAYMENT].traffic_requests) == (4 + 5 + 6, 5, 1 + 2)
+    assert read[PAYMENT].settle_s == 3
     assert recent.latency.total == 15
     p50 = recent.latency.quantile(0.5)
     assert p50 is not None
     assert abs(p50 - 50) < 1
     assert read[INVENTORY].recent.requests == 0
+
+
+async def test_the_traffic_window_waits_as_long_as_spans_have_been_arriving_late(
+    redis_client: Redis, redis_prefix: str
+) -> None:
+    windows = WindowStore(redis_client, prefix=redis_prefix)
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=30)
+    t = second(start)
+    spans = [request_span(start + timedelta(seconds=s)) for s in range(20) for _ in range(10)]
+    batch = batch_of(spans)
+    # Exported in one go 8 s after the oldest span started, as an SDK that exports rarely does.
+    await windows.merge(batch.batch_id, aggregate(batch.spans, 1), received_s=t + 8.2)
+    read = await windows.read_windows([PAYMENT], t + 19, WindowSpans(10, 5, 2, 30))
+    assert read[PAYMENT].settle_s == 9
+    assert read[PAYMENT].traffic_requests == 50, "seconds t+5..t+9: before the settle, all complete"
+    capped = await windows.read_windows([PAYMENT], t + 19, WindowSpans(10, 5, 2, 4))
+    assert capped[PAYMENT].settle_s == 4

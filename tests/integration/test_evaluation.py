@@ -1,6 +1,7 @@
 """The evaluation on the real Redis, PostgreSQL and RabbitMQ: two replicas judging the same tick
-open one anomaly, re-evaluating opens nothing more, and the anomaly clears once its series has
-looked normal long enough."""
+open one anomaly, re-evaluating opens nothing more, and after a restart (a new instance, with
+only Redis and the store to go by) the anomaly clears once its series has looked normal long
+enough."""
 
 from __future__ import annotations
 
@@ -57,7 +58,8 @@ async def an_hour_of_normal_history(pool: asyncpg.Pool) -> None:
         """
         INSERT INTO series_rollups (service, operation, minute, requests, errors, p50_ms, p95_ms, p99_ms,
                                     first_start, covered_until)
-        VALUES ('payment', 'POST /payment', $1::timestamptz, 600 + $2, 3, 40 + $2, 90, 120, $1, $1::timestamptz + interval '1 minute')
+        VALUES ('payment', 'POST /payment', $1::timestamptz, 600 + $2, 3, 40 + $2, 90, 120,
+                $1, $1::timestamptz + interval '1 minute')
         """,
         [(minute, i % 5) for i, minute in enumerate(minutes)],
     )
@@ -97,8 +99,9 @@ async def test_replicas_open_one_anomaly_which_clears_once_calm(
     assert anomaly.evidence.trace_ids
 
     await traffic(windows, T, 40)  # healthy again
-    await first.evaluate(T + timedelta(seconds=15), tick_s=2)
+    restarted = replica(pool, redis_client, redis_prefix, bus)  # no state but Redis and the store
+    await restarted.evaluate(T + timedelta(seconds=15), tick_s=2)
     assert await drain(broker_url, ANOMALY_QUEUE.name) == [], "calm for 0 s: still open"
-    await first.evaluate(T + timedelta(seconds=26), tick_s=2)
+    await restarted.evaluate(T + timedelta(seconds=26), tick_s=2)
     cleared = [AnomalyEvent.model_validate_json(m.body) for m in await drain(broker_url, ANOMALY_QUEUE.name)]
     assert [(e.event, e.anomaly.id) for e in cleared] == [("cleared", anomaly.id)]

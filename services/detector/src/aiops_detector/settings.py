@@ -43,7 +43,8 @@ class DetectorSettings(CoreSettings):
         default=2,
         ge=0,
         le=60,
-        description="Newest seconds the traffic detector leaves out, for spans still on their way.",
+        description="Newest seconds the traffic detector leaves out at least, for spans still on their "
+        "way; more for a series whose spans have been arriving later (up to 30).",
     )
     clear_after_s: float = Field(
         default=10.0, ge=0, description="Seconds a series must look normal before its anomaly clears."

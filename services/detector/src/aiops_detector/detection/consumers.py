@@ -47,7 +47,9 @@ class WindowConsumer:
             raise PoisonMessageError(f"not a span batch: {describe_validation_error(exc)}") from exc
         deltas = aggregate(batch.spans, self._slot_s)
         try:
-            merged = await self._windows.merge(batch.batch_id, deltas) if deltas else True
+            merged = (
+                await self._windows.merge(batch.batch_id, deltas, received_s=time.time()) if deltas else True
+            )
         except Exception:
             self._metrics.batches.labels("retried").inc()
             raise

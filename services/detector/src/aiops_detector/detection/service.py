@@ -37,12 +37,15 @@ from aiops_detector.detection.metrics import DetectionMetrics
 from aiops_detector.detection.multivariate import IsolationForestDetector, ServiceModels
 from aiops_detector.detection.repository import DetectionRepository, OpenAnomaly
 from aiops_detector.detection.robust import ALARM_SCORE
-from aiops_detector.detection.window_store import WindowRead, WindowStore, merge_slots
+from aiops_detector.detection.window_store import WindowRead, WindowSpans, WindowStore, merge_slots
 from aiops_detector.detection.windows import Exemplar, Series
 
 log = logging.getLogger(__name__)
 
 EVIDENCE_TRACES = 5
+# The most the traffic test waits for late spans: a series whose spans come later still is
+# judged on an incomplete count (see AIOPS_SETTLE_S).
+MAX_SETTLE_S = 30
 EVIDENCE_MESSAGES = 5
 
 
@@ -52,7 +55,8 @@ class DetectionConfig:
     window_s: int = 10
     traffic_window_s: int = 5
     # Spans reach the detector a little after they start; the traffic test leaves the newest
-    # seconds out so that spans still on their way do not look like a drop.
+    # seconds out so that spans still on their way do not look like a drop: at least this many,
+    # more when a series' spans have been arriving later (up to MAX_SETTLE_S).
     settle_s: int = 2
     clear_after: timedelta = timedelta(seconds=10)
     min_history_s: float = 90.0
@@ -104,12 +108,8 @@ class DetectionService:
         self._metrics.series.set(sum(len(series) for series in by_service.values()))
         services = await self._claim(list(by_service), now, tick_s)
         claimed = [one for service in services for one in by_service[service]]
-        settled_end = now_s - config.settle_s
-        windows = await self._windows.read_windows(
-            claimed,
-            recent=(now_s - config.window_s + 1, now_s),
-            traffic=(settled_end - config.traffic_window_s, settled_end - 1),
-        )
+        spans = WindowSpans(config.window_s, config.traffic_window_s, config.settle_s, MAX_SETTLE_S)
+        windows = await self._windows.read_windows(claimed, now_s, spans)
         open_by_key = {
             (Series(o.anomaly.service, o.anomaly.operation), o.anomaly.kind): o
             for o in await self._repository.open_anomalies()

@@ -13,6 +13,7 @@ Key layout, under a prefix (default `aiops:`):
   w:<series id>:<second>    hash  n, e, b<index>
   ex:<series id>            list  recent exemplars (JSON), newest first
   msg:<series id>:<minute>  hash  error message -> count
+  late:<series id>          hash  minute -> how late the latest batches came, at most (seconds)
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ EXEMPLARS_KEPT = 50
 #   S key 1 field value       HSET (the series registry, no expiry)
 #   Z key 1 member score      ZADD, keeping the larger score
 #   L key n item1 ... itemn   LPUSH, LTRIM to EXEMPLARS_KEPT, EXPIRE
+#   X key 1 field value       HSET keeping the larger value, then EXPIRE
 _MERGE_SCRIPT = f"""
 if not redis.call('SET', ARGV[1], '1', 'NX', 'EX', tonumber(ARGV[2])) then
   return 0
@@ -59,6 +61,13 @@ while i <= #ARGV do
       redis.call('ZADD', key, tonumber(ARGV[args + 1]), ARGV[args])
     end
     i = args + 2
+  elseif op == 'X' then
+    local current = redis.call('HGET', key, ARGV[args])
+    if (not current) or tonumber(current) < tonumber(ARGV[args + 1]) then
+      redis.call('HSET', key, ARGV[args], ARGV[args + 1])
+    end
+    redis.call('EXPIRE', key, ttl)
+    i = args + 2
   elseif op == 'L' then
     for j = 0, n - 1 do
       redis.call('LPUSH', key, ARGV[args + j])
@@ -74,19 +83,28 @@ return 1
 """
 
 
-# ARGV: slot key prefix ("<prefix>w:"), recent first/last second, traffic first/last second, then
-# series ids. Per series: {requests, errors, traffic requests, bucket field, count, ...} summed
-# in Redis, so an evaluation costs one round trip and a small reply however many seconds it reads.
+# ARGV: key prefix, now (second), recent window (s), traffic window (s), least and most settle (s),
+# then series ids. The traffic window of a series ends `settle` seconds before now, where settle
+# is how late its batches came in the last two minutes (within the bounds): spans still on their
+# way must not look like a drop. Per series: {requests, errors, traffic requests, settle, bucket
+# field, count, ...} summed in Redis, so an evaluation costs one round trip and a small reply.
 _READ_SCRIPT = """
-local prefix = ARGV[1]
-local r_from, r_to = tonumber(ARGV[2]), tonumber(ARGV[3])
-local t_from, t_to = tonumber(ARGV[4]), tonumber(ARGV[5])
+local prefix, now = ARGV[1], tonumber(ARGV[2])
+local window, traffic_window = tonumber(ARGV[3]), tonumber(ARGV[4])
+local least, most = tonumber(ARGV[5]), tonumber(ARGV[6])
+local minute = now - now % 60
 local out = {}
-for i = 6, #ARGV do
+for i = 7, #ARGV do
+  local sid = ARGV[i]
+  local late = redis.call('HMGET', prefix .. 'late:' .. sid, minute, minute - 60)
+  local settle = math.max(least, math.ceil(math.max(tonumber(late[1] or 0), tonumber(late[2] or 0))))
+  settle = math.min(most, settle)
+  local r_from, r_to = now - window + 1, now
+  local t_from, t_to = now - settle - traffic_window, now - settle - 1
   local n, e, tn, buckets = 0, 0, 0, {}
-  for second = math.min(r_from, t_from), math.max(r_to, t_to) do
-    local fields = redis.call('HGETALL', prefix .. ARGV[i] .. ':' .. second)
-    local recent = second >= r_from and second <= r_to
+  for second = math.min(r_from, t_from), r_to do
+    local fields = redis.call('HGETALL', prefix .. 'w:' .. sid .. ':' .. second)
+    local recent = second >= r_from
     local traffic = second >= t_from and second <= t_to
     for j = 1, #fields, 2 do
       local name, count = fields[j], tonumber(fields[j + 1])
@@ -98,7 +116,7 @@ for i = 6, #ARGV do
       end
     end
   end
-  local row = {n, e, tn}
+  local row = {n, e, tn, settle}
   for name, count in pairs(buckets) do
     row[#row + 1] = name
     row[#row + 1] = count
@@ -112,11 +130,23 @@ _READ_CHUNK = 250
 
 
 @dataclass(frozen=True)
+class WindowSpans:
+    """The lengths, in seconds, of what an evaluation reads."""
+
+    window_s: int
+    traffic_window_s: int
+    least_settle_s: int
+    most_settle_s: int
+
+
+@dataclass(frozen=True)
 class WindowRead:
-    """A series' recent window (requests, errors, latency) and its settled traffic count."""
+    """A series' recent window (requests, errors, latency) and its request count over the
+    traffic window, which ended `settle_s` seconds ago."""
 
     recent: SlotDelta
     traffic_requests: int
+    settle_s: int
 
 
 @dataclass(frozen=True)
@@ -140,8 +170,11 @@ class WindowStore:
     def key(self, *parts: object) -> str:
         return self._prefix + ":".join(str(part) for part in parts)
 
-    async def merge(self, batch_id: UUID, deltas: dict[Series, SeriesDelta]) -> bool:
-        """Add one batch's deltas; False (and nothing added) when the batch was merged before."""
+    async def merge(
+        self, batch_id: UUID, deltas: dict[Series, SeriesDelta], received_s: float | None = None
+    ) -> bool:
+        """Add one batch's deltas; False (and nothing added) when the batch was merged before.
+        `received_s`, when given, records how late the batch came (from its oldest span)."""
         args: list[str | int | float] = [
             self.key("batch", batch_id),
             self._times.batch_ids_s,
@@ -151,6 +184,9 @@ class WindowStore:
             sid = series.id
             args += ["S", self.key("series"), 1, sid, json.dumps(asdict(series))]
             args += ["Z", self.key("series:seen"), 1, sid, max(delta.slots)]
+            if received_s is not None:
+                late_s = round(max(0.0, received_s - delta.oldest_start_s), 3)
+                args += ["X", self.key("late", sid), 1, int(received_s) // 60 * 60, late_s]
             for slot, slot_delta in delta.slots.items():
                 fields: list[str | int] = ["n", slot_delta.requests, "e", slot_delta.errors]
                 for bucket, count in slot_delta.latency.counts.items():
@@ -181,19 +217,21 @@ class WindowStore:
         return [Series(**json.loads(item)) for item in raw if item is not None]
 
     async def read_windows(
-        self, series: Sequence[Series], recent: tuple[int, int], traffic: tuple[int, int]
+        self, series: Sequence[Series], now_s: int, spans: WindowSpans
     ) -> dict[Series, WindowRead]:
-        """Each series' window over the seconds `recent` (first, last; inclusive) and its request
-        count over the seconds `traffic`."""
+        """Each series' recent window up to `now_s`, and its request count over the traffic
+        window, settled by how late its spans have been arriving."""
         result: dict[Series, WindowRead] = {}
+        header: list[str | int] = [self._prefix, now_s, spans.window_s, spans.traffic_window_s]
+        header += [spans.least_settle_s, spans.most_settle_s]
         for start in range(0, len(series), _READ_CHUNK):
             chunk = series[start : start + _READ_CHUNK]
-            rows = await self._read(args=[self.key("w", ""), *recent, *traffic, *(one.id for one in chunk)])
+            rows = await self._read(args=[*header, *(one.id for one in chunk)])
             for one, row in zip(chunk, rows, strict=True):
                 window = SlotDelta(requests=int(row[0]), errors=int(row[1]))
-                for name, count in zip(row[3::2], row[4::2], strict=True):
+                for name, count in zip(row[4::2], row[5::2], strict=True):
                     window.latency.counts[int(_text(name)[1:])] = int(count)
-                result[one] = WindowRead(window, int(row[2]))
+                result[one] = WindowRead(window, traffic_requests=int(row[2]), settle_s=int(row[3]))
         return result
 
     async def read_slots(

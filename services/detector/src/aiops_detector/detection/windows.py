@@ -10,6 +10,7 @@ many spans it holds.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -61,6 +62,8 @@ class SeriesDelta:
     exemplars: list[Exemplar] = field(default_factory=list)
     # Error message -> count, per minute (epoch seconds of the minute's start).
     messages: dict[int, Counter[str]] = field(default_factory=dict)
+    # Start of the oldest span: how late the batch came is measured from it.
+    oldest_start_s: float = math.inf
 
 
 def is_request(span: Span) -> bool:
@@ -77,6 +80,7 @@ def aggregate(spans: Iterable[Span], slot_s: int) -> dict[Series, SeriesDelta]:
         series = Series(span.service, span.operation)
         delta = deltas.setdefault(series, SeriesDelta())
         start_s = span.start_time_unix_nano / 1e9
+        delta.oldest_start_s = min(delta.oldest_start_s, start_s)
         slot = int(start_s) // slot_s * slot_s
         slot_delta = delta.slots.get(slot)
         if slot_delta is None:
