@@ -97,6 +97,11 @@ async def broker_url(broker_base_url: str) -> str:
 
 
 @pytest.fixture
+def redis_url() -> str:
+    return REDIS_URL
+
+
+@pytest.fixture
 def redis_prefix() -> str:
     """A key prefix of the test's own, so that tests sharing the Redis database never meet."""
     return f"aiops-test-{uuid4().hex[:12]}:"

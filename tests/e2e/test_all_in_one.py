@@ -11,6 +11,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 
+from aiops_core.store.migrations import load_migrations
 from tests.support.processes import AiopsProcess, free_port_offset
 from tests.support.waiting import eventually
 
@@ -68,7 +69,7 @@ async def test_aiops_up_stores_spans_within_a_minute_and_stops_cleanly(tmp_path:
         )
         first_spans, migrations = await stored_spans(data_dir)
         assert first_spans > 0
-        assert migrations == 2
+        assert migrations == len(load_migrations())
         assert up.signal(signal.SIGINT) == 0
         log = up.log_path.read_text()
         assert "AIOps platform is up" in log
@@ -82,7 +83,7 @@ async def test_aiops_up_stores_spans_within_a_minute_and_stops_cleanly(tmp_path:
         await eventually(lambda: rows_written(detector_url), lambda n: n > 0, timeout_s=60, interval_s=0.5)
         spans, migrations = await stored_spans(data_dir)
         assert spans > first_spans  # the first run's spans are still there
-        assert migrations == 2  # and nothing was migrated twice
+        assert migrations == len(load_migrations())  # and nothing was migrated twice
         assert again.signal(signal.SIGINT) == 0
     finally:
         again.stop()

@@ -13,15 +13,20 @@ from tests.support.spans import batch_at
 from tests.support.waiting import eventually
 
 
-async def test_detector_migrates_writes_and_reports_its_health(database_url: str, broker_url: str) -> None:
-    app = create_app(DetectorSettings(database_url=database_url, broker_url=broker_url))
+async def test_detector_migrates_writes_and_reports_its_health(
+    database_url: str, broker_url: str, redis_url: str, redis_prefix: str
+) -> None:
+    settings = DetectorSettings(
+        database_url=database_url, broker_url=broker_url, redis_url=redis_url, redis_key_prefix=redis_prefix
+    )
+    app = create_app(settings)
     publisher = RabbitBus(broker_url)
     await publisher.start()
     await publisher.wait_connected(10)
     try:
         async with running(app) as client:
             ready = (await client.get("/readyz")).json()
-            assert ready == {"status": "ok", "checks": {"broker": "ok", "store": "ok"}}
+            assert ready == {"status": "ok", "checks": {"broker": "ok", "store": "ok", "cache": "ok"}}
             batch = batch_at(datetime.now(UTC), n=10)
             await publisher.publish(
                 TELEMETRY_EXCHANGE,
