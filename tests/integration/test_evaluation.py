@@ -105,3 +105,18 @@ async def test_replicas_open_one_anomaly_which_clears_once_calm(
     await restarted.evaluate(T + timedelta(seconds=26), tick_s=2)
     cleared = [AnomalyEvent.model_validate_json(m.body) for m in await drain(broker_url, ANOMALY_QUEUE.name)]
     assert [(e.event, e.anomaly.id) for e in cleared] == [("cleared", anomaly.id)]
+
+
+async def test_a_replica_whose_runs_fall_in_one_tick_still_evaluates_the_second(
+    pool: asyncpg.Pool, redis_client: Redis, redis_prefix: str, bus: RabbitBus, broker_url: str
+) -> None:
+    await an_hour_of_normal_history(pool)
+    detector = replica(pool, redis_client, redis_prefix, bus)
+    windows = WindowStore(redis_client, prefix=redis_prefix)
+    now = T.replace(second=0)  # a whole minute: the start of a 2-s tick
+    await traffic(windows, now - timedelta(seconds=20), 20)
+    await detector.evaluate(now, tick_s=2)
+    await traffic(windows, now - timedelta(seconds=5), 5, error_every=2)
+    await detector.evaluate(now + timedelta(seconds=1.5), tick_s=2)  # the same tick, drifted into
+    events = [AnomalyEvent.model_validate_json(m.body) for m in await drain(broker_url, ANOMALY_QUEUE.name)]
+    assert [(e.event, e.anomaly.kind) for e in events] == [("detected", AnomalyKind.ERROR_RATIO)]

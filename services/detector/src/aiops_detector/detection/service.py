@@ -96,6 +96,7 @@ class DetectionService:
         self._detectors = detectors or Detectors()
         # The per-service IsolationForest, when enabled.
         self._models = models
+        self._replica_id = uuid.uuid4().hex
 
     async def evaluate(self, now: datetime | None = None, *, tick_s: float = 1.0) -> None:
         """One evaluation of every active series this replica claims, then publish events."""
@@ -215,7 +216,8 @@ class DetectionService:
 
     async def _claim(self, services: list[str], now: datetime, tick_s: float) -> list[str]:
         """The services whose series this replica evaluates this tick: each service is claimed
-        by one replica only, so that its series and its service-wide model are judged together."""
+        by one replica only, so that its series and its service-wide model are judged together.
+        A replica whose runs drift into the same tick twice keeps what it claimed."""
         if not services:
             return []
         tick = int(now.timestamp() // tick_s)
@@ -223,9 +225,15 @@ class DetectionService:
         async with self._redis.pipeline(transaction=False) as pipe:
             for service in services:
                 key = self._windows.key("claim", Series(service, SERVICE_WIDE).id, tick)
-                pipe.set(key, "1", nx=True, ex=expiry_s)
-            won = await pipe.execute()
-        return [service for service, claimed in zip(services, won, strict=True) if claimed]
+                pipe.set(key, self._replica_id, nx=True, ex=expiry_s)
+                pipe.get(key)
+            replies = await pipe.execute()
+        holders = replies[1::2]
+        return [
+            service
+            for service, holder in zip(services, holders, strict=True)
+            if _text(holder) == self._replica_id
+        ]
 
     async def publish_pending(self) -> int:
         """Publish the events of the `anomalies` table not yet published; how many were."""
@@ -252,6 +260,10 @@ def _exemplar_order(kind: AnomalyKind) -> Callable[[Exemplar], tuple[float, ...]
     if kind is AnomalyKind.LATENCY:
         return lambda e: (-e.duration_ms,)
     return lambda e: (-e.start_s,)
+
+
+def _text(value: bytes | str | None) -> str | None:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def _finite(values: dict[str, float | None]) -> dict[str, float | None]:
