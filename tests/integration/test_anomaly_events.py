@@ -3,11 +3,9 @@ per state change, with a message id a consumer can drop duplicates by."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
-import pytest
 from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 
@@ -21,15 +19,6 @@ from aiops_detector.detection.service import DetectionConfig, DetectionService
 from aiops_detector.detection.window_store import WindowStore
 from tests.integration.test_detection_store import anomaly
 from tests.support.bus import drain
-
-
-@pytest.fixture
-async def bus(broker_url: str) -> AsyncIterator[RabbitBus]:
-    bus = RabbitBus(broker_url, publish_timeout_s=5)
-    await bus.start()
-    await bus.wait_connected(10)
-    yield bus
-    await bus.close()
 
 
 async def test_each_state_change_is_published_once(

@@ -6,7 +6,6 @@ enough."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -27,15 +26,6 @@ from tests.support.bus import drain
 from tests.support.spans import batch_of, request_span
 
 T = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=5)
-
-
-@pytest.fixture
-async def bus(broker_url: str) -> AsyncIterator[RabbitBus]:
-    bus = RabbitBus(broker_url, publish_timeout_s=5)
-    await bus.start()
-    await bus.wait_connected(10)
-    yield bus
-    await bus.close()
 
 
 def replica(pool: asyncpg.Pool, redis: Redis, prefix: str, bus: RabbitBus) -> DetectionService:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
@@ -27,15 +26,6 @@ from tests.support.bus import depth, drain
 from tests.support.proxy import TcpProxy
 from tests.support.spans import batch_at
 from tests.support.waiting import eventually
-
-
-@pytest.fixture
-async def bus(broker_url: str) -> AsyncIterator[RabbitBus]:
-    bus = RabbitBus(broker_url, publish_timeout_s=5)
-    await bus.start()
-    await bus.wait_connected(10)
-    yield bus
-    await bus.close()
 
 
 def counter(registry: CollectorRegistry, name: str, **labels: str) -> float:

@@ -43,10 +43,10 @@ class SpanWriterConsumer:
 
     async def handle(self, message: IncomingMessage) -> None:
         try:
-            batch = SpanBatch.model_validate_json(message.body)
-        except ValidationError as exc:
+            batch = decode_span_batch(message)
+        except PoisonMessageError:
             self._metrics.batches.labels("dead_lettered").inc()
-            raise PoisonMessageError(f"not a span batch: {describe_validation_error(exc)}") from exc
+            raise
         started = time.perf_counter()
         try:
             stored = await self._repository.write_batch(batch)
@@ -71,7 +71,11 @@ class SpanWriterConsumer:
         self._metrics.rows.inc(len(batch.spans))
 
 
-def describe_validation_error(exc: ValidationError) -> str:
-    error = exc.errors()[0]
-    location = ".".join(str(part) for part in error["loc"]) or "body"
-    return f"{location}: {error['msg']}"
+def decode_span_batch(message: IncomingMessage) -> SpanBatch:
+    """The message's span batch; `PoisonMessageError` (dead-letter it) when it is none."""
+    try:
+        return SpanBatch.model_validate_json(message.body)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        location = ".".join(str(part) for part in error["loc"]) or "body"
+        raise PoisonMessageError(f"not a span batch: {location}: {error['msg']}") from exc

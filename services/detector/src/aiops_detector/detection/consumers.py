@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import time
 
-from pydantic import ValidationError
-
 from aiops_core.bus import Bus, IncomingMessage, PoisonMessageError, Subscription
 from aiops_core.bus.topology import SPAN_DETECT_QUEUE
-from aiops_core.models import SpanBatch
-from aiops_detector.consumers import describe_validation_error
+from aiops_detector.consumers import decode_span_batch
 from aiops_detector.detection.metrics import DetectionMetrics
 from aiops_detector.detection.window_store import WindowStore
 from aiops_detector.detection.windows import aggregate
@@ -41,10 +38,10 @@ class WindowConsumer:
 
     async def handle(self, message: IncomingMessage) -> None:
         try:
-            batch = SpanBatch.model_validate_json(message.body)
-        except ValidationError as exc:
+            batch = decode_span_batch(message)
+        except PoisonMessageError:
             self._metrics.batches.labels("dead_lettered").inc()
-            raise PoisonMessageError(f"not a span batch: {describe_validation_error(exc)}") from exc
+            raise
         deltas = aggregate(batch.spans, self._slot_s)
         try:
             merged = (

@@ -37,7 +37,13 @@ from aiops_detector.detection.metrics import DetectionMetrics
 from aiops_detector.detection.multivariate import IsolationForestDetector, ServiceModels
 from aiops_detector.detection.repository import DetectionRepository, OpenAnomaly
 from aiops_detector.detection.robust import ALARM_SCORE
-from aiops_detector.detection.window_store import WindowRead, WindowSpans, WindowStore, merge_slots
+from aiops_detector.detection.window_store import (
+    WindowRead,
+    WindowSpans,
+    WindowStore,
+    as_text,
+    merge_slots,
+)
 from aiops_detector.detection.windows import Exemplar, Series
 
 log = logging.getLogger(__name__)
@@ -232,7 +238,7 @@ class DetectionService:
         return [
             service
             for service, holder in zip(services, holders, strict=True)
-            if _text(holder) == self._replica_id
+            if holder is not None and as_text(holder) == self._replica_id
         ]
 
     async def publish_pending(self) -> int:
@@ -260,10 +266,6 @@ def _exemplar_order(kind: AnomalyKind) -> Callable[[Exemplar], tuple[float, ...]
     if kind is AnomalyKind.LATENCY:
         return lambda e: (-e.duration_ms,)
     return lambda e: (-e.start_s,)
-
-
-def _text(value: bytes | str | None) -> str | None:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 def _finite(values: dict[str, float | None]) -> dict[str, float | None]:

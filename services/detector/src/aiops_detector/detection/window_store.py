@@ -210,7 +210,7 @@ class WindowStore:
                 pipe.zrem(self.key("series:seen"), *stale)
                 await pipe.execute()
         members = await self._redis.zrangebyscore(self.key("series:seen"), since_s, "+inf")
-        ids = [_text(member) for member in members if isinstance(member, bytes | str)]
+        ids = [as_text(member) for member in members if isinstance(member, bytes | str)]
         if not ids:
             return []
         raw = await self._redis.hmget(self.key("series"), ids)
@@ -230,7 +230,7 @@ class WindowStore:
             for one, row in zip(chunk, rows, strict=True):
                 window = SlotDelta(requests=int(row[0]), errors=int(row[1]))
                 for name, count in zip(row[4::2], row[5::2], strict=True):
-                    window.latency.counts[int(_text(name)[1:])] = int(count)
+                    window.latency.counts[int(as_text(name)[1:])] = int(count)
                 result[one] = WindowRead(window, traffic_requests=int(row[2]), settle_s=int(row[3]))
         return result
 
@@ -265,18 +265,19 @@ class WindowStore:
                 pipe.hgetall(self.key("msg", series.id, minute))
             for reply in await pipe.execute():
                 for message, count in reply.items():
-                    counts[_text(message)] += int(count)
+                    counts[as_text(message)] += int(count)
         return counts
 
 
-def _text(value: bytes | str) -> str:
+def as_text(value: bytes | str) -> str:
+    """A Redis reply as text, whether the client decodes replies or not."""
     return value.decode() if isinstance(value, bytes) else value
 
 
 def _slot_from_hash(fields: dict[bytes | str, bytes | str]) -> SlotDelta:
     delta = SlotDelta()
     for name, value in fields.items():
-        key, count = _text(name), int(value)
+        key, count = as_text(name), int(value)
         if key == "n":
             delta.requests = count
         elif key == "e":
