@@ -19,6 +19,41 @@ async def start_platform(
     return ingest, detector
 
 
+async def start_incidents(processes: list[AiopsProcess], env: dict[str, str]) -> ServiceProcess:
+    incidents = ServiceProcess("incidents", env).start()
+    processes.append(incidents)
+    await incidents.wait_ready()
+    return incidents
+
+
+def start_load(processes: list[AiopsProcess], frontend_url: str, rps: float) -> AiopsProcess:
+    load = AiopsProcess(
+        ["loadgen", "--rps", str(rps), "--duration", "0", "--url", frontend_url],
+        {},
+        ready_url=frontend_url,
+        log_name="loadgen",
+    ).start()
+    processes.append(load)
+    return load
+
+
+async def learned_seconds(database_url: str, service: str, operation: str) -> float:
+    """Seconds of the series' traffic the detector's rollups cover."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        value = await conn.fetchval(
+            """
+            SELECT extract(epoch FROM max(covered_until) - min(first_start)) FROM series_rollups
+            WHERE service = $1 AND operation = $2
+            """,
+            service,
+            operation,
+        )
+        return float(value or 0)
+    finally:
+        await conn.close()
+
+
 async def stored_count(database_url: str, where: str = "true") -> int:
     conn = await asyncpg.connect(database_url)
     try:

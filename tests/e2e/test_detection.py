@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import json
 
-import asyncpg
 import httpx
 
 from aiops_core.bus.topology import ANOMALY_QUEUE
 from aiops_core.models import AnomalyEvent, AnomalyKind
-from tests.e2e.conftest import start_platform, start_shop
+from tests.e2e.conftest import learned_seconds, start_load, start_platform, start_shop
 from tests.support.bus import drain
 from tests.support.processes import AiopsProcess
 from tests.support.waiting import eventually
@@ -20,23 +19,6 @@ from tests.support.waiting import eventually
 PAYMENT = ("payment", "POST /payment")
 # Short enough for a test; the default, 90 s, is what the benchmarks run with.
 MIN_HISTORY_S = 20
-
-
-async def learned_seconds(database_url: str, service: str, operation: str) -> float:
-    """Seconds of the series' traffic the rollups cover."""
-    conn = await asyncpg.connect(database_url)
-    try:
-        value = await conn.fetchval(
-            """
-            SELECT extract(epoch FROM max(covered_until) - min(first_start)) FROM series_rollups
-            WHERE service = $1 AND operation = $2
-            """,
-            service,
-            operation,
-        )
-        return float(value or 0)
-    finally:
-        await conn.close()
 
 
 async def test_a_payment_fault_opens_one_anomaly_on_payment_and_clears_after_reset(
@@ -50,13 +32,7 @@ async def test_a_payment_fault_opens_one_anomaly_on_payment_and_clears_after_res
     }
     ingest, _ = await start_platform(processes, env)
     shop = await start_shop(processes, ingest.url)
-    load = AiopsProcess(
-        ["loadgen", "--rps", "20", "--duration", "0", "--url", shop.frontend],
-        {},
-        ready_url=shop.frontend,
-        log_name="loadgen",
-    ).start()
-    processes.append(load)
+    start_load(processes, shop.frontend, 20)
     await eventually(
         lambda: learned_seconds(database_url, *PAYMENT),
         lambda covered: covered >= MIN_HISTORY_S + 5,

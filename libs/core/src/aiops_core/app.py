@@ -88,6 +88,8 @@ def create_service_app(
     for router in routers:
         app.include_router(router)
     Instrumentator(registry=registry, excluded_handlers=_UNINSTRUMENTED).instrument(
-        app, latency_lowr_buckets=_LATENCY_BUCKETS
-    ).expose(app, tags=["health"])
+        app,
+        latency_lowr_buckets=_LATENCY_BUCKETS,
+        # Prometheus text is not JSON; left out of the schema so that it does not claim to be.
+    ).expose(app, include_in_schema=False)
     return app

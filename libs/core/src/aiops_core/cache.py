@@ -18,3 +18,8 @@ def create_embedded_redis() -> Redis:
 
 async def ping(redis: Redis) -> None:
     await redis.ping()
+
+
+def as_text(value: bytes | str) -> str:
+    """A Redis reply as text, whether the client decodes replies or not."""
+    return value.decode() if isinstance(value, bytes) else value

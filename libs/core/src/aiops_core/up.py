@@ -47,14 +47,15 @@ async def run_platform(specs: Sequence[ServiceSpec], *, host: str, port_offset: 
     try:
         if bus is not None:
             await bus.start()
-        for index, spec in enumerate(runnable):
+        for spec in runnable:
             assert spec.build is not None
             await runner.start_app(spec.name, spec.build(shared), host, spec.default_port + port_offset)
-            if index == 0 and bus is not None:
-                # The first service to start is the one that consumes; stopping goes in reverse,
-                # so by the time it comes back here every producer has stopped and what is still
-                # on the in-process bus can be consumed before the consumers stop.
-                runner.add_step("drain the in-process bus", lambda: bus.wait_until_empty(DRAIN_TIMEOUT_S))
+            if bus is not None:
+                # Consumers start before their producers (incidents, then the detector, then
+                # ingest) and stopping goes in reverse, so when stopping comes back here every
+                # service that feeds this one has stopped: what is still on the in-process bus
+                # can be consumed before this one stops.
+                runner.add_step(f"drain the in-process bus before {spec.name}", lambda: bus.wait_until_empty(DRAIN_TIMEOUT_S))
         for spec in runnable:
             if spec.companion is not None:
                 await runner.start_background(f"{spec.name} companion", spec.companion(shared))
@@ -76,9 +77,13 @@ def _print_banner(specs: Sequence[ServiceSpec], urls: dict[str, str], embedded: 
     click.echo("AIOps platform is up" + (f" (embedded: {', '.join(embedded)})" if embedded else ""))
     for spec in specs:
         click.echo(f"  {spec.name:<16}{urls[spec.name]:<26}{spec.summary}")
-    if "detector" in urls:
+    if "incidents" in urls:
         click.echo("")
-        click.echo("Spans stored so far:")
-        click.echo(f"  curl -s {urls['detector']}/metrics | grep '^aiops_writer_rows_total'")
+        click.echo("Incidents (the detectors learn for about two minutes first):")
+        click.echo(f"  curl -s '{urls['incidents']}/aiops/incidents?status=open'")
+        if "shop-payment" in urls:
+            click.echo("Break payment, then reset it:")
+            click.echo(f"  curl -X POST '{urls['shop-payment']}/simulate/error?rate=0.5'")
+            click.echo(f"  curl -X POST {urls['shop-payment']}/simulate/reset")
     click.echo("Stop with Ctrl-C.")
     click.echo("")

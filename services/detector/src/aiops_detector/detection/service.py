@@ -24,6 +24,7 @@ from aiops_core.bus.topology import (
     ANOMALY_CLEARED_ROUTING_KEY,
     ANOMALY_DETECTED_ROUTING_KEY,
 )
+from aiops_core.cache import as_text
 from aiops_core.models import Anomaly, AnomalyEvent, AnomalyEvidence, AnomalyKind, ErrorMessageCount
 from aiops_detector.detection.baseline_cache import BaselineCache
 from aiops_detector.detection.baselines import Baseline
@@ -41,7 +42,6 @@ from aiops_detector.detection.window_store import (
     WindowRead,
     WindowSpans,
     WindowStore,
-    as_text,
     merge_slots,
 )
 from aiops_detector.detection.windows import Exemplar, Series

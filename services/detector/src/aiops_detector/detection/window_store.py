@@ -26,6 +26,7 @@ from uuid import UUID
 
 from redis.asyncio import Redis
 
+from aiops_core.cache import as_text
 from aiops_detector.detection.sketch import LatencyHistogram
 from aiops_detector.detection.windows import Exemplar, Series, SeriesDelta, SlotDelta
 
@@ -267,11 +268,6 @@ class WindowStore:
                 for message, count in reply.items():
                     counts[as_text(message)] += int(count)
         return counts
-
-
-def as_text(value: bytes | str) -> str:
-    """A Redis reply as text, whether the client decodes replies or not."""
-    return value.decode() if isinstance(value, bytes) else value
 
 
 def _slot_from_hash(fields: dict[bytes | str, bytes | str]) -> SlotDelta:

@@ -1,0 +1,145 @@
+"""The incidents app: its factory and lifespan. It consumes anomaly events, keeps incidents and
+the service graph, sends notifications and serves the REST API."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from redis.asyncio import Redis
+
+from aiops_core.app import ServiceSpec, create_service_app
+from aiops_core.bus import Bus
+from aiops_core.bus.topology import ANOMALY_QUEUE
+from aiops_core.cache import create_redis
+from aiops_core.cache import ping as ping_redis
+from aiops_core.clients import create_bus, create_store
+from aiops_core.observability.health import HealthChecks
+from aiops_core.observability.metrics import create_registry
+from aiops_core.observability.queue_depth import QueueDepthMonitor
+from aiops_core.periodic import PeriodicJob
+from aiops_core.store import ping
+from aiops_incidents.auth import ApiAuth, document_optional_auth, parse_tokens
+from aiops_incidents.consumers import AnomalyConsumer
+from aiops_incidents.live_stats import LiveStats
+from aiops_incidents.metrics import IncidentMetrics
+from aiops_incidents.routes import IncidentsState, incidents_router
+from aiops_incidents.service import IncidentService, LifecycleConfig
+from aiops_incidents.settings import IncidentSettings
+
+DESCRIPTION = """\
+Turns the detectors' anomalies into incidents: anomalies that overlap in time and are connected
+in the service graph (learned from the traces) become one incident, whose root cause is ranked
+from the traces: where the trouble started, not every service that suffered from it.
+
+Incidents resolve themselves once every anomaly has stayed cleared for a cooldown, and reopen
+if the same root cause fires again soon after. Mutating routes need a bearer token with the
+`write` scope when `AIOPS_API_TOKENS` is set.
+"""
+
+RESOLVE_INTERVAL_S = 1.0
+GAUGE_INTERVAL_S = 5.0
+
+
+def create_app(
+    settings: IncidentSettings | None = None, bus: Bus | None = None, redis: Redis | None = None
+) -> FastAPI:
+    settings = settings or IncidentSettings()
+    registry = create_registry()
+    metrics = IncidentMetrics(registry)
+    health = HealthChecks()
+    auth = ApiAuth(parse_tokens(settings.api_tokens), settings.api_read_requires_token)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool = await create_store(settings, application_name="aiops-incidents")
+        owned_bus, owned_redis = bus is None, redis is None
+        active_bus = bus or create_bus(settings, connection_name="aiops-incidents")
+        cache = redis or create_redis(settings.redis_url)
+        try:
+            if owned_bus:
+                await active_bus.start()
+            live_stats = LiveStats(cache, prefix=settings.redis_key_prefix)
+            service = IncidentService(
+                pool,
+                metrics=metrics,
+                live_stats=live_stats,
+                config=LifecycleConfig(
+                    resolve_cooldown=timedelta(seconds=settings.resolve_cooldown_s),
+                    reopen_window=timedelta(seconds=settings.reopen_window_s),
+                ),
+            )
+            app.state.auth = auth
+            app.state.pool = pool
+            app.state.redis = cache
+            app.state.redis_key_prefix = settings.redis_key_prefix
+            app.state.incidents = IncidentsState(
+                service=service, incidents=service.incidents, graph=service.graph, live_stats=live_stats
+            )
+            graph_window = timedelta(seconds=settings.graph_window_s)
+            jobs = [
+                PeriodicJob(
+                    "service graph",
+                    lambda: service.refresh_graph(graph_window),
+                    interval_s=settings.graph_interval_s,
+                ),
+                PeriodicJob("root-cause ranking", service.rerank, interval_s=settings.rank_interval_s),
+                PeriodicJob("auto-resolve", service.resolve_calm, interval_s=RESOLVE_INTERVAL_S),
+                PeriodicJob(
+                    "active incidents gauge", service.refresh_active_gauge, interval_s=GAUGE_INTERVAL_S
+                ),
+            ]
+            for job in jobs:
+                job.start()
+            consumer = AnomalyConsumer(active_bus, service, prefetch=settings.broker_prefetch)
+            await consumer.start()
+            queue_depth = QueueDepthMonitor(
+                active_bus, [ANOMALY_QUEUE.name, ANOMALY_QUEUE.dead_letter_queue], registry
+            )
+            queue_depth.start()
+            health.add("broker", active_bus.ping)
+            health.add("store", lambda: ping(pool))
+            health.add("cache", lambda: ping_redis(cache))
+            try:
+                yield
+            finally:
+                await consumer.stop()
+                await queue_depth.stop()
+                for job in jobs:
+                    await job.stop()
+        finally:
+            if owned_bus:
+                await active_bus.close()
+            if owned_redis:
+                await cache.aclose()
+            await pool.close()
+
+    app = create_service_app(
+        title="AIOps incidents",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        health=health,
+        registry=registry,
+        routers=[incidents_router()],
+    )
+
+    document_optional_auth(app, auth)
+
+    @app.get("/api/docs", include_in_schema=False)
+    async def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url=app.openapi_url or "/openapi.json", title=f"{app.title} - API")
+
+    return app
+
+
+SERVICE = ServiceSpec(
+    name="incidents",
+    default_port=8000,
+    summary="Incidents: correlation, root cause, lifecycle, notifications and the REST API",
+    build=lambda shared: create_app(bus=shared.bus, redis=shared.redis),
+    order=5,
+)

@@ -1,0 +1,36 @@
+"""The incident lifecycle as pure decisions: open -> acknowledged -> resolved, and back to open
+when the same root cause fires again soon after. Times come from the caller's clock."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from aiops_core.errors import ConflictError
+from aiops_incidents.schemas import IncidentStatus
+
+SYSTEM = "system"
+
+
+def next_status(current: IncidentStatus, wanted: IncidentStatus) -> IncidentStatus | None:
+    """The status an action leads to, or None when the incident is already there (a repeated
+    action changes nothing). Acknowledging a resolved incident is a conflict."""
+    if current is wanted:
+        return None
+    if current is IncidentStatus.RESOLVED and wanted is IncidentStatus.ACKNOWLEDGED:
+        raise ConflictError("the incident is resolved; it cannot be acknowledged")
+    if wanted is IncidentStatus.OPEN:
+        raise ConflictError("an incident reopens only when its root cause fires again")
+    return wanted
+
+
+def resolvable(cleared_at: Sequence[datetime | None], now: datetime, cooldown: timedelta) -> bool:
+    """Every member anomaly has cleared, the last one at least `cooldown` ago."""
+    if not cleared_at or any(at is None for at in cleared_at):
+        return False
+    last = max(at for at in cleared_at if at is not None)
+    return now - last >= cooldown
+
+
+def reopenable(resolved_at: datetime | None, now: datetime, window: timedelta) -> bool:
+    return resolved_at is not None and now - resolved_at <= window

@@ -1,0 +1,124 @@
+"""SQL over the stored spans that root-cause ranking and impact need."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+import asyncpg
+
+from aiops_core.store.pool import Connection
+from aiops_incidents.rca.traces import StoredSpan, TraceTree
+
+# Traces picked per member series; enough for a stable share of blame, few enough to stay fast.
+TRACES_PER_SERIES = 20
+USUAL_TRACES = 60
+# The traces from before an incident start no later than this before it, so the learning of
+# usual self-times is not already disturbed by the fault.
+USUAL_GAP = timedelta(seconds=15)
+USUAL_SPAN = timedelta(minutes=10)
+# A trace's spans start within this of the span it was picked by.
+TRACE_REACH = timedelta(minutes=1)
+
+
+class TraceRepository:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    async def troubled(
+        self,
+        conn: Connection,
+        service: str,
+        operation: str,
+        *,
+        failed: bool,
+        since: datetime,
+        until: datetime,
+    ) -> list[str]:
+        """The latest failed requests of a series in a period, or its slowest ones."""
+        order = "max(start_time) DESC" if failed else "max(duration_ms) DESC"
+        rows = await conn.fetch(
+            f"""
+            SELECT trace_id FROM spans
+            WHERE service = $1 AND operation = $2 AND start_time >= $3 AND start_time < $4
+              AND kind IN ('server', 'consumer') {"AND is_error" if failed else ""}
+            GROUP BY trace_id ORDER BY {order} LIMIT $5
+            """,
+            service,
+            operation,
+            since,
+            until,
+            TRACES_PER_SERIES,
+        )
+        return [r["trace_id"] for r in rows]
+
+    async def usual(self, conn: Connection, services: Sequence[str], before: datetime) -> list[TraceTree]:
+        """Recent traces through these services from before `before`, to learn usual self-times."""
+        rows = await conn.fetch(
+            """
+            SELECT trace_id FROM spans
+            WHERE service = ANY($1) AND start_time >= $2 AND start_time < $3 AND NOT is_error
+            GROUP BY trace_id ORDER BY max(start_time) DESC LIMIT $4
+            """,
+            list(services),
+            before - USUAL_GAP - USUAL_SPAN,
+            before - USUAL_GAP,
+            USUAL_TRACES,
+        )
+        return await self.trees(conn, [r["trace_id"] for r in rows], before - USUAL_GAP - USUAL_SPAN, before)
+
+    async def trees(
+        self, conn: Connection, trace_ids: Sequence[str], since: datetime, until: datetime
+    ) -> list[TraceTree]:
+        if not trace_ids:
+            return []
+        rows = await conn.fetch(
+            """
+            SELECT trace_id, span_id, parent_span_id, service, operation, kind, start_time, duration_ms,
+                   is_error, error_message
+            FROM spans WHERE trace_id = ANY($1) AND start_time >= $2 AND start_time < $3
+            """,
+            list(set(trace_ids)),
+            since - TRACE_REACH,
+            until + TRACE_REACH,
+        )
+        by_trace: dict[str, list[StoredSpan]] = defaultdict(list)
+        for row in rows:
+            by_trace[row["trace_id"]].append(StoredSpan(**dict(row)))
+        return [TraceTree(spans) for spans in by_trace.values()]
+
+    async def trace(self, trace_id: str) -> list[StoredSpan]:
+        async with self.pool.acquire() as conn:
+            rows = await conn.fetch(
+                """
+                SELECT trace_id, span_id, parent_span_id, service, operation, kind, start_time, duration_ms,
+                       is_error, error_message
+                FROM spans WHERE trace_id = $1 ORDER BY start_time
+                """,
+                trace_id,
+            )
+        return [StoredSpan(**dict(row)) for row in rows]
+
+    async def entry_impact(self, conn: Connection, since: datetime, until: datetime) -> tuple[int, int]:
+        """Entry-point requests (root spans) in a period, and how many of them failed or took
+        more than 1.5 times their operation's usual p95 (learned just before the period)."""
+        row = await conn.fetchrow(
+            """
+            WITH usual AS (
+                SELECT service, operation, percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms) AS p95
+                FROM spans
+                WHERE parent_span_id IS NULL AND start_time >= $1::timestamptz - interval '5 minutes'
+                  AND start_time < $1::timestamptz - interval '15 seconds'
+                GROUP BY service, operation
+            )
+            SELECT count(*) AS total,
+                   count(*) FILTER (WHERE s.is_error OR s.duration_ms > 1.5 * u.p95) AS affected
+            FROM spans s LEFT JOIN usual u USING (service, operation)
+            WHERE s.parent_span_id IS NULL AND s.start_time >= $1 AND s.start_time < $2
+            """,
+            since,
+            until,
+        )
+        assert row is not None
+        return int(row["total"]), int(row["affected"])

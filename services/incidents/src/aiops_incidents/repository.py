@@ -1,0 +1,528 @@
+"""SQL of incidents, their member anomalies and timeline, and of the service graph."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+import asyncpg
+
+from aiops_core.models import Anomaly, AnomalyEvidence, AnomalyKind
+from aiops_core.store.pool import Connection
+from aiops_incidents.correlation import ActiveIncident
+from aiops_incidents.schemas import (
+    EventType,
+    Impact,
+    IncidentStatus,
+    IncidentSummary,
+    RootCauseCandidate,
+    ServiceEdge,
+    Severity,
+    TimelineEvent,
+)
+
+# Every change to incidents by the domain (correlation, ranking, auto-resolve) holds this
+# transaction-scoped advisory lock, so replicas take turns instead of racing; it is arbitrary
+# and fixed, like the migration lock.
+INCIDENTS_LOCK_KEY = 7_420_005
+
+_SUMMARY_SQL = """
+SELECT i.*, coalesce(m.services, '{}') AS services, coalesce(m.anomaly_count, 0) AS anomaly_count
+FROM incidents i
+LEFT JOIN LATERAL (
+    SELECT array_agg(DISTINCT a.service ORDER BY a.service) AS services, count(*) AS anomaly_count
+    FROM incident_anomalies a WHERE a.incident_id = i.id
+) m ON true
+"""
+
+_STATE_COLUMNS = (
+    "id, status, severity, fingerprint, started_at, resolved_at, root_service, root_operation, root_kind"
+)
+_ANOMALY_COLUMNS = (
+    "anomaly_id, service, operation, kind, score, started_at, detected_at, cleared_at, window_s, "
+    "observed, baseline, evidence"
+)
+
+
+@dataclass(frozen=True)
+class IncidentFilters:
+    status: IncidentStatus | None = None
+    severity: Severity | None = None
+    service: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where a page ended: the last item's sort key."""
+
+    at: datetime
+    id: UUID
+
+
+@dataclass(frozen=True)
+class IncidentState:
+    id: UUID
+    status: IncidentStatus
+    severity: Severity
+    fingerprint: str
+    started_at: datetime
+    resolved_at: datetime | None
+    root: tuple[str, str, str] | None
+
+
+class IncidentRepository:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    # --- what the domain changes, inside its transactions -------------------------------------
+
+    @staticmethod
+    async def lock(conn: Connection) -> None:
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", INCIDENTS_LOCK_KEY)
+
+    @staticmethod
+    async def try_lock(conn: Connection) -> bool:
+        return bool(await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", INCIDENTS_LOCK_KEY))
+
+    @staticmethod
+    async def incident_of_anomaly(conn: Connection, anomaly_id: UUID) -> UUID | None:
+        found: UUID | None = await conn.fetchval(
+            "SELECT incident_id FROM incident_anomalies WHERE anomaly_id = $1", anomaly_id
+        )
+        return found
+
+    @staticmethod
+    async def active(conn: Connection) -> list[ActiveIncident]:
+        rows = await conn.fetch(
+            """
+            SELECT i.id, i.fingerprint, i.opened_at, array_agg(DISTINCT a.service) AS services
+            FROM incidents i JOIN incident_anomalies a ON a.incident_id = i.id
+            WHERE i.status <> 'resolved'
+            GROUP BY i.id
+            """
+        )
+        return [
+            ActiveIncident(r["id"], r["fingerprint"], r["opened_at"], frozenset(r["services"])) for r in rows
+        ]
+
+    @staticmethod
+    async def state(conn: Connection, incident_id: UUID, *, for_update: bool = False) -> IncidentState | None:
+        row = await conn.fetchrow(
+            f"SELECT {_STATE_COLUMNS} FROM incidents WHERE id = $1" + (" FOR UPDATE" if for_update else ""),
+            incident_id,
+        )
+        return _state(row) if row else None
+
+    @staticmethod
+    async def by_fingerprint(conn: Connection, fingerprint: str) -> IncidentState | None:
+        """The unresolved incident with this fingerprint, else the one resolved last."""
+        row = await conn.fetchrow(
+            f"""
+            SELECT {_STATE_COLUMNS} FROM incidents WHERE fingerprint = $1
+            ORDER BY status = 'resolved', resolved_at DESC NULLS FIRST LIMIT 1
+            """,
+            fingerprint,
+        )
+        return _state(row) if row else None
+
+    @staticmethod
+    async def create(
+        conn: Connection, *, fingerprint: str, title: str, started_at: datetime, now: datetime
+    ) -> UUID:
+        incident_id = uuid4()
+        await conn.execute(
+            """
+            INSERT INTO incidents
+                (id, fingerprint, status, severity, title, started_at, opened_at, updated_at)
+            VALUES ($1, $2, 'open', 'low', $3, $4, $5, $5)
+            """,
+            incident_id,
+            fingerprint,
+            title,
+            started_at,
+            now,
+        )
+        return incident_id
+
+    @staticmethod
+    async def reopen(conn: Connection, incident_id: UUID, now: datetime) -> None:
+        await conn.execute(
+            """
+            UPDATE incidents SET status = 'open', resolved_at = NULL, resolved_by = NULL,
+                   acknowledged_at = NULL, acknowledged_by = NULL,
+                   reopened_count = reopened_count + 1, updated_at = $2
+            WHERE id = $1
+            """,
+            incident_id,
+            now,
+        )
+
+    @staticmethod
+    async def add_member(conn: Connection, incident_id: UUID, anomaly: Anomaly, now: datetime) -> None:
+        await conn.execute(
+            f"""
+            INSERT INTO incident_anomalies (incident_id, joined_at, {_ANOMALY_COLUMNS})
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+            ON CONFLICT (anomaly_id) DO NOTHING
+            """,
+            incident_id,
+            now,
+            anomaly.id,
+            anomaly.service,
+            anomaly.operation,
+            anomaly.kind.value,
+            anomaly.score,
+            anomaly.started_at,
+            anomaly.detected_at,
+            anomaly.cleared_at,
+            anomaly.window_s,
+            json.dumps(anomaly.observed),
+            json.dumps(anomaly.baseline),
+            anomaly.evidence.model_dump_json(),
+        )
+        await conn.execute(
+            "UPDATE incidents SET started_at = least(started_at, $2), updated_at = $3 WHERE id = $1",
+            incident_id,
+            anomaly.started_at,
+            now,
+        )
+
+    @staticmethod
+    async def clear_member(conn: Connection, anomaly_id: UUID, cleared_at: datetime) -> UUID | None:
+        """Mark a member anomaly cleared; its incident's id, or None if it was cleared already."""
+        found: UUID | None = await conn.fetchval(
+            "UPDATE incident_anomalies SET cleared_at = $2 WHERE anomaly_id = $1 AND cleared_at IS NULL "
+            "RETURNING incident_id",
+            anomaly_id,
+            cleared_at,
+        )
+        return found
+
+    @staticmethod
+    async def members(conn: Connection, incident_id: UUID) -> list[Anomaly]:
+        rows = await conn.fetch(
+            f"SELECT {_ANOMALY_COLUMNS} FROM incident_anomalies WHERE incident_id = $1 ORDER BY detected_at",
+            incident_id,
+        )
+        return [_anomaly(row) for row in rows]
+
+    @staticmethod
+    async def assess(
+        conn: Connection,
+        incident_id: UUID,
+        *,
+        candidates: Sequence[RootCauseCandidate],
+        impact: Impact,
+        severity: Severity,
+        title: str,
+        now: datetime,
+    ) -> None:
+        top = candidates[0] if candidates else None
+        await conn.execute(
+            """
+            UPDATE incidents SET candidates = $2, impact = $3, severity = $4, title = $5,
+                   root_service = $6, root_operation = $7, root_kind = $8, ranked_at = $9, updated_at = $9
+            WHERE id = $1
+            """,
+            incident_id,
+            json.dumps([c.model_dump(mode="json") for c in candidates]),
+            impact.model_dump_json(),
+            severity.value,
+            title,
+            top.service if top else None,
+            top.operation if top else None,
+            top.kind.value if top else None,
+            now,
+        )
+
+    @staticmethod
+    async def set_fingerprint(conn: Connection, incident_id: UUID, fingerprint: str) -> bool:
+        """Follow the root cause, unless another unresolved incident already has that fingerprint."""
+        taken = await conn.fetchval(
+            "SELECT true FROM incidents WHERE fingerprint = $1 AND status <> 'resolved' AND id <> $2",
+            fingerprint,
+            incident_id,
+        )
+        if taken:
+            return False
+        await conn.execute("UPDATE incidents SET fingerprint = $2 WHERE id = $1", incident_id, fingerprint)
+        return True
+
+    @staticmethod
+    async def set_status(
+        conn: Connection, incident_id: UUID, status: IncidentStatus, actor: str, now: datetime
+    ) -> None:
+        if status is IncidentStatus.ACKNOWLEDGED:
+            columns = "acknowledged_at = $3, acknowledged_by = $4"
+        else:
+            columns = "resolved_at = $3, resolved_by = $4"
+        await conn.execute(
+            f"UPDATE incidents SET status = $2, {columns}, updated_at = $3 WHERE id = $1",
+            incident_id,
+            status.value,
+            now,
+            actor,
+        )
+
+    @staticmethod
+    async def add_event(
+        conn: Connection,
+        incident_id: UUID,
+        event: EventType,
+        actor: str,
+        now: datetime,
+        detail: dict[str, Any] | None = None,
+    ) -> int:
+        event_id: int = await conn.fetchval(
+            "INSERT INTO incident_events (incident_id, at, type, actor, detail) VALUES ($1, $2, $3, $4, $5) "
+            "RETURNING id",
+            incident_id,
+            now,
+            event.value,
+            actor,
+            json.dumps(detail or {}),
+        )
+        return event_id
+
+    @staticmethod
+    async def unresolved(conn: Connection) -> list[UUID]:
+        return [r["id"] for r in await conn.fetch("SELECT id FROM incidents WHERE status <> 'resolved'")]
+
+    @staticmethod
+    async def clearing(conn: Connection) -> dict[UUID, list[datetime | None]]:
+        """Each unresolved incident's members' cleared_at."""
+        rows = await conn.fetch(
+            """
+            SELECT i.id, array_agg(a.cleared_at) AS cleared
+            FROM incidents i JOIN incident_anomalies a ON a.incident_id = i.id
+            WHERE i.status <> 'resolved' GROUP BY i.id
+            """
+        )
+        return {r["id"]: list(r["cleared"]) for r in rows}
+
+    # --- what the API reads ------------------------------------------------------------------
+
+    @staticmethod
+    async def summaries(conn: Connection, ids: Sequence[UUID]) -> dict[UUID, IncidentSummary]:
+        rows = await conn.fetch(_SUMMARY_SQL + " WHERE i.id = ANY($1)", list(ids))
+        return {row["id"]: _summary(row) for row in rows}
+
+    async def page(self, filters: IncidentFilters, after: Cursor | None, limit: int) -> list[IncidentSummary]:
+        conditions, args = ["true"], []
+
+        def arg(value: object) -> str:
+            args.append(value)
+            return f"${len(args)}"
+
+        if filters.status is not None:
+            conditions.append(f"i.status = {arg(filters.status.value)}")
+        if filters.severity is not None:
+            conditions.append(f"i.severity = {arg(filters.severity.value)}")
+        if filters.service is not None:
+            conditions.append(
+                "EXISTS (SELECT 1 FROM incident_anomalies s WHERE s.incident_id = i.id "
+                f"AND s.service = {arg(filters.service)})"
+            )
+        if filters.since is not None:
+            conditions.append(f"i.opened_at >= {arg(filters.since)}")
+        if filters.until is not None:
+            conditions.append(f"i.opened_at < {arg(filters.until)}")
+        if after is not None:
+            conditions.append(f"(i.opened_at, i.id) < ({arg(after.at)}, {arg(after.id)})")
+        where = " AND ".join(conditions)
+        sql = f"{_SUMMARY_SQL} WHERE {where} ORDER BY i.opened_at DESC, i.id DESC LIMIT {arg(limit)}"
+        async with self.pool.acquire() as conn:
+            return [_summary(row) for row in await conn.fetch(sql, *args)]
+
+    async def detail(
+        self, incident_id: UUID
+    ) -> tuple[IncidentSummary, list[RootCauseCandidate], Impact, list[TimelineEvent], list[Anomaly]] | None:
+        async with self.pool.acquire() as conn:
+            row = await conn.fetchrow(_SUMMARY_SQL + " WHERE i.id = $1", incident_id)
+            if row is None:
+                return None
+            events = await conn.fetch(
+                "SELECT id, at, type, actor, detail FROM incident_events WHERE incident_id = $1 ORDER BY id",
+                incident_id,
+            )
+            members = await self.members(conn, incident_id)
+        return (
+            _summary(row),
+            [RootCauseCandidate.model_validate(c) for c in json.loads(row["candidates"])],
+            Impact.model_validate_json(row["impact"]),
+            [_event(e) for e in events],
+            members,
+        )
+
+    async def anomalies(
+        self,
+        *,
+        service: str | None,
+        is_open: bool | None,
+        since: datetime | None,
+        after: Cursor | None,
+        limit: int,
+    ) -> list[Anomaly]:
+        conditions, args = ["true"], []
+
+        def arg(value: object) -> str:
+            args.append(value)
+            return f"${len(args)}"
+
+        if service is not None:
+            conditions.append(f"service = {arg(service)}")
+        if is_open is not None:
+            conditions.append("cleared_at IS NULL" if is_open else "cleared_at IS NOT NULL")
+        if since is not None:
+            conditions.append(f"detected_at >= {arg(since)}")
+        if after is not None:
+            conditions.append(f"(detected_at, anomaly_id) < ({arg(after.at)}, {arg(after.id)})")
+        sql = (
+            f"SELECT {_ANOMALY_COLUMNS} FROM incident_anomalies WHERE {' AND '.join(conditions)} "
+            f"ORDER BY detected_at DESC, anomaly_id DESC LIMIT {arg(limit)}"
+        )
+        async with self.pool.acquire() as conn:
+            return [_anomaly(row) for row in await conn.fetch(sql, *args)]
+
+    async def open_anomaly_kinds(self) -> dict[str, list[AnomalyKind]]:
+        async with self.pool.acquire() as conn:
+            rows = await conn.fetch("SELECT service, kind FROM incident_anomalies WHERE cleared_at IS NULL")
+        found: dict[str, list[AnomalyKind]] = {}
+        for row in rows:
+            found.setdefault(row["service"], []).append(AnomalyKind(row["kind"]))
+        return found
+
+    async def active_by_severity(self) -> dict[Severity, int]:
+        async with self.pool.acquire() as conn:
+            rows = await conn.fetch(
+                "SELECT severity, count(*) AS n FROM incidents WHERE status <> 'resolved' GROUP BY severity"
+            )
+        counts = dict.fromkeys(Severity, 0)
+        counts.update({Severity(r["severity"]): int(r["n"]) for r in rows})
+        return counts
+
+
+class GraphRepository:
+    """The service graph: calls from a client (or producer) span in one service to its child
+    server (or consumer) span in another, counted over a recent window of stored spans."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    async def refresh(self, since: datetime, until: datetime, *, forget_before: datetime) -> int:
+        window_s = (until - since).total_seconds()
+        async with self.pool.acquire() as conn, conn.transaction():
+            seen = await conn.fetch(
+                """
+                INSERT INTO service_edges (source, target, calls, errors, window_s, last_seen)
+                SELECT c.service, s.service, count(*), count(*) FILTER (WHERE s.is_error), $3,
+                       max(s.start_time)
+                FROM spans s
+                JOIN spans c ON c.trace_id = s.trace_id AND c.span_id = s.parent_span_id
+                WHERE s.start_time >= $1 AND s.start_time < $2
+                  AND c.start_time >= $1::timestamptz - interval '1 minute' AND c.start_time < $2
+                  AND s.kind IN ('server', 'consumer') AND c.kind IN ('client', 'producer')
+                  AND c.service <> s.service
+                GROUP BY c.service, s.service
+                ON CONFLICT (source, target) DO UPDATE
+                SET calls = excluded.calls, errors = excluded.errors, window_s = excluded.window_s,
+                    last_seen = excluded.last_seen
+                RETURNING source, target
+                """,
+                since,
+                until,
+                window_s,
+            )
+            # An edge not seen in this window has no calls now; it is kept (with its last_seen)
+            # until it has not been seen for a long time.
+            await conn.execute(
+                "UPDATE service_edges SET calls = 0, errors = 0, window_s = $1 WHERE last_seen < $2",
+                window_s,
+                since,
+            )
+            await conn.execute("DELETE FROM service_edges WHERE last_seen < $1", forget_before)
+        return len(seen)
+
+    async def edges(self, conn: Connection | None = None) -> list[ServiceEdge]:
+        sql = "SELECT * FROM service_edges ORDER BY source, target"
+        if conn is None:
+            async with self.pool.acquire() as own:
+                rows = await own.fetch(sql)
+        else:
+            rows = await conn.fetch(sql)
+        return [
+            ServiceEdge(
+                source=r["source"],
+                target=r["target"],
+                calls_per_s=r["calls"] / r["window_s"] if r["window_s"] else 0.0,
+                error_ratio=r["errors"] / r["calls"] if r["calls"] else 0.0,
+                last_seen=r["last_seen"],
+            )
+            for r in rows
+        ]
+
+
+def _state(row: asyncpg.Record) -> IncidentState:
+    root = (row["root_service"], row["root_operation"], row["root_kind"]) if row["root_service"] else None
+    return IncidentState(
+        id=row["id"],
+        status=IncidentStatus(row["status"]),
+        severity=Severity(row["severity"]),
+        fingerprint=row["fingerprint"],
+        started_at=row["started_at"],
+        resolved_at=row["resolved_at"],
+        root=root,
+    )
+
+
+def _summary(row: asyncpg.Record) -> IncidentSummary:
+    candidates = json.loads(row["candidates"])
+    return IncidentSummary(
+        id=row["id"],
+        status=IncidentStatus(row["status"]),
+        severity=Severity(row["severity"]),
+        title=row["title"],
+        fingerprint=row["fingerprint"],
+        root_cause=RootCauseCandidate.model_validate(candidates[0]) if candidates else None,
+        services=list(row["services"]),
+        anomaly_count=row["anomaly_count"],
+        started_at=row["started_at"],
+        opened_at=row["opened_at"],
+        acknowledged_at=row["acknowledged_at"],
+        resolved_at=row["resolved_at"],
+        reopened_count=row["reopened_count"],
+        updated_at=row["updated_at"],
+    )
+
+
+def _anomaly(row: asyncpg.Record) -> Anomaly:
+    return Anomaly(
+        id=row["anomaly_id"],
+        service=row["service"],
+        operation=row["operation"],
+        kind=AnomalyKind(row["kind"]),
+        score=row["score"],
+        started_at=row["started_at"],
+        detected_at=row["detected_at"],
+        cleared_at=row["cleared_at"],
+        window_s=row["window_s"],
+        observed=json.loads(row["observed"]),
+        baseline=json.loads(row["baseline"]),
+        evidence=AnomalyEvidence.model_validate_json(row["evidence"]),
+    )
+
+
+def _event(row: asyncpg.Record) -> TimelineEvent:
+    return TimelineEvent(
+        id=row["id"],
+        at=row["at"],
+        type=EventType(row["type"]),
+        actor=row["actor"],
+        detail=json.loads(row["detail"]),
+    )

@@ -1,0 +1,218 @@
+"""The pydantic models of the incidents API, of its notifications and of the `aiops:incidents`
+channel. The field names here are the documented contract."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+from uuid import UUID
+
+from pydantic import BaseModel, Field, model_validator
+
+from aiops_core.models import Anomaly, AnomalyKind, ErrorMessageCount
+
+
+class IncidentStatus(StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+class Severity(StrEnum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+class EventType(StrEnum):
+    OPENED = "opened"
+    ANOMALY_JOINED = "anomaly_joined"
+    ANOMALY_CLEARED = "anomaly_cleared"
+    ROOT_CAUSE_CHANGED = "root_cause_changed"
+    SEVERITY_CHANGED = "severity_changed"
+    ACKNOWLEDGED = "acknowledged"
+    COMMENT = "comment"
+    RESOLVED = "resolved"
+    REOPENED = "reopened"
+
+
+# Events that page: sent to webhooks. Every event goes to the Redis channel and the stream.
+WEBHOOK_EVENTS = frozenset(
+    {
+        EventType.OPENED,
+        EventType.SEVERITY_CHANGED,
+        EventType.ACKNOWLEDGED,
+        EventType.RESOLVED,
+        EventType.REOPENED,
+    }
+)
+
+
+class CandidateEvidence(BaseModel):
+    trace_ids: list[str] = Field(
+        default_factory=list, description="Traces in which this is where it started."
+    )
+    span_paths: list[list[str]] = Field(
+        default_factory=list,
+        description="For each exemplar trace, the spans from the entry point down to the cause, "
+        "as 'service operation'.",
+    )
+    error_messages: list[ErrorMessageCount] = Field(default_factory=list)
+    observed: dict[str, float | None] = Field(default_factory=dict)
+    baseline: dict[str, float | None] = Field(default_factory=dict)
+
+
+class RootCauseCandidate(BaseModel):
+    service: str
+    operation: str
+    kind: AnomalyKind
+    score: float = Field(
+        ge=0, le=1, description="Share of the blame, from 0 to 1; candidates are ranked by it."
+    )
+    reason: str = Field(description="Why it ranks here, in one sentence.")
+    evidence: CandidateEvidence = Field(default_factory=CandidateEvidence)
+
+
+class Impact(BaseModel):
+    """What the incident does to the requests that enter the system (root spans)."""
+
+    entry_requests: int = Field(
+        default=0, ge=0, description="Entry-point requests since the incident started."
+    )
+    affected_share: float = Field(
+        default=0, ge=0, le=1, description="Share of them that failed or were slower than usual."
+    )
+    error_ratio: float = Field(
+        default=0, ge=0, le=1, description="Highest error ratio among member anomalies."
+    )
+    latency_factor: float = Field(
+        default=1, ge=0, description="Highest observed-over-baseline latency among member anomalies."
+    )
+
+
+class TimelineEvent(BaseModel):
+    id: int
+    at: datetime
+    type: EventType
+    actor: str = Field(description="'system' or the name of the API token that did it.")
+    detail: dict[str, object] = Field(default_factory=dict)
+
+
+class IncidentSummary(BaseModel):
+    id: UUID
+    status: IncidentStatus
+    severity: Severity
+    title: str
+    fingerprint: str = Field(description="service|operation|kind of the root cause when it opened.")
+    root_cause: RootCauseCandidate | None = Field(description="The top-ranked candidate.")
+    services: list[str] = Field(description="Services with a member anomaly.")
+    anomaly_count: int
+    started_at: datetime = Field(description="Start of the earliest member anomaly's window.")
+    opened_at: datetime
+    acknowledged_at: datetime | None = None
+    resolved_at: datetime | None = None
+    reopened_count: int = 0
+    updated_at: datetime
+
+
+class IncidentDetail(IncidentSummary):
+    candidates: list[RootCauseCandidate]
+    impact: Impact
+    timeline: list[TimelineEvent]
+    anomalies: list[Anomaly]
+
+
+class IncidentPage(BaseModel):
+    items: list[IncidentSummary]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last.")
+
+
+class AnomalyPage(BaseModel):
+    items: list[Anomaly]
+    next_cursor: str | None
+
+
+class CommentIn(BaseModel):
+    text: str = Field(min_length=1, max_length=4000, examples=["Rolled back payment to v1.4.2"])
+
+
+class ActionIn(BaseModel):
+    """Optional note with an acknowledge or resolve."""
+
+    comment: str | None = Field(default=None, max_length=4000)
+
+
+class ServiceHealth(StrEnum):
+    OK = "ok"
+    DEGRADED = "degraded"
+    FAILING = "failing"
+
+
+class ServiceNode(BaseModel):
+    service: str
+    health: ServiceHealth = Field(
+        description="failing: an open error anomaly; degraded: another open anomaly."
+    )
+    open_anomalies: int
+
+
+class ServiceEdge(BaseModel):
+    source: str
+    target: str
+    calls_per_s: float
+    error_ratio: float
+    last_seen: datetime
+
+
+class ServiceGraph(BaseModel):
+    services: list[ServiceNode]
+    edges: list[ServiceEdge]
+
+
+class SilenceIn(BaseModel):
+    service: str | None = Field(default=None, max_length=256, description="Exact service name; null for any.")
+    operation: str | None = Field(default=None, max_length=512)
+    kind: AnomalyKind | None = None
+    starts_at: datetime | None = Field(default=None, description="Default: now.")
+    ends_at: datetime
+    comment: str = Field(default="", max_length=4000)
+
+    @model_validator(mode="after")
+    def _matches_something(self) -> SilenceIn:
+        if self.service is None and self.operation is None and self.kind is None:
+            raise ValueError("a silence needs at least one matcher: service, operation or kind")
+        if self.starts_at is not None and self.ends_at <= self.starts_at:
+            raise ValueError("ends_at must be after starts_at")
+        return self
+
+
+class Silence(BaseModel):
+    id: UUID
+    service: str | None
+    operation: str | None
+    kind: AnomalyKind | None
+    starts_at: datetime
+    ends_at: datetime
+    created_by: str
+    comment: str
+    created_at: datetime
+
+
+class IncidentNotification(BaseModel):
+    """What a webhook receives (with `delivery_id`), and what the `aiops:incidents` channel and the
+    event stream carry (without it)."""
+
+    delivery_id: UUID | None = Field(
+        default=None, description="The same on every attempt of one delivery: drop a repeated one."
+    )
+    event: TimelineEvent
+    incident: IncidentSummary
+    silenced: bool = Field(
+        default=False, description="A silence matches the incident (webhooks are not sent)."
+    )
+
+
+class StreamHello(BaseModel):
+    type: Literal["hello"] = "hello"

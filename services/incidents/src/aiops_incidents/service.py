@@ -1,0 +1,368 @@
+"""The incident domain: anomalies in, one incident per problem out, with its root cause ranked,
+its severity assessed and its lifecycle kept; and the actions people take on it.
+
+Every change runs in one transaction holding the incidents advisory lock (see repository), so
+any number of replicas consuming anomaly events at once still make one incident per problem,
+and the timeline rows written in that transaction are the outbox of the notifications.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+import asyncpg
+
+from aiops_core.errors import NotFoundError
+from aiops_core.models import Anomaly, AnomalyKind
+from aiops_core.store.pool import Connection
+from aiops_incidents.correlation import ServiceGraph, fingerprint, incident_for
+from aiops_incidents.lifecycle import SYSTEM, next_status, reopenable, resolvable
+from aiops_incidents.live_stats import LiveStats
+from aiops_incidents.metrics import IncidentMetrics
+from aiops_incidents.rca.ranking import TRAFFIC_KINDS, TraceSample, TroubledTrace, rank
+from aiops_incidents.rca.repository import TraceRepository
+from aiops_incidents.rca.traces import usual_self_times
+from aiops_incidents.repository import GraphRepository, IncidentRepository
+from aiops_incidents.schemas import EventType, IncidentStatus, RootCauseCandidate, Severity
+from aiops_incidents.severity import assess, member_impact
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+SEVERITY_ORDER = [Severity.LOW, Severity.MEDIUM, Severity.HIGH, Severity.CRITICAL]
+# Impact is measured over at most this much of an incident's recent past.
+IMPACT_PERIOD = timedelta(minutes=5)
+KIND_WORDS = {
+    AnomalyKind.ERROR_RATIO: "errors",
+    AnomalyKind.LATENCY: "slow",
+    AnomalyKind.TRAFFIC_DROP: "traffic dropped",
+    AnomalyKind.TRAFFIC_SURGE: "traffic surged",
+    AnomalyKind.MULTIVARIATE: "unusual behaviour",
+}
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class AnomalyNotYetKnownError(Exception):
+    """A `cleared` event overtook its `detected` event; it is retried after the other one."""
+
+
+@dataclass(frozen=True)
+class LifecycleConfig:
+    resolve_cooldown: timedelta = timedelta(seconds=30)
+    reopen_window: timedelta = timedelta(minutes=10)
+
+
+class IncidentService:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        *,
+        metrics: IncidentMetrics,
+        live_stats: LiveStats,
+        config: LifecycleConfig,
+        clock: Clock = utc_now,
+    ) -> None:
+        self.pool = pool
+        self.incidents = IncidentRepository(pool)
+        self.graph = GraphRepository(pool)
+        self.traces = TraceRepository(pool)
+        self.metrics = metrics
+        self.live_stats = live_stats
+        self.config = config
+        self.clock = clock
+
+    # --- anomaly events ----------------------------------------------------------------------
+
+    async def on_detected(self, anomaly: Anomaly) -> UUID:
+        """Put the anomaly into the incident it belongs to (opening or reopening one if none);
+        a repeated event changes nothing. Returns the incident's id."""
+        now = self.clock()
+        repo = self.incidents
+        async with self.pool.acquire() as conn, conn.transaction():
+            await repo.lock(conn)
+            known = await repo.incident_of_anomaly(conn, anomaly.id)
+            if known is not None:
+                return known
+            graph = ServiceGraph((e.source, e.target) for e in await self.graph.edges(conn))
+            joined = incident_for(anomaly.service, await repo.active(conn), graph)
+            opened = False
+            if joined is not None:
+                incident_id = joined.id
+                await self._join(conn, incident_id, anomaly, now)
+            else:
+                candidates = rank(
+                    [anomaly], graph.edges, await self._sample(conn, [anomaly], anomaly.started_at, now)
+                )
+                top = candidates[0] if candidates else None
+                cause = (
+                    (top.service, top.operation, top.kind)
+                    if top
+                    else (anomaly.service, anomaly.operation, anomaly.kind)
+                )
+                existing = await repo.by_fingerprint(conn, fingerprint(*cause))
+                if existing is not None and existing.status is not IncidentStatus.RESOLVED:
+                    incident_id = existing.id
+                    await self._join(conn, incident_id, anomaly, now)
+                elif existing is not None and reopenable(
+                    existing.resolved_at, now, self.config.reopen_window
+                ):
+                    incident_id = existing.id
+                    await repo.reopen(conn, incident_id, now)
+                    await repo.add_event(
+                        conn, incident_id, EventType.REOPENED, SYSTEM, now, {"anomaly": _brief(anomaly)}
+                    )
+                    await self._join(conn, incident_id, anomaly, now, event=False)
+                else:
+                    incident_id = await repo.create(
+                        conn,
+                        fingerprint=fingerprint(*cause),
+                        title=_title(*cause),
+                        started_at=anomaly.started_at,
+                        now=now,
+                    )
+                    await repo.add_member(conn, incident_id, anomaly, now)
+                    severity, root = await self._assess(conn, incident_id, now, quiet=True)
+                    await repo.add_event(
+                        conn,
+                        incident_id,
+                        EventType.OPENED,
+                        SYSTEM,
+                        now,
+                        {"severity": severity.value, "root_cause": root, "anomaly": _brief(anomaly)},
+                    )
+                    opened = True
+        self.metrics.anomalies_detected.labels(anomaly.kind.value).inc()
+        if opened:
+            self.metrics.detect_seconds.observe(max(0.0, (now - anomaly.started_at).total_seconds()))
+        await self.live_stats.anomaly_detected(anomaly, incident_opened=opened)
+        return incident_id
+
+    async def on_cleared(self, anomaly: Anomaly) -> None:
+        cleared_at = anomaly.cleared_at or self.clock()
+        async with self.pool.acquire() as conn, conn.transaction():
+            await self.incidents.lock(conn)
+            incident_id = await self.incidents.clear_member(conn, anomaly.id, cleared_at)
+            if incident_id is None:
+                if await self.incidents.incident_of_anomaly(conn, anomaly.id) is None:
+                    raise AnomalyNotYetKnownError(f"anomaly {anomaly.id} cleared before it was recorded")
+                return  # cleared already: a repeated event
+            await self.incidents.add_event(
+                conn,
+                incident_id,
+                EventType.ANOMALY_CLEARED,
+                SYSTEM,
+                self.clock(),
+                {"anomaly": _brief(anomaly)},
+            )
+
+    # --- periodic work -----------------------------------------------------------------------
+
+    async def rerank(self) -> int:
+        """Rank the root cause of every unresolved incident again: more traces have been
+        stored since, and callers' anomalies may have joined."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            await self.incidents.lock(conn)
+            ids = await self.incidents.unresolved(conn)
+            now = self.clock()
+            for incident_id in ids:
+                await self._assess(conn, incident_id, now)
+        return len(ids)
+
+    async def resolve_calm(self) -> list[UUID]:
+        """Resolve the incidents whose every anomaly has stayed cleared for the cooldown."""
+        resolved = []
+        async with self.pool.acquire() as conn, conn.transaction():
+            await self.incidents.lock(conn)
+            now = self.clock()
+            for incident_id, cleared in (await self.incidents.clearing(conn)).items():
+                if resolvable(cleared, now, self.config.resolve_cooldown):
+                    await self.incidents.set_status(conn, incident_id, IncidentStatus.RESOLVED, SYSTEM, now)
+                    seconds = round(self.config.resolve_cooldown.total_seconds())
+                    await self.incidents.add_event(
+                        conn,
+                        incident_id,
+                        EventType.RESOLVED,
+                        SYSTEM,
+                        now,
+                        {"reason": f"every anomaly cleared and stayed clear for {seconds} s"},
+                    )
+                    resolved.append(incident_id)
+        for _ in resolved:
+            await self.live_stats.incident_resolved()
+        return resolved
+
+    async def refresh_graph(self, window: timedelta) -> int:
+        now = self.clock()
+        return await self.graph.refresh(now - window, now, forget_before=now - timedelta(days=1))
+
+    async def refresh_active_gauge(self) -> None:
+        for severity, count in (await self.incidents.active_by_severity()).items():
+            self.metrics.incidents_active.labels(severity.value).set(count)
+
+    # --- what people do ----------------------------------------------------------------------
+
+    async def change_status(
+        self, incident_id: UUID, wanted: IncidentStatus, actor: str, comment: str | None
+    ) -> None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            state = await self.incidents.state(conn, incident_id, for_update=True)
+            if state is None:
+                raise NotFoundError(f"no incident {incident_id}")
+            now = self.clock()
+            status = next_status(state.status, wanted)
+            if status is not None:
+                await self.incidents.set_status(conn, incident_id, status, actor, now)
+                event = (
+                    EventType.ACKNOWLEDGED if status is IncidentStatus.ACKNOWLEDGED else EventType.RESOLVED
+                )
+                await self.incidents.add_event(conn, incident_id, event, actor, now)
+            if comment:
+                await self.incidents.add_event(
+                    conn, incident_id, EventType.COMMENT, actor, now, {"text": comment}
+                )
+        if status is IncidentStatus.RESOLVED:
+            await self.live_stats.incident_resolved()
+
+    async def comment(self, incident_id: UUID, actor: str, text: str) -> None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            if await self.incidents.state(conn, incident_id, for_update=True) is None:
+                raise NotFoundError(f"no incident {incident_id}")
+            await self.incidents.add_event(
+                conn, incident_id, EventType.COMMENT, actor, self.clock(), {"text": text}
+            )
+
+    # --- internals ---------------------------------------------------------------------------
+
+    async def _join(
+        self,
+        conn: Connection,
+        incident_id: UUID,
+        anomaly: Anomaly,
+        now: datetime,
+        *,
+        event: bool = True,
+    ) -> None:
+        await self.incidents.add_member(conn, incident_id, anomaly, now)
+        if event:
+            await self.incidents.add_event(
+                conn, incident_id, EventType.ANOMALY_JOINED, SYSTEM, now, {"anomaly": _brief(anomaly)}
+            )
+        await self._assess(conn, incident_id, now)
+
+    async def _assess(
+        self, conn: Connection, incident_id: UUID, now: datetime, *, quiet: bool = False
+    ) -> tuple[Severity, dict[str, str] | None]:
+        """Rank the root cause and measure the impact again; record what changed on the timeline
+        (unless `quiet`, for a new incident whose opening says it all). Severity only rises while
+        an incident is unresolved, so a fading fault does not page again on the way down."""
+        repo = self.incidents
+        state = await repo.state(conn, incident_id)
+        assert state is not None
+        members = await repo.members(conn, incident_id)
+        edges = [(e.source, e.target) for e in await self.graph.edges(conn)]
+        candidates = rank(members, edges, await self._sample(conn, members, state.started_at, now))
+        until = _trouble_until(members, now)
+        total, affected = await self.traces.entry_impact(
+            conn, max(state.started_at, until - IMPACT_PERIOD), until
+        )
+        impact = member_impact(members, total, affected)
+        severity = (
+            max(assess(impact), state.severity, key=SEVERITY_ORDER.index) if not quiet else assess(impact)
+        )
+        top = candidates[0] if candidates else None
+        title = _title(top.service, top.operation, top.kind) if top else _title(*_first_series(members))
+        await repo.assess(
+            conn, incident_id, candidates=candidates, impact=impact, severity=severity, title=title, now=now
+        )
+        root = _root(top)
+        if not quiet:
+            if top is not None and state.root != (top.service, top.operation, top.kind.value):
+                await repo.add_event(
+                    conn,
+                    incident_id,
+                    EventType.ROOT_CAUSE_CHANGED,
+                    SYSTEM,
+                    now,
+                    {"from": _root_of(state.root), "to": root},
+                )
+                await repo.set_fingerprint(
+                    conn, incident_id, fingerprint(top.service, top.operation, top.kind)
+                )
+            if severity is not state.severity:
+                await repo.add_event(
+                    conn,
+                    incident_id,
+                    EventType.SEVERITY_CHANGED,
+                    SYSTEM,
+                    now,
+                    {"from": state.severity.value, "to": severity.value},
+                )
+        return severity, root
+
+    async def _sample(
+        self, conn: Connection, members: Sequence[Anomaly], started_at: datetime, now: datetime
+    ) -> TraceSample:
+        troubled: list[TroubledTrace] = []
+        seen: set[str] = set()
+        for anomaly in members:
+            if anomaly.kind in TRAFFIC_KINDS:
+                continue
+            failed = anomaly.kind is not AnomalyKind.LATENCY
+            since = anomaly.started_at - timedelta(seconds=5)
+            until = anomaly.cleared_at or now
+            ids = [
+                trace_id
+                for trace_id in await self.traces.troubled(
+                    conn, anomaly.service, anomaly.operation, failed=failed, since=since, until=until
+                )
+                if trace_id not in seen
+            ]
+            seen.update(ids)
+            troubled += [
+                TroubledTrace(tree, failed) for tree in await self.traces.trees(conn, ids, since, until)
+            ]
+        if not troubled:
+            return TraceSample()
+        usual = await self.traces.usual(conn, sorted({a.service for a in members}), started_at)
+        return TraceSample(troubled=troubled, usual_self_ms=usual_self_times(usual))
+
+
+def _trouble_until(members: Sequence[Anomaly], now: datetime) -> datetime:
+    cleared = [a.cleared_at for a in members]
+    if not cleared or any(at is None for at in cleared):
+        return now
+    return max(at for at in cleared if at is not None)
+
+
+def _title(service: str, operation: str, kind: AnomalyKind | str) -> str:
+    return f"{service} {operation}: {KIND_WORDS[AnomalyKind(kind)]}"
+
+
+def _first_series(members: Sequence[Anomaly]) -> tuple[str, str, AnomalyKind]:
+    first = members[0]
+    return first.service, first.operation, first.kind
+
+
+def _root(top: RootCauseCandidate | None) -> dict[str, str] | None:
+    return {"service": top.service, "operation": top.operation, "kind": top.kind.value} if top else None
+
+
+def _root_of(root: tuple[str, str, str] | None) -> dict[str, str] | None:
+    return {"service": root[0], "operation": root[1], "kind": root[2]} if root else None
+
+
+def _brief(anomaly: Anomaly) -> dict[str, object]:
+    return {
+        "id": str(anomaly.id),
+        "service": anomaly.service,
+        "operation": anomaly.operation,
+        "kind": anomaly.kind.value,
+        "score": round(anomaly.score, 3),
+    }

@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import NoDecode
+
+from aiops_core.settings import CoreSettings
+
+
+class IncidentSettings(CoreSettings):
+    api_tokens: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated API tokens, each name:secret:scope with scope read or write "
+        "(write can also read); empty leaves the API open.",
+    )
+    api_read_requires_token: bool = Field(
+        default=False, description="Reads need a token too (with tokens set, writes always do)."
+    )
+    api_rate_limit_per_s: float = Field(
+        default=50.0,
+        ge=0,
+        description="Requests a second each API client (token or address) may make; 0: no limit.",
+    )
+    api_rate_limit_burst: int = Field(
+        default=200, ge=1, description="Requests an API client may make at once."
+    )
+    resolve_cooldown_s: float = Field(
+        default=30.0,
+        ge=0,
+        le=3600,
+        description="Seconds every member anomaly must stay cleared before an incident resolves itself.",
+    )
+    reopen_window_s: float = Field(
+        default=600.0,
+        ge=0,
+        le=86_400,
+        description="An incident whose root cause fires again within this many seconds of resolving reopens.",
+    )
+    rank_interval_s: float = Field(
+        default=5.0,
+        gt=0,
+        le=60,
+        description="Seconds between re-rankings of the root cause of open incidents.",
+    )
+    graph_interval_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="Seconds between updates of the service graph from the stored spans.",
+    )
+    graph_window_s: float = Field(
+        default=120.0,
+        ge=10,
+        le=3600,
+        description="Seconds of recent spans the service graph's call rates cover.",
+    )
+    webhook_urls: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated URLs that receive incident notifications (POST, JSON).",
+    )
+    webhook_max_attempts: int = Field(
+        default=6,
+        ge=1,
+        le=50,
+        description="Attempts of one webhook delivery before it goes to the dead-letter queue.",
+    )
+    webhook_backoff_s: float = Field(
+        default=1.0,
+        gt=0,
+        le=600,
+        description="Wait before the first retry of a webhook; doubles on each retry.",
+    )
+    webhook_timeout_s: float = Field(
+        default=5.0, gt=0, le=60, description="Seconds a webhook receiver has to answer."
+    )
+
+    @field_validator("api_tokens", "webhook_urls", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value

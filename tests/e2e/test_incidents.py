@@ -1,0 +1,108 @@
+"""Incidents end to end, as separate processes on the real RabbitMQ, PostgreSQL and Redis: the
+demo shop under load, payment made to fail, and what the incidents API shows — one incident whose
+top root cause is payment (not the frontend that suffers with it), acknowledged with a write
+token, resolved by itself once the fault is reset."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from tests.e2e.conftest import learned_seconds, start_incidents, start_load, start_platform, start_shop
+from tests.support.processes import AiopsProcess
+from tests.support.waiting import eventually
+
+MIN_HISTORY_S = 20
+WRITE, READ = "w-secret", "r-secret"
+
+
+async def test_a_payment_fault_opens_one_incident_on_payment_which_resolves_after_reset(
+    processes: list[AiopsProcess], platform_env: dict[str, str], database_url: str
+) -> None:
+    env = platform_env | {
+        "AIOPS_MIN_HISTORY_S": str(MIN_HISTORY_S),
+        "AIOPS_ROLLUP_INTERVAL_S": "2",
+        "AIOPS_EVALUATE_INTERVAL_S": "1",
+        "AIOPS_CLEAR_AFTER_S": "5",
+        "AIOPS_RESOLVE_COOLDOWN_S": "5",
+        "AIOPS_RANK_INTERVAL_S": "2",
+        "AIOPS_GRAPH_INTERVAL_S": "2",
+        "AIOPS_API_TOKENS": f"oncall:{WRITE}:write,viewer:{READ}:read",
+    }
+    ingest, _ = await start_platform(processes, env)
+    incidents = await start_incidents(processes, env)
+    shop = await start_shop(processes, ingest.url)
+    start_load(processes, shop.frontend, 20)
+    api = httpx.AsyncClient(base_url=f"{incidents.url}/aiops", timeout=10)
+
+    async def get(path: str, **params: Any) -> Any:
+        response = await api.get(path, params=params)
+        response.raise_for_status()
+        return response.json()
+
+    async with api:
+        await eventually(
+            lambda: learned_seconds(database_url, "payment", "POST /payment"),
+            lambda covered: covered >= MIN_HISTORY_S + 5,
+            timeout_s=90,
+            interval_s=1,
+            what="the payment series has learned its baseline",
+        )
+        graph = await eventually(
+            lambda: get("/services"),
+            lambda g: {(e["source"], e["target"]) for e in g["edges"]} >= {("frontend", "payment")},
+            timeout_s=30,
+            interval_s=0.5,
+            what="the service graph learned from the traces",
+        )
+        assert {s["service"]: s["health"] for s in graph["services"]}["payment"] == "ok"
+        assert (await get("/incidents"))["items"] == [], "normal load opened an incident"
+
+        (await api.post(f"{shop.payment}/simulate/error", params={"rate": 1.0})).raise_for_status()
+        page = await eventually(
+            lambda: get("/incidents", status="open"),
+            lambda p: bool(p["items"]),
+            timeout_s=30,
+            interval_s=0.5,
+            what="an incident opened",
+        )
+        incident_id = page["items"][0]["id"]
+        detail = await eventually(
+            lambda: get(f"/incidents/{incident_id}"),
+            lambda d: d["root_cause"] is not None and d["root_cause"]["service"] == "payment",
+            timeout_s=20,
+            interval_s=0.5,
+            what="payment ranked as the root cause",
+        )
+        assert detail["root_cause"]["kind"] == "error_ratio"
+        assert detail["root_cause"]["evidence"]["trace_ids"], "the root cause carries exemplar traces"
+        assert detail["timeline"][0]["type"] == "opened"
+
+        ack = f"/incidents/{incident_id}/ack"
+        refused = await api.post(ack)
+        assert refused.status_code == 401
+        assert refused.json()["error"]["code"] == "unauthorized"
+        read_only = await api.post(ack, headers={"Authorization": f"Bearer {READ}"})
+        assert read_only.status_code == 403
+        acked = await api.post(ack, headers={"Authorization": f"Bearer {WRITE}"}, json={"comment": "on it"})
+        assert acked.status_code == 200, acked.text
+        assert acked.json()["status"] == "acknowledged"
+        assert [(e["type"], e["actor"]) for e in acked.json()["timeline"]][-2:] == [
+            ("acknowledged", "oncall"),
+            ("comment", "oncall"),
+        ]
+
+        (await api.post(f"{shop.payment}/simulate/reset")).raise_for_status()
+        resolved = await eventually(
+            lambda: get(f"/incidents/{incident_id}"),
+            lambda d: d["status"] == "resolved",
+            timeout_s=60,
+            interval_s=0.5,
+            what="the incident resolved by itself",
+        )
+        assert resolved["timeline"][-1]["type"] == "resolved"
+        assert resolved["timeline"][-1]["actor"] == "system"
+        everything = await get("/incidents")
+        assert [i["id"] for i in everything["items"]] == [incident_id], "the fault opened one incident"
+        assert all(a["cleared_at"] is not None for a in resolved["anomalies"])

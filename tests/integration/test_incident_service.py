@@ -1,0 +1,252 @@
+"""The incident domain on the real PostgreSQL and Redis, on a fake clock: anomalies of one fault
+make one incident whose root cause comes from the stored traces; it resolves after the cooldown,
+reopens when the cause fires again, and replicas working at once still make one incident."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from uuid import uuid4
+
+import asyncpg
+import pytest
+from prometheus_client import CollectorRegistry
+from redis.asyncio import Redis
+
+from aiops_core.errors import ConflictError, NotFoundError
+from aiops_core.models import Anomaly, AnomalyEvidence, AnomalyKind, Span
+from aiops_detector.repository import SpanRepository
+from aiops_incidents.live_stats import LiveStats
+from aiops_incidents.metrics import IncidentMetrics
+from aiops_incidents.repository import IncidentFilters
+from aiops_incidents.schemas import EventType, IncidentStatus
+from aiops_incidents.service import AnomalyNotYetKnownError, IncidentService, LifecycleConfig
+from tests.support.shop_traces import CHECKOUT, PAYMENT, checkout_trace
+from tests.support.spans import batch_of
+
+COOLDOWN = timedelta(seconds=30)
+REOPEN_WINDOW = timedelta(minutes=10)
+
+
+@dataclass
+class FakeClock:
+    now: datetime
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def fault_start() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=30)
+
+
+@pytest.fixture
+def clock(fault_start: datetime) -> FakeClock:
+    return FakeClock(fault_start + timedelta(seconds=10))
+
+
+@pytest.fixture
+def registry() -> Iterator[CollectorRegistry]:
+    return CollectorRegistry()
+
+
+def incident_service(
+    pool: asyncpg.Pool, redis: Redis, prefix: str, clock: FakeClock, registry: CollectorRegistry
+) -> IncidentService:
+    return IncidentService(
+        pool,
+        metrics=IncidentMetrics(registry),
+        live_stats=LiveStats(redis, prefix=prefix),
+        config=LifecycleConfig(resolve_cooldown=COOLDOWN, reopen_window=REOPEN_WINDOW),
+        clock=clock,
+    )
+
+
+@pytest.fixture
+async def service(
+    pool: asyncpg.Pool, redis_client: Redis, redis_prefix: str, clock: FakeClock, registry: CollectorRegistry
+) -> IncidentService:
+    return incident_service(pool, redis_client, redis_prefix, clock, registry)
+
+
+async def store(pool: asyncpg.Pool, traces: list[list[Span]]) -> None:
+    spans = SpanRepository(pool, partitioned=True)
+    today = datetime.now(UTC).date()
+    await spans.ensure_partitions({today - timedelta(days=1), today, today + timedelta(days=1)})
+    await spans.write_batch(batch_of([span for trace in traces for span in trace]))
+
+
+async def payment_fault(pool: asyncpg.Pool, fault_start: datetime) -> None:
+    """Two minutes of usual checkouts, then ten seconds in which every payment fails."""
+    usual = [checkout_trace(fault_start - timedelta(seconds=120 - i)) for i in range(0, 110, 2)]
+    failing = [checkout_trace(fault_start + timedelta(seconds=i / 3), payment_fails=True) for i in range(30)]
+    await store(pool, usual + failing)
+
+
+def anomaly(
+    series: tuple[str, str], kind: AnomalyKind, started_at: datetime, detected_s: float = 3
+) -> Anomaly:
+    return Anomaly(
+        id=uuid4(),
+        service=series[0],
+        operation=series[1],
+        kind=kind,
+        score=0.95,
+        started_at=started_at,
+        detected_at=started_at + timedelta(seconds=detected_s),
+        window_s=10,
+        observed={"requests": 30, "errors": 30, "error_ratio": 1.0},
+        baseline={"error_ratio": 0.005},
+        evidence=AnomalyEvidence(),
+    )
+
+
+def cleared(anomaly: Anomaly, at: datetime) -> Anomaly:
+    return anomaly.model_copy(update={"cleared_at": at})
+
+
+async def event_types(service: IncidentService, incident_id: object) -> list[EventType]:
+    found = await service.incidents.detail(incident_id)  # type: ignore[arg-type]
+    assert found is not None
+    return [event.type for event in found[3]]
+
+
+async def test_a_fault_makes_one_incident_naming_the_failing_callee(
+    service: IncidentService,
+    pool: asyncpg.Pool,
+    fault_start: datetime,
+    clock: FakeClock,
+    registry: CollectorRegistry,
+) -> None:
+    await payment_fault(pool, fault_start)
+    assert await service.refresh_graph(timedelta(minutes=5)) == 2, "frontend calls inventory and payment"
+    frontend = anomaly(CHECKOUT, AnomalyKind.ERROR_RATIO, fault_start)
+    payment = anomaly(PAYMENT, AnomalyKind.ERROR_RATIO, fault_start)
+
+    first = await service.on_detected(frontend)
+    assert await service.on_detected(payment) == first, "connected anomalies join one incident"
+    assert await service.on_detected(frontend) == first, "a redelivered event changes nothing"
+
+    found = await service.incidents.detail(first)
+    assert found is not None
+    summary, candidates, impact, timeline, members = found
+    assert (summary.root_cause.service, summary.root_cause.kind) == ("payment", AnomalyKind.ERROR_RATIO)  # type: ignore[union-attr]
+    assert summary.fingerprint == "payment|POST /payment|error_ratio"
+    assert summary.title == "payment POST /payment: errors"
+    assert candidates[0].evidence.span_paths[0] == [
+        "frontend POST /checkout",
+        "frontend POST",
+        "payment POST /payment",
+    ]
+    assert candidates[0].evidence.error_messages[0].message == "card processor timed out"
+    assert [c.service for c in candidates].index("frontend") > 0
+    assert impact.affected_share == 1.0
+    assert summary.severity.value == "critical"
+    assert [e.type for e in timeline] == [EventType.OPENED, EventType.ANOMALY_JOINED]
+    assert {m.id for m in members} == {frontend.id, payment.id}
+    assert registry.get_sample_value("aiops_anomalies_detected_total", {"kind": "error_ratio"}) == 2
+    assert registry.get_sample_value("aiops_incident_detect_seconds_count") == 1
+    page = await service.incidents.page(IncidentFilters(service="payment"), None, 10)
+    assert [i.id for i in page] == [first]
+
+
+async def test_replicas_handling_one_fault_at_once_make_one_incident(
+    pool: asyncpg.Pool, redis_client: Redis, redis_prefix: str, fault_start: datetime, clock: FakeClock
+) -> None:
+    await payment_fault(pool, fault_start)
+    replicas = [
+        incident_service(pool, redis_client, redis_prefix, clock, CollectorRegistry()) for _ in range(3)
+    ]
+    await replicas[0].refresh_graph(timedelta(minutes=5))
+    anomalies = [
+        anomaly(series, kind, fault_start)
+        for series in (CHECKOUT, PAYMENT)
+        for kind in (AnomalyKind.ERROR_RATIO, AnomalyKind.LATENCY)
+    ]
+    ids = await asyncio.gather(*(r.on_detected(a) for r in replicas for a in anomalies))
+    assert len(set(ids)) == 1
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM incidents") == 1
+        assert await conn.fetchval("SELECT count(*) FROM incident_anomalies") == 4
+
+
+async def test_it_resolves_after_the_cooldown_and_reopens_when_the_cause_fires_again(
+    service: IncidentService, pool: asyncpg.Pool, fault_start: datetime, clock: FakeClock
+) -> None:
+    await payment_fault(pool, fault_start)
+    await service.refresh_graph(timedelta(minutes=5))
+    frontend = anomaly(CHECKOUT, AnomalyKind.ERROR_RATIO, fault_start)
+    payment = anomaly(PAYMENT, AnomalyKind.ERROR_RATIO, fault_start)
+    incident = await service.on_detected(payment)
+    await service.on_detected(frontend)
+
+    clock.advance(20)
+    await service.on_cleared(cleared(payment, clock.now))
+    await service.on_cleared(cleared(payment, clock.now))  # repeated: nothing more
+    clock.advance(40)
+    assert await service.resolve_calm() == [], "frontend's anomaly is still open"
+    await service.on_cleared(cleared(frontend, clock.now))
+    clock.advance(COOLDOWN.total_seconds() - 1)
+    assert await service.resolve_calm() == []
+    clock.advance(2)
+    assert await service.resolve_calm() == [incident]
+
+    clock.advance(120)
+    again = anomaly(PAYMENT, AnomalyKind.ERROR_RATIO, clock.now - timedelta(seconds=3))
+    assert await service.on_detected(again) == incident, "the same root cause within the window reopens"
+    summaries = await service.incidents.page(IncidentFilters(), None, 10)
+    assert [(s.id, s.status, s.reopened_count) for s in summaries] == [(incident, IncidentStatus.OPEN, 1)]
+    assert await event_types(service, incident) == [
+        EventType.OPENED,
+        EventType.ANOMALY_JOINED,
+        EventType.ANOMALY_CLEARED,
+        EventType.ANOMALY_CLEARED,
+        EventType.RESOLVED,
+        EventType.REOPENED,
+    ]
+
+    await service.on_cleared(cleared(again, clock.now))
+    clock.advance(COOLDOWN.total_seconds() + 1)
+    assert await service.resolve_calm() == [incident]
+    clock.advance(REOPEN_WINDOW.total_seconds() + 1)
+    later = anomaly(PAYMENT, AnomalyKind.ERROR_RATIO, clock.now - timedelta(seconds=3))
+    assert await service.on_detected(later) != incident, "past the window it is a new incident"
+
+
+async def test_a_cleared_event_before_its_detected_event_is_retried(
+    service: IncidentService, fault_start: datetime
+) -> None:
+    with pytest.raises(AnomalyNotYetKnownError):
+        await service.on_cleared(cleared(anomaly(PAYMENT, AnomalyKind.ERROR_RATIO, fault_start), fault_start))
+
+
+async def test_people_acknowledge_comment_and_resolve(
+    service: IncidentService, pool: asyncpg.Pool, fault_start: datetime
+) -> None:
+    await payment_fault(pool, fault_start)
+    incident = await service.on_detected(anomaly(PAYMENT, AnomalyKind.ERROR_RATIO, fault_start))
+    await service.change_status(incident, IncidentStatus.ACKNOWLEDGED, "alice", "looking")
+    await service.change_status(incident, IncidentStatus.ACKNOWLEDGED, "alice", None)  # a repeat: no event
+    await service.comment(incident, "bob", "rolled back payment")
+    await service.change_status(incident, IncidentStatus.RESOLVED, "alice", None)
+    with pytest.raises(ConflictError):
+        await service.change_status(incident, IncidentStatus.ACKNOWLEDGED, "alice", None)
+    with pytest.raises(NotFoundError):
+        await service.comment(uuid4(), "bob", "hello?")
+    found = await service.incidents.detail(incident)
+    assert found is not None
+    assert [(e.type, e.actor) for e in found[3]] == [
+        (EventType.OPENED, "system"),
+        (EventType.ACKNOWLEDGED, "alice"),
+        (EventType.COMMENT, "alice"),
+        (EventType.COMMENT, "bob"),
+        (EventType.RESOLVED, "alice"),
+    ]
+    assert found[0].acknowledged_at is not None
+    assert found[0].resolved_at is not None

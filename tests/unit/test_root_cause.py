@@ -1,0 +1,147 @@
+"""Root-cause ranking on synthetic traces of the demo shop's shape: frontend POST /checkout calls
+inventory, then payment. Where the trouble starts must rank first, not the callers that suffer."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import uuid4
+
+from aiops_core.models import Anomaly, AnomalyEvidence, AnomalyKind, Span
+from aiops_incidents.rca.ranking import TraceSample, TroubledTrace, rank
+from aiops_incidents.rca.traces import StoredSpan, TraceTree, error_origins, latency_origins, usual_self_times
+from tests.support.shop_traces import CHECKOUT, INVENTORY, PAYMENT, checkout_trace
+
+T0 = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+
+def stored(span: Span) -> StoredSpan:
+    return StoredSpan(
+        trace_id=span.trace_id,
+        span_id=span.span_id,
+        parent_span_id=span.parent_span_id,
+        service=span.service,
+        operation=span.operation,
+        kind=span.kind.value,
+        start_time=datetime.fromtimestamp(span.start_time_unix_nano / 1e9, UTC),
+        duration_ms=span.duration_ns / 1e6,
+        is_error=span.is_error,
+        error_message=span.error_message,
+    )
+
+
+def shop_trace(**faults: Any) -> TraceTree:
+    return TraceTree(stored(span) for span in checkout_trace(T0, **faults))
+
+
+USUAL = usual_self_times([shop_trace() for _ in range(20)])
+
+
+def blamed(origins: list) -> dict:  # type: ignore[type-arg]
+    shares: dict[tuple[str, str, AnomalyKind], float] = {}
+    for origin in origins:
+        shares[origin.blame] = shares.get(origin.blame, 0) + origin.share
+    return shares
+
+
+def anomaly(series: tuple[str, str], kind: AnomalyKind, score: float = 0.9) -> Anomaly:
+    return Anomaly(
+        id=uuid4(),
+        service=series[0],
+        operation=series[1],
+        kind=kind,
+        score=score,
+        started_at=T0,
+        detected_at=T0 + timedelta(seconds=3),
+        window_s=10,
+        observed={},
+        baseline={},
+        evidence=AnomalyEvidence(),
+    )
+
+
+def test_a_failing_callee_is_the_origin_not_its_callers() -> None:
+    assert blamed(error_origins(shop_trace(payment_fails=True), USUAL)) == {
+        (*PAYMENT, AnomalyKind.ERROR_RATIO): 1.0
+    }
+    assert blamed(error_origins(shop_trace(inventory_fails=True), USUAL)) == {
+        (*INVENTORY, AnomalyKind.ERROR_RATIO): 1.0
+    }
+
+
+def test_a_frontend_failing_on_its_own_is_the_origin() -> None:
+    assert blamed(error_origins(shop_trace(frontend_fails_early=True), USUAL)) == {
+        (*CHECKOUT, AnomalyKind.ERROR_RATIO): 1.0
+    }
+
+
+def test_a_caller_timing_out_on_a_slow_callee_blames_the_callee_latency() -> None:
+    trace = shop_trace(inventory_ms=6000, timeout_ms=5000)
+    assert blamed(error_origins(trace, USUAL)) == {(*INVENTORY, AnomalyKind.LATENCY): 1.0}
+
+
+def test_latency_blame_goes_to_the_span_whose_self_time_grew() -> None:
+    shares = blamed(latency_origins(shop_trace(payment_ms=340), USUAL))
+    assert max(shares, key=lambda k: shares[k]) == (*PAYMENT, AnomalyKind.LATENCY)
+    assert shares[(*PAYMENT, AnomalyKind.LATENCY)] > 0.9
+    assert latency_origins(shop_trace(), USUAL) == [], "a usual trace has no latency origin"
+
+
+def test_self_time_subtracts_overlapping_children_once() -> None:
+    def span(span_id: str, parent: str | None, start_ms: float, ms: float) -> StoredSpan:
+        return StoredSpan(
+            "t" * 32,
+            span_id,
+            parent,
+            "svc",
+            span_id,
+            "internal",
+            T0 + timedelta(milliseconds=start_ms),
+            ms,
+            False,
+        )
+
+    tree = TraceTree(
+        [span("p", None, 0, 100), span("a", "p", 10, 50), span("b", "p", 40, 50), span("c", "p", 95, 30)]
+    )
+    # Children cover 10-90 and 95-100 (the rest of c runs after its parent ended).
+    assert abs(tree.self_time_ms(tree.spans["p"]) - 15) < 1e-6
+
+
+def test_ranking_puts_the_failing_callee_first_with_its_evidence() -> None:
+    members = [anomaly(CHECKOUT, AnomalyKind.ERROR_RATIO), anomaly(PAYMENT, AnomalyKind.ERROR_RATIO)]
+    sample = TraceSample(
+        troubled=[TroubledTrace(shop_trace(payment_fails=True), failed=True) for _ in range(10)],
+        usual_self_ms=USUAL,
+    )
+    ranked = rank(members, [("frontend", "inventory"), ("frontend", "payment")], sample)
+    top = ranked[0]
+    assert (top.service, top.operation, top.kind) == (*PAYMENT, AnomalyKind.ERROR_RATIO)
+    assert top.score > 0.7
+    assert top.evidence.span_paths[0] == ["frontend POST /checkout", "frontend POST", "payment POST /payment"]
+    assert top.evidence.error_messages[0].message == "card processor timed out"
+    assert [c.service for c in ranked[1:]] == ["frontend"]
+
+
+def test_without_traces_the_graph_discounts_callers_of_anomalous_services() -> None:
+    members = [anomaly(CHECKOUT, AnomalyKind.LATENCY), anomaly(INVENTORY, AnomalyKind.LATENCY, score=0.8)]
+    ranked = rank(members, [("frontend", "inventory"), ("frontend", "payment")], TraceSample())
+    assert [c.service for c in ranked] == ["inventory", "frontend"]
+
+
+def test_a_traffic_drop_everywhere_is_blamed_on_the_entry_point() -> None:
+    members = [anomaly(s, AnomalyKind.TRAFFIC_DROP) for s in (PAYMENT, INVENTORY, CHECKOUT)]
+    ranked = rank(members, [("frontend", "inventory"), ("frontend", "payment")], TraceSample())
+    assert ranked[0].service == "frontend"
+
+
+def test_the_cascade_ranks_the_slow_callee_over_the_failing_caller() -> None:
+    members = [anomaly(CHECKOUT, AnomalyKind.ERROR_RATIO), anomaly(CHECKOUT, AnomalyKind.LATENCY)]
+    sample = TraceSample(
+        troubled=[
+            TroubledTrace(shop_trace(inventory_ms=6000, timeout_ms=5000), failed=True) for _ in range(10)
+        ],
+        usual_self_ms=USUAL,
+    )
+    ranked = rank(members, [("frontend", "inventory")], sample)
+    assert (ranked[0].service, ranked[0].kind) == ("inventory", AnomalyKind.LATENCY)
