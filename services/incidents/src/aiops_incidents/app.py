@@ -21,9 +21,10 @@ from aiops_core.clients import create_bus, create_store
 from aiops_core.observability.health import HealthChecks
 from aiops_core.observability.metrics import create_registry
 from aiops_core.observability.queue_depth import QueueDepthMonitor
+from aiops_core.openapi import mark_auth_optional
 from aiops_core.periodic import PeriodicJob
 from aiops_core.store import ping
-from aiops_incidents.auth import ApiAuth, document_optional_auth, parse_tokens
+from aiops_incidents.auth import ApiAuth, auth_optional, parse_tokens
 from aiops_incidents.consumers import AnomalyConsumer
 from aiops_incidents.live_stats import LiveStats
 from aiops_incidents.metrics import IncidentMetrics
@@ -127,7 +128,7 @@ def create_app(
         routers=[incidents_router()],
     )
 
-    document_optional_auth(app, auth)
+    mark_auth_optional(app, auth_optional(auth))
 
     @app.get("/api/docs", include_in_schema=False)
     async def swagger_ui() -> HTMLResponse:

@@ -11,9 +11,9 @@ import hmac
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from aiops_core.errors import AiopsError, UnauthorizedError
@@ -92,24 +92,9 @@ def requires(needed: Scope) -> Callable[..., str]:
     return check
 
 
-def document_optional_auth(app: FastAPI, auth: ApiAuth) -> None:
-    """Say in the OpenAPI schema which routes need no token under this configuration: every
-    route with no tokens set, the reads unless they need a token. (`{}` in a route's security
-    list means "no credentials is fine too".)"""
-    build = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            schema = build()
-            for path in schema.get("paths", {}).values():
-                for method, operation in path.items():
-                    open_route = not auth.tokens or (method == "get" and not auth.read_requires_token)
-                    if open_route and operation.get("security"):
-                        operation["security"] = [{}, *operation["security"]]
-            app.openapi_schema = schema
-        return app.openapi_schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
+def auth_optional(auth: ApiAuth) -> Callable[[str], bool]:
+    """Which HTTP methods need no token under this configuration (for the OpenAPI schema)."""
+    return lambda method: not auth.tokens or (method == "get" and not auth.read_requires_token)
 
 
 Reader = Annotated[str, Depends(requires(Scope.READ))]

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from aiops_core.errors import ERROR_RESPONSE_SCHEMA, BadRequestError, NotFoundError
 from aiops_core.models import AnomalyKind
+from aiops_core.validation import IsoDatetime, StoredText
 from aiops_incidents.auth import Reader, Writer
 from aiops_incidents.live_stats import LiveStats
 from aiops_incidents.repository import Cursor, GraphRepository, IncidentFilters, IncidentRepository
@@ -77,10 +78,10 @@ def incidents_router() -> APIRouter:
         status_: Annotated[IncidentStatus | None, Query(alias="status")] = None,
         severity: Severity | None = None,
         service: Annotated[
-            str | None, Query(max_length=256, description="Has an anomaly on this service.")
+            StoredText | None, Query(max_length=256, description="Has an anomaly on this service.")
         ] = None,
-        since: Annotated[datetime | None, Query(description="Opened at or after (ISO 8601).")] = None,
-        until: Annotated[datetime | None, Query(description="Opened before (ISO 8601).")] = None,
+        since: Annotated[IsoDatetime | None, Query(description="Opened at or after (ISO 8601).")] = None,
+        until: Annotated[IsoDatetime | None, Query(description="Opened before (ISO 8601).")] = None,
         limit: Limit = 50,
         cursor: CursorQuery = None,
     ) -> IncidentPage:
@@ -136,8 +137,8 @@ def incidents_router() -> APIRouter:
         request: Request,
         _: Reader,
         status_: Annotated[Literal["open", "cleared"] | None, Query(alias="status")] = None,
-        service: Annotated[str | None, Query(max_length=256)] = None,
-        since: Annotated[datetime | None, Query(description="Detected at or after (ISO 8601).")] = None,
+        service: Annotated[StoredText | None, Query(max_length=256)] = None,
+        since: Annotated[IsoDatetime | None, Query(description="Detected at or after (ISO 8601).")] = None,
         limit: Limit = 50,
         cursor: CursorQuery = None,
     ) -> AnomalyPage:

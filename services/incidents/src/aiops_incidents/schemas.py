@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal
 from uuid import UUID
 
 from pydantic import BaseModel, Field, model_validator
 
 from aiops_core.models import Anomaly, AnomalyKind, ErrorMessageCount
+from aiops_core.validation import IsoDatetime, StoredText
 
 
 class IncidentStatus(StrEnum):
@@ -135,13 +135,13 @@ class AnomalyPage(BaseModel):
 
 
 class CommentIn(BaseModel):
-    text: str = Field(min_length=1, max_length=4000, examples=["Rolled back payment to v1.4.2"])
+    text: StoredText = Field(min_length=1, max_length=4000, examples=["Rolled back payment to v1.4.2"])
 
 
 class ActionIn(BaseModel):
     """Optional note with an acknowledge or resolve."""
 
-    comment: str | None = Field(default=None, max_length=4000)
+    comment: StoredText | None = Field(default=None, max_length=4000)
 
 
 class ServiceHealth(StrEnum):
@@ -172,12 +172,14 @@ class ServiceGraph(BaseModel):
 
 
 class SilenceIn(BaseModel):
-    service: str | None = Field(default=None, max_length=256, description="Exact service name; null for any.")
-    operation: str | None = Field(default=None, max_length=512)
+    service: StoredText | None = Field(
+        default=None, max_length=256, description="Exact service name; null for any."
+    )
+    operation: StoredText | None = Field(default=None, max_length=512)
     kind: AnomalyKind | None = None
-    starts_at: datetime | None = Field(default=None, description="Default: now.")
-    ends_at: datetime
-    comment: str = Field(default="", max_length=4000)
+    starts_at: IsoDatetime | None = Field(default=None, description="Default: now.")
+    ends_at: IsoDatetime
+    comment: StoredText = Field(default="", max_length=4000)
 
     @model_validator(mode="after")
     def _matches_something(self) -> SilenceIn:
@@ -212,7 +214,3 @@ class IncidentNotification(BaseModel):
     silenced: bool = Field(
         default=False, description="A silence matches the incident (webhooks are not sent)."
     )
-
-
-class StreamHello(BaseModel):
-    type: Literal["hello"] = "hello"
