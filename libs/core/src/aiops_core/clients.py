@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-import asyncpg
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
-from aiops_core.bus import RabbitBus
+import asyncpg
+from redis.asyncio import Redis
+
+from aiops_core.bus import Bus, RabbitBus
+from aiops_core.cache import create_redis
+from aiops_core.cache import ping as ping_redis
+from aiops_core.observability.health import HealthChecks
 from aiops_core.settings import CoreSettings
-from aiops_core.store import create_pool, migrate
+from aiops_core.store import create_pool, migrate, ping
 
 
 def create_bus(settings: CoreSettings, *, connection_name: str) -> RabbitBus:
@@ -35,3 +43,36 @@ async def create_store(settings: CoreSettings, *, application_name: str) -> asyn
             await pool.close()
             raise
     return pool
+
+
+@dataclass(frozen=True)
+class Clients:
+    pool: asyncpg.Pool
+    bus: Bus
+    redis: Redis
+
+    def add_health_checks(self, health: HealthChecks) -> None:
+        health.add("broker", self.bus.ping)
+        health.add("store", lambda: ping(self.pool))
+        health.add("cache", lambda: ping_redis(self.redis))
+
+
+@asynccontextmanager
+async def store_bus_and_cache(
+    settings: CoreSettings, *, name: str, bus: Bus | None = None, redis: Redis | None = None
+) -> AsyncIterator[Clients]:
+    """The pool (migrated), the bus (started) and Redis of a service, closed on the way out.
+    A bus or Redis given (the all-in-one mode shares them) is used and left open."""
+    pool = await create_store(settings, application_name=name)
+    active_bus = bus or create_bus(settings, connection_name=name)
+    cache = redis or create_redis(settings.redis_url)
+    try:
+        if bus is None:
+            await active_bus.start()
+        yield Clients(pool, active_bus, cache)
+    finally:
+        if bus is None:
+            await active_bus.close()
+        if redis is None:
+            await cache.aclose()
+        await pool.close()

@@ -14,13 +14,11 @@ from redis.asyncio import Redis
 from aiops_core.app import ServiceSpec, create_service_app
 from aiops_core.bus import Bus
 from aiops_core.bus.topology import SPAN_DETECT_QUEUE, SPAN_STORE_QUEUE
-from aiops_core.cache import create_redis
-from aiops_core.cache import ping as ping_redis
-from aiops_core.clients import create_bus, create_store
+from aiops_core.clients import store_bus_and_cache
 from aiops_core.observability.health import HealthChecks
 from aiops_core.observability.metrics import create_registry
 from aiops_core.observability.queue_depth import QueueDepthMonitor
-from aiops_core.store import Backend, current_backend, ping
+from aiops_core.store import Backend, current_backend
 from aiops_detector.consumers import SpanWriterConsumer
 from aiops_detector.detection.runtime import DetectionRuntime
 from aiops_detector.maintenance import RetentionPolicy, SpanMaintenanceJob
@@ -49,15 +47,11 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool = await create_store(settings, application_name="aiops-detector")
-        owned_bus, owned_redis = bus is None, redis is None
-        active_bus = bus or create_bus(settings, connection_name="aiops-detector")
-        cache = redis or create_redis(settings.redis_url)
-        try:
-            backend = await current_backend(pool)
-            repository = SpanRepository(pool, partitioned=backend is Backend.POSTGRES)
+        async with store_bus_and_cache(settings, name="aiops-detector", bus=bus, redis=redis) as clients:
+            backend = await current_backend(clients.pool)
+            repository = SpanRepository(clients.pool, partitioned=backend is Backend.POSTGRES)
             maintenance = SpanMaintenanceJob(
-                pool,
+                clients.pool,
                 repository,
                 backend,
                 RetentionPolicy(
@@ -68,21 +62,17 @@ def create_app(
                 interval_s=settings.maintenance_interval_s,
             )
             await maintenance.start()
-            if owned_bus:
-                await active_bus.start()
-            writer = SpanWriterConsumer(active_bus, repository, metrics, prefetch=settings.broker_prefetch)
+            writer = SpanWriterConsumer(clients.bus, repository, metrics, prefetch=settings.broker_prefetch)
             await writer.start()
-            detection = DetectionRuntime(settings, pool, cache, active_bus, registry)
+            detection = DetectionRuntime(settings, clients.pool, clients.redis, clients.bus, registry)
             if settings.detection_enabled:
                 await detection.start()
             queues = [SPAN_STORE_QUEUE, SPAN_DETECT_QUEUE]
             queue_depth = QueueDepthMonitor(
-                active_bus, [name for q in queues for name in (q.name, q.dead_letter_queue)], registry
+                clients.bus, [name for q in queues for name in (q.name, q.dead_letter_queue)], registry
             )
             queue_depth.start()
-            health.add("broker", active_bus.ping)
-            health.add("store", lambda: ping(pool))
-            health.add("cache", lambda: ping_redis(cache))
+            clients.add_health_checks(health)
             try:
                 yield
             finally:
@@ -90,12 +80,6 @@ def create_app(
                 await writer.stop()
                 await queue_depth.stop()
                 await maintenance.stop()
-        finally:
-            if owned_bus:
-                await active_bus.close()
-            if owned_redis:
-                await cache.aclose()
-            await pool.close()
 
     return create_service_app(
         title="AIOps detector",

@@ -15,15 +15,12 @@ from redis.asyncio import Redis
 from aiops_core.app import ServiceSpec, create_service_app
 from aiops_core.bus import Bus
 from aiops_core.bus.topology import ANOMALY_QUEUE
-from aiops_core.cache import create_redis
-from aiops_core.cache import ping as ping_redis
-from aiops_core.clients import create_bus, create_store
+from aiops_core.clients import store_bus_and_cache
 from aiops_core.observability.health import HealthChecks
 from aiops_core.observability.metrics import create_registry
 from aiops_core.observability.queue_depth import QueueDepthMonitor
 from aiops_core.openapi import mark_auth_optional
 from aiops_core.periodic import PeriodicJob
-from aiops_core.store import ping
 from aiops_incidents.auth import ApiAuth, auth_optional, parse_tokens
 from aiops_incidents.consumers import AnomalyConsumer
 from aiops_incidents.live_stats import LiveStats
@@ -57,16 +54,10 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool = await create_store(settings, application_name="aiops-incidents")
-        owned_bus, owned_redis = bus is None, redis is None
-        active_bus = bus or create_bus(settings, connection_name="aiops-incidents")
-        cache = redis or create_redis(settings.redis_url)
-        try:
-            if owned_bus:
-                await active_bus.start()
-            live_stats = LiveStats(cache, prefix=settings.redis_key_prefix)
+        async with store_bus_and_cache(settings, name="aiops-incidents", bus=bus, redis=redis) as clients:
+            live_stats = LiveStats(clients.redis, prefix=settings.redis_key_prefix)
             service = IncidentService(
-                pool,
+                clients.pool,
                 metrics=metrics,
                 live_stats=live_stats,
                 config=LifecycleConfig(
@@ -75,8 +66,8 @@ def create_app(
                 ),
             )
             app.state.auth = auth
-            app.state.pool = pool
-            app.state.redis = cache
+            app.state.pool = clients.pool
+            app.state.redis = clients.redis
             app.state.redis_key_prefix = settings.redis_key_prefix
             app.state.incidents = IncidentsState(
                 service=service, incidents=service.incidents, graph=service.graph, live_stats=live_stats
@@ -96,15 +87,13 @@ def create_app(
             ]
             for job in jobs:
                 job.start()
-            consumer = AnomalyConsumer(active_bus, service, prefetch=settings.broker_prefetch)
+            consumer = AnomalyConsumer(clients.bus, service, prefetch=settings.broker_prefetch)
             await consumer.start()
             queue_depth = QueueDepthMonitor(
-                active_bus, [ANOMALY_QUEUE.name, ANOMALY_QUEUE.dead_letter_queue], registry
+                clients.bus, [ANOMALY_QUEUE.name, ANOMALY_QUEUE.dead_letter_queue], registry
             )
             queue_depth.start()
-            health.add("broker", active_bus.ping)
-            health.add("store", lambda: ping(pool))
-            health.add("cache", lambda: ping_redis(cache))
+            clients.add_health_checks(health)
             try:
                 yield
             finally:
@@ -112,12 +101,6 @@ def create_app(
                 await queue_depth.stop()
                 for job in jobs:
                     await job.stop()
-        finally:
-            if owned_bus:
-                await active_bus.close()
-            if owned_redis:
-                await cache.aclose()
-            await pool.close()
 
     app = create_service_app(
         title="AIOps incidents",
