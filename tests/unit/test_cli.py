@@ -20,7 +20,7 @@ def test_serving_an_unknown_service_names_the_known_ones() -> None:
     result = CliRunner().invoke(main, ["serve", "nope"])
     assert result.exit_code == 2
     assert "unknown service 'nope'" in result.output
-    assert "detector, ingest" in result.output
+    assert "detector, incidents, ingest" in result.output
 
 
 def test_help_lists_the_commands() -> None:

@@ -6,7 +6,8 @@ Domain code raises these (never an HTTP exception); the handlers installed by
     {"error": {"code": "payload_too_large", "message": "...", "details": [...]}}
 
 with the status code of the class. A retryable infrastructure failure is a 503 with
-`Retry-After`, which OTLP exporters and well-behaved clients honour.
+`Retry-After`, and a client over its rate limit a 429 with `Retry-After`; OTLP exporters and
+well-behaved clients honour both.
 """
 
 from __future__ import annotations
@@ -70,6 +71,21 @@ class UnsupportedMediaTypeError(AiopsError):
 class ValidationFailedError(AiopsError):
     status_code = 422
     code = "validation_error"
+
+
+class RateLimitedError(AiopsError):
+    """The client sent more than its share; it may send again after `retry_after_s` seconds."""
+
+    status_code = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after_s: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after_s)}
 
 
 class DependencyUnavailableError(AiopsError):

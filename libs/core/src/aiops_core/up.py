@@ -55,7 +55,10 @@ async def run_platform(specs: Sequence[ServiceSpec], *, host: str, port_offset: 
                 # ingest) and stopping goes in reverse, so when stopping comes back here every
                 # service that feeds this one has stopped: what is still on the in-process bus
                 # can be consumed before this one stops.
-                runner.add_step(f"drain the in-process bus before {spec.name}", lambda: bus.wait_until_empty(DRAIN_TIMEOUT_S))
+                runner.add_step(
+                    f"drain the in-process bus before {spec.name}",
+                    lambda: bus.wait_until_empty(DRAIN_TIMEOUT_S),
+                )
         for spec in runnable:
             if spec.companion is not None:
                 await runner.start_background(f"{spec.name} companion", spec.companion(shared))

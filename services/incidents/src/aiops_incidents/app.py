@@ -21,6 +21,7 @@ from aiops_core.observability.metrics import create_registry
 from aiops_core.observability.queue_depth import QueueDepthMonitor
 from aiops_core.openapi import mark_auth_optional
 from aiops_core.periodic import PeriodicJob
+from aiops_core.ratelimit import RateLimiter, install_rate_limit
 from aiops_incidents.auth import ApiAuth, auth_optional, parse_tokens
 from aiops_incidents.consumers import AnomalyConsumer
 from aiops_incidents.live_stats import LiveStats
@@ -66,6 +67,13 @@ def create_app(
                 ),
             )
             app.state.auth = auth
+            app.state.rate_limiter = RateLimiter(
+                clients.redis,
+                prefix=settings.redis_key_prefix,
+                scope="api",
+                rate_per_s=settings.api_rate_limit_per_s,
+                burst=settings.api_rate_limit_burst,
+            )
             app.state.pool = clients.pool
             app.state.redis = clients.redis
             app.state.redis_key_prefix = settings.redis_key_prefix
@@ -112,6 +120,7 @@ def create_app(
     )
 
     mark_auth_optional(app, auth_optional(auth))
+    install_rate_limit(app)
 
     @app.get("/api/docs", include_in_schema=False)
     async def swagger_ui() -> HTMLResponse:

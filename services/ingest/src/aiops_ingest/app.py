@@ -6,12 +6,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from redis.asyncio import Redis
 
 from aiops_core.app import ServiceSpec, create_service_app
 from aiops_core.bus import Bus
+from aiops_core.cache import create_redis
 from aiops_core.clients import create_bus
 from aiops_core.observability.health import HealthChecks
 from aiops_core.observability.metrics import create_registry
+from aiops_core.ratelimit import RateLimiter, install_rate_limit
 from aiops_ingest.metrics import IngestMetrics
 from aiops_ingest.normalise import Limits, SpanNormaliser
 from aiops_ingest.routes import IngestState, ingest_router
@@ -22,12 +25,17 @@ DESCRIPTION = """\
 Receives OpenTelemetry traces over OTLP/HTTP (`POST /v1/traces`, protobuf or JSON, optionally
 gzip) and simple JSON request records (`POST /api/v1/telemetry`), normalises them into spans and
 publishes them to the bus in batches. A 2xx means the broker has the spans; a 503 with
-`Retry-After` means nothing was kept and the client should send again.
+`Retry-After` means nothing was kept and the client should send again, and so does a 429 with
+`Retry-After`: the client (its bearer token, else its address) sent more than
+`AIOPS_INGEST_RATE_LIMIT_PER_S` allows.
 """
 
 
-def create_app(settings: IngestSettings | None = None, bus: Bus | None = None) -> FastAPI:
-    """Build the app. `bus` is for the all-in-one mode, where services share one in-process bus."""
+def create_app(
+    settings: IngestSettings | None = None, bus: Bus | None = None, redis: Redis | None = None
+) -> FastAPI:
+    """Build the app. `bus` and `redis` are for the all-in-one mode, where services share an
+    in-process bus and cache."""
     settings = settings or IngestSettings()
     registry = create_registry()
     metrics = IngestMetrics(registry)
@@ -35,8 +43,17 @@ def create_app(settings: IngestSettings | None = None, bus: Bus | None = None) -
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        owned_bus = bus is None
+        owned_bus, owned_redis = bus is None, redis is None
         active_bus = bus or create_bus(settings, connection_name="aiops-ingest")
+        # Only the rate limiter uses Redis, and it fails open: readiness does not depend on it.
+        cache = redis or create_redis(settings.redis_url)
+        app.state.rate_limiter = RateLimiter(
+            cache,
+            prefix=settings.redis_key_prefix,
+            scope="ingest",
+            rate_per_s=settings.ingest_rate_limit_per_s,
+            burst=settings.ingest_rate_limit_burst,
+        )
         if owned_bus:
             await active_bus.start()
         health.add("broker", active_bus.ping)
@@ -62,8 +79,10 @@ def create_app(settings: IngestSettings | None = None, bus: Bus | None = None) -
             await service.close()
             if owned_bus:
                 await active_bus.close()
+            if owned_redis:
+                await cache.aclose()
 
-    return create_service_app(
+    app = create_service_app(
         title="AIOps ingest",
         description=DESCRIPTION,
         lifespan=lifespan,
@@ -71,12 +90,14 @@ def create_app(settings: IngestSettings | None = None, bus: Bus | None = None) -
         registry=registry,
         routers=[ingest_router(settings.max_body_bytes)],
     )
+    install_rate_limit(app)
+    return app
 
 
 SERVICE = ServiceSpec(
     name="ingest",
     default_port=4318,
     summary="OTLP/HTTP and JSON telemetry receiver",
-    build=lambda shared: create_app(bus=shared.bus),
+    build=lambda shared: create_app(bus=shared.bus, redis=shared.redis),
     order=20,
 )

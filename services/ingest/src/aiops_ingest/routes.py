@@ -145,6 +145,7 @@ _OTLP_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"description": "Missing or wrong bearer token."},
     413: {"description": "Body larger than AIOPS_MAX_BODY_BYTES, before or after decompression."},
     415: {"description": "Content-Type or Content-Encoding not supported."},
+    429: {"description": "Over this client's rate limit (a JSON error body); retry after Retry-After."},
     503: {"description": "The broker cannot take the spans now; retry after Retry-After seconds."},
 }
 
@@ -202,6 +203,7 @@ def ingest_router(max_body_bytes: int) -> APIRouter:
             413: ERROR_RESPONSE_SCHEMA,
             415: ERROR_RESPONSE_SCHEMA,
             422: ERROR_RESPONSE_SCHEMA,
+            429: ERROR_RESPONSE_SCHEMA,
             503: ERROR_RESPONSE_SCHEMA,
         },
         dependencies=[Depends(require_token)],

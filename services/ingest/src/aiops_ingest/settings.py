@@ -41,6 +41,18 @@ class IngestSettings(CoreSettings):
         ge=0,
         description="Spans that start further than this in the future are refused.",
     )
+    ingest_rate_limit_per_s: float = Field(
+        default=1000.0,
+        ge=0,
+        allow_inf_nan=False,
+        description="Requests a second one client (bearer token, else address) may send on average, "
+        "across every ingest replica; above it 429 with Retry-After. 0 turns the limit off.",
+    )
+    ingest_rate_limit_burst: int = Field(
+        default=2000,
+        ge=1,
+        description="Requests one client may send at once above its rate before it is limited.",
+    )
 
     @field_validator("ingest_tokens", mode="before")
     @classmethod
