@@ -19,7 +19,7 @@ import asyncpg
 import pytest
 from redis.asyncio import Redis
 
-from aiops_core.bus.topology import ALL_QUEUES
+from aiops_core.bus.topology import ALL_QUEUES, DEAD_LETTER_ONLY_QUEUES
 from aiops_core.store import migrate
 from tests.support.processes import AiopsProcess
 from tests.support.servers import rabbitmqctl, with_database
@@ -90,7 +90,7 @@ async def broker_url(broker_base_url: str) -> str:
         server_unavailable("RabbitMQ", exc)
     async with connection:
         channel = await connection.channel()
-        for spec in ALL_QUEUES:
+        for spec in (*ALL_QUEUES, *DEAD_LETTER_ONLY_QUEUES):
             for name in (spec.name, spec.dead_letter_queue):
                 await channel.queue_delete(name)
     return broker_base_url

@@ -7,6 +7,7 @@ point so that `aiops serve NAME` and `aiops up` can find it.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
@@ -83,6 +84,9 @@ def create_service_app(
         redoc_url=None,
     )
     app.state.health = health
+    # Set when the process begins to stop, before the server waits for open responses: a
+    # long-lived response (an event stream) ends on it instead of holding the shutdown.
+    app.state.stopping = asyncio.Event()
     install_error_handlers(app)
     app.include_router(health_router())
     for router in routers:

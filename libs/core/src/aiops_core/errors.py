@@ -18,6 +18,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 
 class AiopsError(Exception):
@@ -141,13 +142,30 @@ async def _handle_validation_error(_: Request, exc: Exception) -> JSONResponse:
     return error_response(validation_error(exc.errors()))
 
 
-async def _handle_http_exception(_: Request, exc: Exception) -> JSONResponse:
+async def _handle_http_exception(request: Request, exc: Exception) -> JSONResponse:
     # Starlette's own 404/405 and friends get the same body as everything else.
     assert isinstance(exc, StarletteHTTPException)
-    code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(
-        exc.status_code, "http_error"
-    )
+    if exc.status_code == 405:
+        return _method_not_allowed(request)
+    code = {400: "bad_request", 404: "not_found", 413: "payload_too_large"}.get(exc.status_code, "http_error")
     return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
+
+
+def _method_not_allowed(request: Request) -> JSONResponse:
+    """405 with `Allow` listing the methods of every route on the path: Starlette names only
+    the first route's, and a path often has one route per method."""
+    allowed: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches({**request.scope, "method": "GET"})
+        methods = getattr(route, "methods", None)
+        if match is not Match.NONE and methods:
+            allowed |= set(methods)
+    allow = ", ".join(sorted(allowed))
+    return JSONResponse(
+        error_body("method_not_allowed", f"{request.method} is not allowed here; allowed: {allow}"),
+        status_code=405,
+        headers={"Allow": allow},
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:

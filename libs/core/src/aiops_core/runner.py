@@ -63,6 +63,9 @@ class ProcessRunner:
             await asyncio.sleep(0.02)
 
         async def stop() -> None:
+            stopping = getattr(app.state, "stopping", None)
+            if isinstance(stopping, asyncio.Event):
+                stopping.set()
             server.should_exit = True
             await task
 

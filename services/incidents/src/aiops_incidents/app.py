@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 
 from aiops_core.app import ServiceSpec, create_service_app
 from aiops_core.bus import Bus
-from aiops_core.bus.topology import ANOMALY_QUEUE
+from aiops_core.bus.topology import ANOMALY_QUEUE, WEBHOOK_DEAD_LETTERS
 from aiops_core.clients import store_bus_and_cache
 from aiops_core.observability.health import HealthChecks
 from aiops_core.observability.metrics import create_registry
@@ -26,6 +26,11 @@ from aiops_incidents.auth import ApiAuth, auth_optional, parse_tokens
 from aiops_incidents.consumers import AnomalyConsumer
 from aiops_incidents.live_stats import LiveStats
 from aiops_incidents.metrics import IncidentMetrics
+from aiops_incidents.notifications.metrics import NotificationMetrics
+from aiops_incidents.notifications.outbox import NotificationOutbox
+from aiops_incidents.notifications.silences import silences_router
+from aiops_incidents.notifications.stream import stream_router
+from aiops_incidents.notifications.webhooks import WebhookDispatcher
 from aiops_incidents.routes import IncidentsState, incidents_router
 from aiops_incidents.service import IncidentService, LifecycleConfig
 from aiops_incidents.settings import IncidentSettings
@@ -42,6 +47,8 @@ if the same root cause fires again soon after. Mutating routes need a bearer tok
 
 RESOLVE_INTERVAL_S = 1.0
 GAUGE_INTERVAL_S = 5.0
+# How often the outbox and the webhook deliveries look for work: the notification delay.
+NOTIFY_INTERVAL_S = 0.5
 
 
 def create_app(
@@ -50,6 +57,7 @@ def create_app(
     settings = settings or IncidentSettings()
     registry = create_registry()
     metrics = IncidentMetrics(registry)
+    notification_metrics = NotificationMetrics(registry)
     health = HealthChecks()
     auth = ApiAuth(parse_tokens(settings.api_tokens), settings.api_read_requires_token)
 
@@ -93,12 +101,23 @@ def create_app(
                     "active incidents gauge", service.refresh_active_gauge, interval_s=GAUGE_INTERVAL_S
                 ),
             ]
+            outbox = NotificationOutbox(
+                clients.pool, clients.redis, settings, service.incidents.summaries, notification_metrics
+            )
+            webhooks = WebhookDispatcher(clients.pool, clients.bus, settings, notification_metrics)
+            await webhooks.start()
+            jobs += [
+                PeriodicJob("notification outbox", outbox.run_once, interval_s=NOTIFY_INTERVAL_S),
+                PeriodicJob("webhook deliveries", webhooks.run_once, interval_s=NOTIFY_INTERVAL_S),
+            ]
             for job in jobs:
                 job.start()
             consumer = AnomalyConsumer(clients.bus, service, prefetch=settings.broker_prefetch)
             await consumer.start()
             queue_depth = QueueDepthMonitor(
-                clients.bus, [ANOMALY_QUEUE.name, ANOMALY_QUEUE.dead_letter_queue], registry
+                clients.bus,
+                [ANOMALY_QUEUE.name, ANOMALY_QUEUE.dead_letter_queue, WEBHOOK_DEAD_LETTERS.dead_letter_queue],
+                registry,
             )
             queue_depth.start()
             clients.add_health_checks(health)
@@ -109,6 +128,7 @@ def create_app(
                 await queue_depth.stop()
                 for job in jobs:
                     await job.stop()
+                await webhooks.stop()
 
     app = create_service_app(
         title="AIOps incidents",
@@ -116,7 +136,8 @@ def create_app(
         lifespan=lifespan,
         health=health,
         registry=registry,
-        routers=[incidents_router()],
+        # The stream's route comes first: `/aiops/incidents/stream` is not an incident id.
+        routers=[stream_router(), incidents_router(), silences_router()],
     )
 
     mark_auth_optional(app, auth_optional(auth))

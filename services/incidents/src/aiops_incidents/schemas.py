@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from aiops_core.models import Anomaly, AnomalyKind, ErrorMessageCount
 from aiops_core.validation import IsoDatetime, StoredText
@@ -172,6 +172,16 @@ class ServiceGraph(BaseModel):
 
 
 class SilenceIn(BaseModel):
+    # "At least one matcher", in the schema too: one of them is there and not null.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": [name], "properties": {name: {"not": {"type": "null"}}}}
+                for name in ("service", "operation", "kind")
+            ]
+        }
+    )
+
     service: StoredText | None = Field(
         default=None, max_length=256, description="Exact service name; null for any."
     )

@@ -9,9 +9,9 @@ and the timeline rows written in that transaction are the outbox of the notifica
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from uuid import UUID
 
 import asyncpg
@@ -19,6 +19,7 @@ import asyncpg
 from aiops_core.errors import NotFoundError
 from aiops_core.models import Anomaly, AnomalyKind
 from aiops_core.store.pool import Connection
+from aiops_incidents.clock import Clock, utc_now
 from aiops_incidents.correlation import ServiceGraph, fingerprint, incident_for
 from aiops_incidents.lifecycle import SYSTEM, next_status, reopenable, resolvable
 from aiops_incidents.live_stats import LiveStats
@@ -32,7 +33,6 @@ from aiops_incidents.severity import assess, member_impact
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 SEVERITY_ORDER = [Severity.LOW, Severity.MEDIUM, Severity.HIGH, Severity.CRITICAL]
 # Impact is measured over at most this much of an incident's recent past.
 IMPACT_PERIOD = timedelta(minutes=5)
@@ -43,10 +43,6 @@ KIND_WORDS = {
     AnomalyKind.TRAFFIC_SURGE: "traffic surged",
     AnomalyKind.MULTIVARIATE: "unusual behaviour",
 }
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class AnomalyNotYetKnownError(Exception):

@@ -68,6 +68,7 @@ class Bus(Protocol):
         *,
         message_id: str,
         content_type: str = "application/json",
+        headers: dict[str, Any] | None = None,
     ) -> None:
         """Return once the broker has the message durably (publisher confirm); else raise
         `BrokerUnavailableError`. A message no queue would receive is an error, not a drop."""

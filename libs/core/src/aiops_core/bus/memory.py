@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from aiops_core.bus.base import (
     BrokerUnavailableError,
@@ -19,6 +20,8 @@ from aiops_core.bus.base import (
 from aiops_core.bus.routing import topic_matches
 from aiops_core.bus.topology import (
     ALL_QUEUES,
+    DEAD_LETTER_EXCHANGE,
+    DEAD_LETTER_ONLY_QUEUES,
     DEAD_LETTER_REASON_HEADER,
     ORIGINAL_ROUTING_KEY_HEADER,
     QueueSpec,
@@ -34,7 +37,7 @@ class _MemoryQueue:
 
 class InMemoryBus:
     def __init__(self, queues: Sequence[QueueSpec] = ALL_QUEUES) -> None:
-        self._queues = {spec.name: _MemoryQueue(spec) for spec in queues}
+        self._queues = {spec.name: _MemoryQueue(spec) for spec in (*queues, *DEAD_LETTER_ONLY_QUEUES)}
         self._running = False
 
     async def start(self) -> None:
@@ -55,8 +58,23 @@ class InMemoryBus:
         *,
         message_id: str,
         content_type: str = "application/json",
+        headers: dict[str, Any] | None = None,
     ) -> None:
         await self.ping()
+        message = IncomingMessage(
+            body=body,
+            routing_key=routing_key,
+            message_id=message_id,
+            content_type=content_type,
+            headers=dict(headers or {}),
+        )
+        if exchange == DEAD_LETTER_EXCHANGE:
+            # A direct exchange, as on RabbitMQ: the routing key names the queue whose
+            # dead-letter queue keeps the message.
+            if routing_key not in self._queues:
+                raise BrokerUnavailableError(f"no dead-letter queue is bound for {routing_key!r}")
+            self._queues[routing_key].dead_letters.append(message)
+            return
         targets = [
             q
             for q in self._queues.values()
@@ -66,14 +84,7 @@ class InMemoryBus:
         if not targets:
             raise BrokerUnavailableError(f"no queue is bound for {routing_key!r}")
         for queue in targets:
-            queue.messages.put_nowait(
-                IncomingMessage(
-                    body=body,
-                    routing_key=routing_key,
-                    message_id=message_id,
-                    content_type=content_type,
-                )
-            )
+            queue.messages.put_nowait(message)
 
     async def consume(self, queue: QueueSpec, handler: Handler, *, prefetch: int) -> MemorySubscription:
         subscription = MemorySubscription(self._queues[queue.name], handler, prefetch)

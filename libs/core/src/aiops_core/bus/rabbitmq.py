@@ -41,6 +41,7 @@ from aiops_core.bus.base import (
 from aiops_core.bus.topology import (
     ALL_QUEUES,
     DEAD_LETTER_EXCHANGE,
+    DEAD_LETTER_ONLY_QUEUES,
     DEAD_LETTER_REASON_HEADER,
     EXCHANGES,
     ORIGINAL_ROUTING_KEY_HEADER,
@@ -162,6 +163,7 @@ class RabbitBus:
             queue = await self.declare_work_queue(channel, spec)
             for key in spec.binding_keys:
                 await queue.bind(spec.exchange, key)
+        for spec in (*self._queues, *DEAD_LETTER_ONLY_QUEUES):
             dlq = await channel.declare_queue(
                 spec.dead_letter_queue,
                 durable=True,

@@ -42,3 +42,10 @@ ANOMALY_QUEUE = QueueSpec("incidents.anomalies", ANOMALIES_EXCHANGE, ("anomaly.#
 # consuming service has started for the first time.
 EXCHANGES = (TELEMETRY_EXCHANGE, ANOMALIES_EXCHANGE)
 ALL_QUEUES = (SPAN_STORE_QUEUE, SPAN_DETECT_QUEUE, ANOMALY_QUEUE)
+
+# Webhook deliveries that used up their attempts. No work queue stands in front of this one (the
+# incidents service retries deliveries in its database), so only `incidents.webhooks.dlq` is
+# declared, and the final failure is published straight onto the dead-letter exchange with
+# `incidents.webhooks` as routing key, the same way a consumer dead-letters a message.
+WEBHOOK_DEAD_LETTERS = QueueSpec("incidents.webhooks", DEAD_LETTER_EXCHANGE, ())
+DEAD_LETTER_ONLY_QUEUES = (WEBHOOK_DEAD_LETTERS,)

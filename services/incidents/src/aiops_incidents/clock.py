@@ -1,0 +1,12 @@
+"""The clock the incident domain and the notification jobs read, injected so that tests can set the time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
