@@ -33,7 +33,7 @@ def test_promtool_accepts_the_rules(tmp_path: Path) -> None:
     rules.write_text(yaml.safe_dump(alert_rules()))
     result = promtool("check", "rules", str(rules))
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 7 rules found" in result.stdout
+    assert "SUCCESS: 10 rules found" in result.stdout
 
 
 def alert(name: str, labels: dict[str, str], summary: str, description: str) -> dict[str, Any]:
@@ -48,6 +48,12 @@ def alert(name: str, labels: dict[str, str], summary: str, description: str) -> 
 AT = "aiops"
 DETECTOR = 'namespace="aiops", app_kubernetes_io_component="detector", app_kubernetes_io_part_of="aiops"'
 INGEST = 'namespace="aiops", app_kubernetes_io_component="ingest", app_kubernetes_io_part_of="aiops"'
+INCIDENTS = 'namespace="aiops", app_kubernetes_io_component="incidents", app_kubernetes_io_part_of="aiops"'
+
+
+def webhook_notifications(outcome: str, pod: str) -> str:
+    return f'aiops_notifications_total{{channel="webhook", outcome="{outcome}", pod="{pod}", {INCIDENTS}}}'
+
 
 # Series as the documented scrape configuration labels them; one sample a minute.
 RULE_TESTS = [
@@ -140,7 +146,90 @@ RULE_TESTS = [
             | {"eval_time": "25m"},
         ],
     },
+    {
+        "interval": "1m",
+        "input_series": [
+            # Two incidents replicas report the same queue; 50 waiting events are a passing burst,
+            # 500 for minutes are a service that does not keep up.
+            {
+                "series": f'aiops_queue_messages{{queue="incidents.anomalies", pod="n-1", {INCIDENTS}}}',
+                "values": "50x10 500x20",
+            },
+            {
+                "series": f'aiops_queue_messages{{queue="incidents.anomalies", pod="n-2", {INCIDENTS}}}',
+                "values": "50x10 500x20",
+            },
+            {
+                "series": f'aiops_queue_messages{{queue="incidents.anomalies.dlq", pod="n-1", {INCIDENTS}}}',
+                "values": "0x10 2x20",
+            },
+            # Two deliveries given up on one replica at minute 21; delivered ones do not count.
+            {
+                "series": webhook_notifications("dead", "n-1"),
+                "values": "0x20 2x20",
+            },
+            {
+                "series": webhook_notifications("dead", "n-2"),
+                "values": "0x40",
+            },
+            {
+                "series": webhook_notifications("delivered", "n-2"),
+                "values": "0+10x40",
+            },
+        ],
+        "alert_rule_test": [
+            {"eval_time": "10m", "alertname": "AiopsIncidentsLagHigh", "exp_alerts": []},
+            {"eval_time": "10m", "alertname": "AiopsAnomaliesDeadLettered", "exp_alerts": []},
+            {"eval_time": "10m", "alertname": "AiopsWebhookDeadLettered", "exp_alerts": []},
+            alert(
+                "AiopsIncidentsLagHigh",
+                {"severity": "warning", "namespace": AT},
+                "Anomaly events pile up in incidents.anomalies",
+                "500 anomaly events have waited in incidents.anomalies in aiops for 5 minutes: incidents "
+                "open late or not at all. The incidents service is too slow, or cannot reach its database.",
+            )
+            | {"eval_time": "17m"},
+            alert(
+                "AiopsAnomaliesDeadLettered",
+                {"severity": "warning", "namespace": AT},
+                "Anomaly events were dead-lettered",
+                "2 anomaly events in incidents.anomalies.dlq in aiops could not be turned into incidents; "
+                "the reason is in each message's x-aiops-dead-letter-reason header.",
+            )
+            | {"eval_time": "13m"},
+            alert(
+                "AiopsWebhookDeadLettered",
+                {"severity": "warning", "namespace": AT},
+                "Incident notifications to a webhook were given up",
+                "2 webhook deliveries in aiops used up their attempts in the last 15 minutes and went to "
+                "incidents.webhooks.dlq: a receiver is down or refusing them, so on-call may not have been "
+                "told of an incident.",
+            )
+            | {"eval_time": "30m"},
+            # Quiet again once no delivery has been given up for 15 minutes.
+            {"eval_time": "40m", "alertname": "AiopsWebhookDeadLettered", "exp_alerts": []},
+        ],
+    },
 ]
+
+
+def test_the_incidents_alerts_come_and_go_with_the_incidents_service() -> None:
+    def groups(values: dict[str, Any]) -> dict[str, dict[str, str]]:
+        """Group name -> alert name -> expression."""
+        values = {**values, "prometheusRule": {"enabled": True, **values.get("prometheusRule", {})}}
+        (rule,) = [o for o in manifests(render(values)) if o["kind"] == "PrometheusRule"]
+        return {g["name"]: {r["alert"]: r["expr"] for r in g["rules"]} for g in rule["spec"]["groups"]}
+
+    default = groups({})["aiops.incidents"]
+    assert list(default) == [
+        "AiopsIncidentsLagHigh",
+        "AiopsAnomaliesDeadLettered",
+        "AiopsWebhookDeadLettered",
+    ]
+    assert default["AiopsIncidentsLagHigh"].endswith("> 100")
+    tuned = groups({"prometheusRule": {"incidentsLagMessages": 20}})["aiops.incidents"]
+    assert tuned["AiopsIncidentsLagHigh"].endswith("> 20")
+    assert "aiops.incidents" not in groups({"incidents": {"enabled": False}})
 
 
 def test_the_alerts_fire_on_trouble_and_stay_quiet_otherwise(tmp_path: Path) -> None:

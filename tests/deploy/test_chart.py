@@ -4,6 +4,7 @@ platform's rules: probes, resources, a confined security context, autoscaling wh
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,10 @@ from typing import Any
 import helm_python
 import kubernetes_validate
 import pytest
+from pydantic.fields import FieldInfo
 
+from aiops_core.settings import CoreSettings
+from aiops_incidents.settings import IncidentSettings
 from tests.deploy.chart import CHART_DIR, VARIANTS, load_values, manifests, render
 
 # The oldest Kubernetes release still widely run, and the newest whose schemas are bundled.
@@ -89,7 +93,7 @@ def test_every_object_is_valid_for_kubernetes(
 def test_every_deployment_is_probed_limited_and_confined(variant: str, values_file: Path | None) -> None:
     objects = rendered_objects(values_file)
     deployments = of_kind(objects, "Deployment")
-    assert {"aiops-ingest", "aiops-detector"} <= set(deployments)
+    assert {"aiops-ingest", "aiops-detector", "aiops-incidents"} <= set(deployments)
     for name, deployment in deployments.items():
         pod = deployment["spec"]["template"]["spec"]
         pod_security = pod["securityContext"]
@@ -202,11 +206,127 @@ def test_each_service_gets_only_the_secrets_it_uses() -> None:
         component(d): {k for k, v in env_of(d).items() if isinstance(v, dict)}
         for d in of_kind(objects, "Deployment").values()
     }
-    assert secret_keys["ingest"] == {"AIOPS_BROKER_URL", "AIOPS_INGEST_TOKENS"}
+    urls = {"AIOPS_DATABASE_URL", "AIOPS_BROKER_URL", "AIOPS_REDIS_URL"}
+    # Ingest's rate limits live in Redis.
+    assert secret_keys["ingest"] == {"AIOPS_BROKER_URL", "AIOPS_REDIS_URL", "AIOPS_INGEST_TOKENS"}
+    assert secret_keys["detector"] == urls
+    assert secret_keys["incidents"] == urls | {"AIOPS_API_TOKENS", "AIOPS_WEBHOOK_URLS"}
     assert secret_keys["shop-frontend"] == {"OTEL_EXPORTER_OTLP_HEADERS"}
     assert secret_keys["shop-loadgen"] == set()
     secret = of_kind(objects, "Secret")["aiops-secrets"]
     assert "OTEL_EXPORTER_OTLP_HEADERS" in secret["data"]
+
+
+def secret_refs(deployment: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {k: v["secretKeyRef"] for k, v in env_of(deployment).items() if isinstance(v, dict)}
+
+
+def test_incidents_is_deployed_by_default_like_the_other_services() -> None:
+    objects = manifests(render({}))
+    name = "aiops-incidents"
+    deployment = of_kind(objects, "Deployment")[name]
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == "aiops-incidents:0.1.0"
+    assert container["args"] == ["serve", "incidents", "--port", "8000"]
+    assert container["ports"] == [{"name": "http", "containerPort": 8000, "protocol": "TCP"}]
+    assert deployment["spec"]["template"]["metadata"]["annotations"]["prometheus.io/port"] == "8000"
+    service = of_kind(objects, "Service")[name]
+    assert service["spec"]["ports"] == [
+        {"name": "http", "port": 8000, "targetPort": "http", "protocol": "TCP"}
+    ]
+    hpa = of_kind(objects, "HorizontalPodAutoscaler")[name]
+    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (2, 6)
+    assert of_kind(objects, "PodDisruptionBudget")[name]["spec"]["maxUnavailable"] == 1
+    # The URLs are required; the API tokens and webhook URLs may be absent from an existing Secret.
+    refs = secret_refs(deployment)
+    assert {key: ref.get("optional", False) for key, ref in refs.items()} == {
+        "AIOPS_DATABASE_URL": False,
+        "AIOPS_BROKER_URL": False,
+        "AIOPS_REDIS_URL": False,
+        "AIOPS_API_TOKENS": True,
+        "AIOPS_WEBHOOK_URLS": True,
+    }
+    assert {ref["name"] for ref in refs.values()} == {"aiops-secrets"}
+    # The chart's Secret has every key, empty unless set.
+    data = of_kind(objects, "Secret")["aiops-secrets"]["data"]
+    assert data["AIOPS_API_TOKENS"] == data["AIOPS_WEBHOOK_URLS"] == ""
+
+
+def test_the_incidents_secrets_come_from_the_values() -> None:
+    tokens = "oncall:s3cret:write,grafana:t0ken:read"
+    hooks = "https://user:pass@hooks.example.com/aiops"
+    objects = manifests(render({"secrets": {"apiTokens": tokens, "webhookUrls": hooks}}))
+    data = of_kind(objects, "Secret")["aiops-secrets"]["data"]
+    assert base64.b64decode(data["AIOPS_API_TOKENS"]).decode() == tokens
+    assert base64.b64decode(data["AIOPS_WEBHOOK_URLS"]).decode() == hooks
+    # Nowhere in plain text: not in the ConfigMap, not in any pod's env.
+    plain = json.dumps([o for o in objects if o["kind"] != "Secret"])
+    assert "s3cret" not in plain
+    assert "hooks.example.com" not in plain
+
+
+def test_incidents_settings_reach_its_pods_and_only_its_pods() -> None:
+    env = {
+        "AIOPS_API_READ_REQUIRES_TOKEN": True,
+        "AIOPS_API_RATE_LIMIT_BURST": 1000000,
+        "AIOPS_WEBHOOK_BACKOFF_S": 0.5,
+        "AIOPS_RESOLVE_COOLDOWN_S": "45",
+    }
+    deployments = of_kind(manifests(render({"incidents": {"env": env}})), "Deployment")
+    assert {k: v for k, v in env_of(deployments["aiops-incidents"]).items() if k in env} == {
+        "AIOPS_API_READ_REQUIRES_TOKEN": "true",
+        # Not "1e+06", which an integer setting refuses.
+        "AIOPS_API_RATE_LIMIT_BURST": "1000000",
+        "AIOPS_WEBHOOK_BACKOFF_S": "0.5",
+        "AIOPS_RESOLVE_COOLDOWN_S": "45",
+    }
+    assert not set(env) & set(env_of(deployments["aiops-detector"]))
+
+
+def test_incidents_can_be_left_out() -> None:
+    rendered = render({"incidents": {"enabled": False}, "prometheusRule": {"enabled": True}})
+    objects = manifests(rendered)
+    assert not [
+        o for o in objects if o["metadata"]["labels"].get("app.kubernetes.io/component") == "incidents"
+    ]
+    (rule,) = of_kind(objects, "PrometheusRule").values()
+    assert [group["name"] for group in rule["spec"]["groups"]] == ["aiops.platform"]
+    assert "incidents" not in rendered["aiops/templates/NOTES.txt"]
+
+
+def test_the_notes_say_how_to_reach_the_incidents_api() -> None:
+    notes = render({})["aiops/templates/NOTES.txt"]
+    assert "kubectl -n aiops port-forward svc/aiops-incidents 8000:8000" in notes
+    assert "http://127.0.0.1:8000/docs" in notes
+    assert "http://aiops-incidents.aiops.svc:8000/aiops/incidents" in notes
+    assert "set secrets.apiTokens" in " ".join(notes.split())
+    with_tokens = render({"secrets": {"apiTokens": "oncall:s3cret:write"}})["aiops/templates/NOTES.txt"]
+    assert "secrets.apiTokens" not in with_tokens
+    assert "s3cret" not in with_tokens
+    assert "Authorization: Bearer <secret of a write token>" in with_tokens
+    fenced = {"networkPolicy": {"enabled": True, "incidentsFrom": [{"podSelector": {}}]}}
+    assert "secrets.apiTokens" not in render(fenced)["aiops/templates/NOTES.txt"]
+
+
+def network_policies(values: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return of_kind(manifests(render({"networkPolicy": {"enabled": True}} | values)), "NetworkPolicy")
+
+
+def test_only_the_named_clients_reach_the_incidents_api() -> None:
+    clients = [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "grafana"}}}]
+    policy = network_policies({"networkPolicy": {"enabled": True, "incidentsFrom": clients}})[
+        "aiops-incidents"
+    ]
+    assert policy["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "incidents"
+    release_rule, client_rule = policy["spec"]["ingress"]
+    assert {"podSelector": {"matchLabels": {"app.kubernetes.io/instance": "aiops"}}} in release_rule["from"]
+    assert client_rule == {"ports": [{"port": "http", "protocol": "TCP"}], "from": clients}
+    # Ingest's clients are its own.
+    ingest = network_policies({"networkPolicy": {"enabled": True, "incidentsFrom": clients}})["aiops-ingest"]
+    assert "from" not in ingest["spec"]["ingress"][1]
+    # Without incidentsFrom, anyone may call the API (it has tokens for that).
+    (_, open_rule) = network_policies({})["aiops-incidents"]["spec"]["ingress"]
+    assert "from" not in open_rule
 
 
 def pod_annotations(values: dict[str, Any], name: str) -> dict[str, str]:
@@ -236,12 +356,122 @@ def test_pods_roll_when_settings_or_secrets_change() -> None:
                 "resources": {"requests": {"cpu": "lots", "memory": "1Gi"}, "limits": {"memory": "1Gi"}}
             }
         },
+        {"incidents": {"enabled": "yes"}},
+        {"config": {"AIOPS_API_TOKENS": "oncall:s3cret:write"}},
+        {"incidents": {"env": {"AIOPS_WEBHOOK_URLS": "https://hooks.example.com/x"}}},
+        {"ingest": {"env": {"AIOPS_REDIS_URL": "redis://:s3cret@redis:6379/0"}}},
+        {"secrets": {"apiTokens": "oncall:s3cret"}},
+        {"secrets": {"apiTokens": "oncall:s3cret:admin"}},
+        {"secrets": {"apiTokens": "s3cret"}},
+        {"secrets": {"webhookUrls": "hooks.example.com/aiops"}},
+        {"incidents": {"env": {"AIOPS_API_READ_REQUIRES_TOKEN": "maybe"}}},
+        {"incidents": {"env": {"AIOPS_API_RATE_LIMIT_PER_S": -1}}},
+        {"incidents": {"env": {"AIOPS_API_RATE_LIMIT_PER_S": "fast"}}},
+        {"incidents": {"env": {"AIOPS_API_RATE_LIMIT_BURST": "0"}}},
+        {"incidents": {"env": {"AIOPS_RANK_INTERVAL_S": 0}}},
+        {"incidents": {"env": {"AIOPS_RANK_INTERVAL_S": "0"}}},
+        {"incidents": {"env": {"AIOPS_GRAPH_WINDOW_S": 5}}},
+        {"incidents": {"env": {"AIOPS_WEBHOOK_MAX_ATTEMPTS": 51}}},
+        {"incidents": {"env": {"AIOPS_WEBHOOK_MAX_ATTEMPTS": 2.5}}},
+        {"incidents": {"env": {"AIOPS_WEBHOOK_TIMEOUT_S": "5s"}}},
+        {"prometheusRule": {"incidentsLagMessages": 0}},
     ],
-    ids=["misspelt key", "url in plain config", "unknown queue type", "wrong url scheme", "bad quantity"],
+    ids=[
+        "misspelt key",
+        "url in plain config",
+        "unknown queue type",
+        "wrong url scheme",
+        "bad quantity",
+        "incidents enabled not a boolean",
+        "api tokens in plain config",
+        "webhook urls in plain env",
+        "redis url in plain env",
+        "api token without scope",
+        "api token of unknown scope",
+        "api token without name",
+        "webhook url without scheme",
+        "read-requires-token not a boolean",
+        "negative rate limit",
+        "rate limit not a number",
+        "zero burst",
+        "zero rank interval",
+        "zero rank interval as text",
+        "graph window below its minimum",
+        "webhook attempts above their maximum",
+        "webhook attempts not whole",
+        "webhook timeout with a unit",
+        "zero incidents lag threshold",
+    ],
 )
 def test_the_values_schema_refuses_mistakes(values: dict[str, Any]) -> None:
     with pytest.raises(helm_python.HelmValuesError):
         render(values)
+
+
+def test_the_values_schema_accepts_settings_written_as_numbers_booleans_or_text() -> None:
+    render(
+        {
+            "secrets": {
+                "apiTokens": " oncall:s3cret:write , grafana:t0ken:read",
+                "webhookUrls": "https://user:pass@hooks.example.com/aiops?x=1, http://receiver:9000/",
+            },
+            "incidents": {
+                "env": {
+                    "AIOPS_API_READ_REQUIRES_TOKEN": "true",
+                    "AIOPS_API_RATE_LIMIT_PER_S": 0,
+                    "AIOPS_API_RATE_LIMIT_BURST": "500",
+                    "AIOPS_RANK_INTERVAL_S": "0.5",
+                    "AIOPS_GRAPH_WINDOW_S": 600,
+                    "AIOPS_WEBHOOK_MAX_ATTEMPTS": 10,
+                    "AIOPS_BROKER_PREFETCH": "16",
+                }
+            },
+        }
+    )
+
+
+# Settings of the incidents service that hold credentials: they go into the Secret.
+INCIDENT_SECRET_SETTINGS = {"AIOPS_API_TOKENS": "apiTokens", "AIOPS_WEBHOOK_URLS": "webhookUrls"}
+
+
+def incident_settings() -> dict[str, FieldInfo]:
+    """The incidents service's own settings (not the shared ones), by environment variable."""
+    return {
+        f"AIOPS_{name.upper()}": field
+        for name, field in IncidentSettings.model_fields.items()
+        if name not in CoreSettings.model_fields
+    }
+
+
+def test_every_incidents_setting_is_a_documented_and_checked_value() -> None:
+    schema = json.loads((CHART_DIR / "values.schema.json").read_text())
+    values_text = (CHART_DIR / "values.yaml").read_text()
+    typed = schema["definitions"]["incidentsEnv"]["allOf"][1]["properties"]
+    settings = incident_settings()
+    plain = {key: field for key, field in settings.items() if key not in INCIDENT_SECRET_SETTINGS}
+    assert set(INCIDENT_SECRET_SETTINGS) <= set(settings)
+    assert set(typed) == set(plain)
+    assert set(INCIDENT_SECRET_SETTINGS) <= set(schema["definitions"]["secretKeys"]["enum"])
+    for key, value_name in INCIDENT_SECRET_SETTINGS.items():
+        assert value_name in schema["properties"]["secrets"]["properties"], key
+        assert key in values_text, f"secrets.existingSecret does not document {key}"
+    for key, field in plain.items():
+        # Listed, with the service's default, in the comment above incidents.env.
+        default = field.get_default(call_default_factory=True)
+        shown = str(default).lower() if isinstance(default, bool) else f"{default:g}"
+        assert f'#   {key}: "{shown}"' in values_text, key
+        assert typed[key]["description"] == field.description, key
+        if field.annotation is bool:
+            continue
+        number, text = typed[key]["anyOf"]
+        assert number["type"] == ("integer" if field.annotation is int else "number"), key
+        assert text["type"] == "string", key
+        bounds = {}
+        for constraint in field.metadata:
+            for attribute, keyword in [("ge", "minimum"), ("gt", "exclusiveMinimum"), ("le", "maximum")]:
+                if hasattr(constraint, attribute):
+                    bounds[keyword] = getattr(constraint, attribute)
+        assert {k: v for k, v in number.items() if k != "type"} == bounds, key
 
 
 def test_dashboards_ship_as_configmaps_for_grafanas_sidecar() -> None:

@@ -34,7 +34,7 @@ def test_skaffold_builds_every_image_the_chart_deploys() -> None:
     config = skaffold()
     artifacts = {a["image"]: a["docker"]["dockerfile"] for a in config["build"]["artifacts"]}
     assert sorted(artifacts.values()) == sorted(f"services/{s}/Dockerfile" for s in SERVICES)
-    values = {"incidents": {"enabled": True}, "demoShop": {"enabled": True}}
+    values = {"demoShop": {"enabled": True}}
     deployed = {
         container["image"].split(":")[0]
         for obj in manifests(render(values))
@@ -44,9 +44,25 @@ def test_skaffold_builds_every_image_the_chart_deploys() -> None:
     assert deployed == set(artifacts)
 
 
-def test_skaffolds_values_fit_the_chart() -> None:
+def test_skaffold_forwards_every_service_meant_for_people() -> None:
+    forwarded = {(f["resourceName"], f["port"], f["localPort"]) for f in skaffold()["portForward"]}
+    assert forwarded == {
+        ("aiops-ingest", 4318, 4318),
+        ("aiops-incidents", 8000, 8000),
+        ("aiops-shop-frontend", 8080, 8080),
+    }
     (release,) = skaffold()["deploy"]["helm"]["releases"]
-    assert (ROOT / release["chartPath"]) == CHART_DIR
+    services = of_kind_services(render(release_values(release)))
+    for name, port, _ in forwarded:
+        assert services[name]["spec"]["ports"][0]["port"] == port, name
+
+
+def of_kind_services(rendered: dict[str, str]) -> dict[str, dict[str, Any]]:
+    return {o["metadata"]["name"]: o for o in manifests(rendered) if o["kind"] == "Service"}
+
+
+def release_values(release: dict[str, Any]) -> dict[str, Any]:
+    """The values skaffold gives the chart, with its image templates filled in with "example"."""
     values: dict[str, Any] = {}
     set_values = {**release["setValues"], **release["setValueTemplates"]}
     for dotted, value in set_values.items():
@@ -55,10 +71,17 @@ def test_skaffolds_values_fit_the_chart() -> None:
         for key in parents:
             node = node.setdefault(key, {})
         node[leaf] = "example" if "{{" in str(value) else value
-    images = {
-        c["image"]
-        for obj in manifests(render(values))
-        if obj["kind"] == "Deployment"
-        for c in obj["spec"]["template"]["spec"]["containers"]
-    }
+    return values
+
+
+def test_skaffolds_values_fit_the_chart() -> None:
+    (release,) = skaffold()["deploy"]["helm"]["releases"]
+    assert (ROOT / release["chartPath"]) == CHART_DIR
+    objects = manifests(render(release_values(release)))
+    deployments = {o["metadata"]["name"]: o for o in objects if o["kind"] == "Deployment"}
+    images = {c["image"] for d in deployments.values() for c in d["spec"]["template"]["spec"]["containers"]}
     assert images == {"example:example"}
+    assert "aiops-incidents" in deployments
+    # A development loop: one replica of each service, no autoscaler fighting it.
+    assert not [o for o in objects if o["kind"] == "HorizontalPodAutoscaler"]
+    assert {d["spec"]["replicas"] for d in deployments.values()} == {1}

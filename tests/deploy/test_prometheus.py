@@ -113,7 +113,9 @@ class Prometheus:
 
 @pytest.fixture
 async def platform(processes: list[AiopsProcess], platform_env: dict[str, str]) -> dict[str, ServiceProcess]:
-    started = {name: ServiceProcess(name, platform_env).start() for name in ("ingest", "detector")}
+    started = {
+        name: ServiceProcess(name, platform_env).start() for name in ("ingest", "detector", "incidents")
+    }
     processes += started.values()
     await asyncio.gather(*(service.wait_ready() for service in started.values()))
     return started
@@ -167,16 +169,16 @@ async def test_prometheus_scrapes_every_service_with_the_documented_configuratio
 ) -> None:
     up = await eventually(
         lambda: prometheus.query('up{job="aiops"}'),
-        lambda result: len(result) == 2 and value(result) == 2,
+        lambda result: len(result) == 3 and value(result) == 3,
         timeout_s=30,
         interval_s=0.5,
-        what="both services scraped and up",
+        what="every service scraped and up",
     )
-    assert {s["metric"]["app_kubernetes_io_component"] for s in up} == {"ingest", "detector"}
+    assert {s["metric"]["app_kubernetes_io_component"] for s in up} == {"ingest", "detector", "incidents"}
     assert {s["metric"]["namespace"] for s in up} == {NAMESPACE}
-    assert {s["metric"]["pod"] for s in up} == {"aiops-ingest-0", "aiops-detector-0"}
+    assert {s["metric"]["pod"] for s in up} == {"aiops-ingest-0", "aiops-detector-0", "aiops-incidents-0"}
     targets = (await prometheus.client.get("/api/v1/targets")).json()["data"]
-    assert len(targets["activeTargets"]) == 2
+    assert len(targets["activeTargets"]) == 3
     assert len(targets["droppedTargets"]) == 1
 
     await send_spans(platform["ingest"])
@@ -186,6 +188,7 @@ async def test_prometheus_scrapes_every_service_with_the_documented_configuratio
         ('aiops_writer_rows_total{app_kubernetes_io_component="detector"}', 1),
         ('aiops_writer_batches_total{outcome="stored"}', 1),
         ('aiops_queue_messages{queue="telemetry.store"}', 0),
+        ('aiops_queue_messages{queue="incidents.anomalies", app_kubernetes_io_component="incidents"}', 0),
         ('http_requests_total{handler="/v1/traces", status="2xx"}', 2),
     ]:
         await eventually(

@@ -98,6 +98,19 @@ AIOPS_MIGRATE_ON_START: "false"
 {{- end }}
 {{- end }}
 
+{{/*
+An environment variable's value as a quoted string. Helm reads numbers in values as floats, and
+`toString` would write 1000000 as "1e+06", which an integer setting refuses: whole numbers are
+written as integers.
+*/}}
+{{- define "aiops.envValue" -}}
+{{- if and (kindIs "float64" .) (eq . (floor .)) }}
+{{- . | int64 | toString | quote }}
+{{- else }}
+{{- . | toString | quote }}
+{{- end }}
+{{- end }}
+
 {{/* Labels of one alert: (dict "severity" "warning" "rules" .Values.prometheusRule). */}}
 {{- define "aiops.alertLabels" -}}
 {{ toYaml (merge (dict "severity" .severity) .rules.additionalAlertLabels) }}

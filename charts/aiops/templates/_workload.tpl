@@ -105,7 +105,7 @@ spec:
             {{- end }}
             {{- range $key, $value := $env }}
             - name: {{ $key }}
-              value: {{ $value | toString | quote }}
+              value: {{ include "aiops.envValue" $value }}
             {{- end }}
           {{- end }}
           {{- if .port }}
