@@ -26,8 +26,9 @@ def test_an_anomaly_joins_an_incident_on_its_own_or_a_connected_service() -> Non
     payment = active("payment")
     assert incident_for("payment", [payment], SHOP) is payment
     assert incident_for("frontend", [payment], SHOP) is payment, "frontend calls payment"
-    assert incident_for("inventory", [payment], SHOP) is None, "siblings are not connected directly"
+    assert incident_for("inventory", [payment], SHOP) is payment, "siblings share a caller that suffers"
     assert incident_for("ledger", [payment], SHOP) is None
+    assert incident_for("billing", [payment], SHOP) is None
 
 
 def test_of_several_connected_incidents_the_first_opened_wins() -> None:

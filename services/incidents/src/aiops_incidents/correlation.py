@@ -3,7 +3,7 @@
 Anomalies that overlap in time and are connected in the service graph are one problem. An
 unresolved incident is current by definition (one of its anomalies is open, or cleared less than
 the resolve cooldown ago), so the test left is the graph: the anomaly's service is one of the
-incident's services, or calls or is called by one of them.
+incident's services, calls or is called by one of them, or shares a caller with one of them.
 """
 
 from __future__ import annotations
@@ -26,14 +26,19 @@ class ActiveIncident:
 class ServiceGraph:
     def __init__(self, edges: Iterable[tuple[str, str]]) -> None:
         self.edges = [(source, target) for source, target in edges if source != target]
-        self._neighbours: dict[str, set[str]] = defaultdict(set)
+        self._callers: dict[str, set[str]] = defaultdict(set)
+        self._callees: dict[str, set[str]] = defaultdict(set)
         for source, target in self.edges:
-            self._neighbours[source].add(target)
-            self._neighbours[target].add(source)
+            self._callees[source].add(target)
+            self._callers[target].add(source)
 
     def near(self, service: str) -> set[str]:
-        """The service and every service it calls or is called by."""
-        return {service, *self._neighbours.get(service, ())}
+        """The service, the services it calls or is called by, and the other services its
+        callers call: when a callee fails, its caller suffers and calls its other callees less
+        (their traffic drops), so siblings take part in the same problem."""
+        callers = self._callers.get(service, set())
+        siblings = {sibling for caller in callers for sibling in self._callees.get(caller, ())}
+        return {service, *callers, *self._callees.get(service, ()), *siblings}
 
 
 def incident_for(
