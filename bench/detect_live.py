@@ -31,14 +31,11 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.live import FRONTEND, INVENTORY, PAYMENT, learned, start_loadgen, start_shop
 from bench.sandbox import bench_platform
-from tests.support.processes import AiopsProcess, ServiceProcess, free_port_offset
+from tests.support.processes import AiopsProcess, ServiceProcess
 from tests.support.waiting import eventually
 
-FRONTEND = ("frontend", "POST /checkout")
-PAYMENT = ("payment", "POST /payment")
-INVENTORY = ("inventory", "GET /inventory/{sku}")
-SERIES = (FRONTEND, PAYMENT, INVENTORY)
 DETECT_TIMEOUT_S = 60
 HOLD_S = 10
 
@@ -55,12 +52,7 @@ class Shop:
     def start_load(self, rps: float, *extra: str) -> datetime:
         """A new load generator; the previous one is stopped only after it started, so that
         switching never leaves a gap in the traffic. Returns when the old rate ended."""
-        process = AiopsProcess(
-            ["loadgen", "--rps", str(rps), "--duration", "0", "--poisson", "--url", self.frontend, *extra],
-            self.env,
-            ready_url=self.frontend,
-            log_name="bench-loadgen",
-        ).start()
+        process = start_loadgen(self.env, self.frontend, rps, *extra)
         previous, self.loadgen = self.loadgen, process
         if previous is not None:
             time.sleep(1.0)  # the new generator's interpreter start-up
@@ -136,17 +128,6 @@ async def anomalies_since(pool: asyncpg.Pool, since: datetime) -> list[asyncpg.R
     )
 
 
-async def learned(pool: asyncpg.Pool, min_s: float) -> bool:
-    covered = await pool.fetch(
-        """
-        SELECT service, operation, extract(epoch FROM max(covered_until) - min(first_start)) AS s
-        FROM series_rollups GROUP BY 1, 2
-        """
-    )
-    seconds = {(row["service"], row["operation"]): float(row["s"]) for row in covered}
-    return all(seconds.get(series, 0) >= min_s for series in SERIES)
-
-
 async def run_fault(
     pool: asyncpg.Pool, shop: Shop, client: httpx.AsyncClient, fault: Fault
 ) -> tuple[float | None, set[str]]:
@@ -178,15 +159,9 @@ async def run(args: argparse.Namespace) -> None:
         env = platform.env | {"AIOPS_MULTIVARIATE_ENABLED": "true" if args.multivariate else "false"}
         detector = ServiceProcess("detector", env, log_name="bench-detector").start()
         ingest = ServiceProcess("ingest", env, log_name="bench-ingest").start()
-        offset = free_port_offset((8080, 8081, 8082))
-        shop_process = AiopsProcess(
-            ["serve", "shop", "--host", "127.0.0.1", "--port-offset", str(offset)],
-            env | {"OTEL_EXPORTER_OTLP_ENDPOINT": ingest.url},
-            ready_url=f"http://127.0.0.1:{8080 + offset}",
-            log_name="bench-shop",
-        ).start()
+        shop_process, urls = start_shop(env, ingest.url)
         processes: list[AiopsProcess] = [detector, ingest, shop_process]
-        shop = Shop(*(f"http://127.0.0.1:{p + offset}" for p in (8080, 8081, 8082)), env=env, rps=args.rps)
+        shop = Shop(urls.frontend, urls.payment, urls.inventory, env=env, rps=args.rps)
         pool = await asyncpg.create_pool(platform.database_url, min_size=1, max_size=2)
         try:
             await asyncio.gather(*(p.wait_ready() for p in processes))
