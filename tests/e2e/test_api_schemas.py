@@ -28,7 +28,7 @@ def run_schemathesis(url: str, *extra: str) -> subprocess.CompletedProcess[str]:
             "--checks",
             "all",
             "--max-examples",
-            "30",
+            "20",
             "--workers",
             "1",
             "--generation-deterministic",
