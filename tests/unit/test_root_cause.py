@@ -8,7 +8,7 @@ from typing import Any
 from uuid import uuid4
 
 from aiops_core.models import Anomaly, AnomalyEvidence, AnomalyKind, Span
-from aiops_incidents.rca.ranking import TraceSample, TroubledTrace, rank
+from aiops_incidents.rca.ranking import TraceSample, TroubledTrace, evidence_weight, rank
 from aiops_incidents.rca.traces import StoredSpan, TraceTree, error_origins, latency_origins, usual_self_times
 from tests.support.shop_traces import CHECKOUT, INVENTORY, PAYMENT, checkout_trace
 
@@ -145,3 +145,28 @@ def test_the_cascade_ranks_the_slow_callee_over_the_failing_caller() -> None:
     )
     ranked = rank(members, [("frontend", "inventory")], sample)
     assert (ranked[0].service, ranked[0].kind) == ("inventory", AnomalyKind.LATENCY)
+
+
+def test_a_symptom_that_shows_up_later_weighs_less_than_the_first_evidence() -> None:
+    # Payment fails; seconds later the frontend, busy with the failures, slows down on its own.
+    errors = [anomaly(CHECKOUT, AnomalyKind.ERROR_RATIO), anomaly(PAYMENT, AnomalyKind.ERROR_RATIO)]
+    later = anomaly(CHECKOUT, AnomalyKind.LATENCY).model_copy(
+        update={"detected_at": errors[0].detected_at + timedelta(seconds=20)}
+    )
+    first = errors[0].detected_at
+
+    def picked(member: Anomaly, traces: list[TraceTree], failed: bool) -> list[TroubledTrace]:
+        weight = evidence_weight(member, first) / len(traces)
+        return [TroubledTrace(tree, failed, weight) for tree in traces]
+
+    sample = TraceSample(
+        troubled=[
+            *picked(errors[1], [shop_trace(payment_fails=True) for _ in range(5)], failed=True),
+            # Four times as many slow traces, all blaming the frontend's own time.
+            *picked(later, [shop_trace(frontend_self_ms=300) for _ in range(20)], failed=False),
+        ],
+        usual_self_ms=USUAL,
+    )
+    ranked = rank([*errors, later], [("frontend", "inventory"), ("frontend", "payment")], sample)
+    assert (ranked[0].service, ranked[0].kind) == ("payment", AnomalyKind.ERROR_RATIO)
+    assert evidence_weight(later, first) < 0.5 * evidence_weight(errors[0], first)

@@ -24,7 +24,7 @@ from aiops_incidents.correlation import ServiceGraph, fingerprint, incident_for
 from aiops_incidents.lifecycle import SYSTEM, next_status, reopenable, resolvable
 from aiops_incidents.live_stats import LiveStats
 from aiops_incidents.metrics import IncidentMetrics
-from aiops_incidents.rca.ranking import TRAFFIC_KINDS, TraceSample, TroubledTrace, rank
+from aiops_incidents.rca.ranking import TRAFFIC_KINDS, TraceSample, TroubledTrace, evidence_weight, rank
 from aiops_incidents.rca.repository import TraceRepository
 from aiops_incidents.rca.traces import usual_self_times
 from aiops_incidents.repository import GraphRepository, IncidentRepository
@@ -79,10 +79,10 @@ class IncidentService:
     async def on_detected(self, anomaly: Anomaly) -> UUID:
         """Put the anomaly into the incident it belongs to (opening or reopening one if none);
         a repeated event changes nothing. Returns the incident's id."""
-        now = self.clock()
         repo = self.incidents
         async with self.pool.acquire() as conn, conn.transaction():
             await repo.lock(conn)
+            now = self.clock()  # after the wait for the lock: the time the change is made
             known = await repo.incident_of_anomaly(conn, anomaly.id)
             if known is not None:
                 return known
@@ -307,6 +307,7 @@ class IncidentService:
     ) -> TraceSample:
         troubled: list[TroubledTrace] = []
         seen: set[str] = set()
+        first_detected_at = min((a.detected_at for a in members), default=now)
         for anomaly in members:
             if anomaly.kind in TRAFFIC_KINDS:
                 continue
@@ -321,9 +322,10 @@ class IncidentService:
                 if trace_id not in seen
             ]
             seen.update(ids)
-            troubled += [
-                TroubledTrace(tree, failed) for tree in await self.traces.trees(conn, ids, since, until)
-            ]
+            trees = await self.traces.trees(conn, ids, since, until)
+            # Each anomaly's traces weigh as much in all, however many were found for it.
+            weight = evidence_weight(anomaly, first_detected_at) / max(len(trees), 1)
+            troubled += [TroubledTrace(tree, failed, weight) for tree in trees]
         if not troubled:
             return TraceSample()
         usual = await self.traces.usual(conn, sorted({a.service for a in members}), started_at)

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from aiops_core.models import Anomaly, AnomalyKind, ErrorMessageCount
 from aiops_incidents.rca.traces import Blame, Origin, SpanKey, TraceTree, error_origins, latency_origins
@@ -26,15 +27,27 @@ TRACE_WEIGHT = 0.8
 VICTIM_DISCOUNT = 0.3
 TRAFFIC_KINDS = frozenset({AnomalyKind.TRAFFIC_DROP, AnomalyKind.TRAFFIC_SURGE})
 MAX_CANDIDATES = 5
+EVIDENCE_HALF_LIFE = timedelta(seconds=15)
 MAX_EXEMPLARS = 3
 
 
 @dataclass(frozen=True)
 class TroubledTrace:
-    """A trace of the incident, and whether it was picked for a failure or for being slow."""
+    """A trace of the incident, whether it was picked for a failure or for being slow, and how
+    much its verdict counts (see `evidence_weight`)."""
 
     tree: TraceTree
     failed: bool
+    weight: float = 1.0
+
+
+def evidence_weight(anomaly: Anomaly, first_detected_at: datetime) -> float:
+    """How much the traces picked for a member anomaly count, in all: its score, halved for every
+    EVIDENCE_HALF_LIFE that it was detected after the incident's first anomaly. The trouble
+    started where it was seen first; what shows up later (a caller slowing down while it
+    handles its callee's failures, say) is more likely a consequence."""
+    delay = max(0.0, (anomaly.detected_at - first_detected_at).total_seconds())
+    return float(anomaly.score * 0.5 ** (delay / EVIDENCE_HALF_LIFE.total_seconds()))
 
 
 @dataclass(frozen=True)
@@ -77,22 +90,22 @@ def _raw(tally: _Tally) -> float:
 
 
 def _tally_traces(tallies: dict[Blame, _Tally], sample: TraceSample) -> None:
-    judged = 0
+    judged = 0.0
     for trace in sample.troubled:
         origins = error_origins(trace.tree, sample.usual_self_ms) if trace.failed else []
         if not origins:
             origins = latency_origins(trace.tree, sample.usual_self_ms)
         if not origins:
             continue
-        judged += 1
+        judged += trace.weight
         for origin in origins:
             tally = tallies[origin.blame]
-            tally.trace_blame += origin.share
+            tally.trace_blame += origin.share * trace.weight
             tally.origins.append(origin)
             if origin.span.is_error and origin.span.error_message:
                 tally.messages[origin.span.error_message] += 1
     for tally in tallies.values():
-        tally.trace_blame /= max(judged, 1)
+        tally.trace_blame = tally.trace_blame / judged if judged > 0 else 0.0
 
 
 def _tally_anomalies(
