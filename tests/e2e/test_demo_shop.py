@@ -111,7 +111,6 @@ async def test_injected_faults_change_what_the_shop_answers(
     async with httpx.AsyncClient() as client:
         baseline = await load()
         assert baseline.error_rate < 0.1
-        assert baseline.p50_ms < 250
 
         injected = await client.post(f"{payment_url}/simulate/error", params={"rate": 0.6})
         assert injected.json() == {"error_rate": 0.6, "latency_ms": 0.0}
@@ -128,7 +127,10 @@ async def test_injected_faults_change_what_the_shop_answers(
         await client.post(f"{inventory_url}/simulate/reset")
         recovered = await load()
         assert recovered.error_rate < 0.1
-        assert recovered.p50_ms < 250
+        # Relative to the same machine's own pace: a busy machine slows every phase alike, and
+        # the 400 ms added to inventory must show on top of it, then go.
+        assert slow.p50_ms - baseline.p50_ms >= 250, (baseline, slow)
+        assert slow.p50_ms - recovered.p50_ms >= 250, (slow, recovered)
 
         refused = await client.post(f"{payment_url}/simulate/error", params={"rate": 2})
         assert refused.status_code == 422
