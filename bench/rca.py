@@ -10,6 +10,7 @@ two minutes of every shop series (a series can alarm after 90 s).
     make bench-rca                                 # seed 7, 10 quiet minutes, all 7 scenarios (~35 min)
     .venv/bin/python bench/rca.py --quick          # 1 quiet minute, 3 scenarios (~13 min)
     .venv/bin/python bench/rca.py --seed 3 --quiet 5m --duration 40m
+    .venv/bin/python bench/rca.py --quiet 60 --scenarios payment-errors-100,inventory-latency-200
 """
 
 from __future__ import annotations
@@ -43,12 +44,15 @@ QUICK_SCENARIOS = ("payment-errors-100", "frontend-errors-50", "inventory-cascad
 
 def chaos_command(args: argparse.Namespace, api_url: str, shop_urls: dict[str, str]) -> list[str]:
     quiet = args.quiet or ("60" if args.quick else "600")
-    scenarios = QUICK_SCENARIOS if args.quick else tuple(s.name for s in catalogue())
+    if args.scenarios:
+        scenarios = tuple(name.strip() for name in args.scenarios.split(",") if name.strip())
+    else:
+        scenarios = QUICK_SCENARIOS if args.quick else tuple(s.name for s in catalogue())
     enough_s = time_for_all(len(scenarios), quiet_s=parse_duration(quiet), fault_s=FAULT_S, gap_s=GAP_S)
     duration = args.duration or f"{enough_s:g}"
     command = [AIOPS, "chaos", "--seed", str(args.seed), "--quiet", quiet, "--duration", duration]
     command += ["--api-url", api_url, *(f"--{name}-url={url}" for name, url in shop_urls.items())]
-    if args.quick:
+    if args.quick or args.scenarios:
         command += ["--scenarios", ",".join(scenarios)]
     return [*command, "--json", str(args.json or ARTIFACTS / f"bench-rca-seed{args.seed}.json")]
 
@@ -109,6 +113,7 @@ def main() -> None:
     parser.add_argument(
         "--quick", action="store_true", help=f"1 quiet minute, only {', '.join(QUICK_SCENARIOS)}"
     )
+    parser.add_argument("--scenarios", help="comma-separated scenarios (default: all, or the quick ones)")
     parser.add_argument(
         "--json", type=Path, help="where the scorecard goes (default artifacts/bench-rca-seedN.json)"
     )
