@@ -23,7 +23,7 @@ from aiops_incidents.metrics import IncidentMetrics
 from aiops_incidents.repository import IncidentFilters
 from aiops_incidents.schemas import EventType, IncidentStatus
 from aiops_incidents.service import AnomalyNotYetKnownError, IncidentService, LifecycleConfig
-from tests.support.shop_traces import CHECKOUT, PAYMENT, checkout_trace
+from tests.support.shop_traces import CHECKOUT, INVENTORY, PAYMENT, checkout_trace
 from tests.support.spans import batch_of
 
 COOLDOWN = timedelta(seconds=30)
@@ -217,6 +217,31 @@ async def test_it_resolves_after_the_cooldown_and_reopens_when_the_cause_fires_a
     clock.advance(REOPEN_WINDOW.total_seconds() + 1)
     later = anomaly(PAYMENT, AnomalyKind.ERROR_RATIO, clock.now - timedelta(seconds=3))
     assert await service.on_detected(later) != incident, "past the window it is a new incident"
+
+
+async def test_a_new_fault_next_to_a_lingering_symptom_opens_its_own_incident(
+    service: IncidentService, pool: asyncpg.Pool, fault_start: datetime, clock: FakeClock
+) -> None:
+    await payment_fault(pool, fault_start)
+    await service.refresh_graph(timedelta(minutes=5))
+    payment = anomaly(PAYMENT, AnomalyKind.ERROR_RATIO, fault_start)
+    slow_frontend = anomaly(CHECKOUT, AnomalyKind.LATENCY, fault_start + timedelta(seconds=5))
+    first = await service.on_detected(payment)
+    assert await service.on_detected(slow_frontend) == first
+
+    clock.advance(20)
+    await service.on_cleared(cleared(payment, clock.now))
+    clock.advance(20)
+    recovery = anomaly(INVENTORY, AnomalyKind.TRAFFIC_SURGE, clock.now - timedelta(seconds=15))
+    assert await service.on_detected(recovery) == first, "began within the cooldown after payment cleared"
+
+    clock.advance(120)  # payment is long fine; the frontend is still a little slow
+    inventory = anomaly(INVENTORY, AnomalyKind.ERROR_RATIO, clock.now - timedelta(seconds=3))
+    second = await service.on_detected(inventory)
+    assert second != first, "a new problem, not more of the old one"
+    found = await service.incidents.detail(second)
+    assert found is not None
+    assert found[0].fingerprint == "inventory|GET /inventory/{sku}|error_ratio"
 
 
 async def test_a_cleared_event_before_its_detected_event_is_retried(

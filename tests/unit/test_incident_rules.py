@@ -9,7 +9,7 @@ import pytest
 
 from aiops_core.errors import ConflictError
 from aiops_core.models import Anomaly, AnomalyEvidence, AnomalyKind
-from aiops_incidents.correlation import ActiveIncident, ServiceGraph, incident_for
+from aiops_incidents.correlation import ActiveIncident, Member, ServiceGraph, incident_for
 from aiops_incidents.lifecycle import next_status, reopenable, resolvable
 from aiops_incidents.schemas import Impact, IncidentStatus, Severity
 from aiops_incidents.severity import assess, member_impact
@@ -18,28 +18,75 @@ NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 SHOP = ServiceGraph([("frontend", "payment"), ("frontend", "inventory"), ("billing", "ledger")])
 
 
-def active(*services: str, opened_s_ago: float = 10) -> ActiveIncident:
-    return ActiveIncident(uuid4(), "fp", NOW - timedelta(seconds=opened_s_ago), frozenset(services))
+GRACE = timedelta(seconds=30)
+
+
+def active(
+    *services: str,
+    opened_s_ago: float = 10,
+    root: str | None = None,
+    cleared_s_ago: dict[str, float] | None = None,
+) -> ActiveIncident:
+    """An incident with a member anomaly on each service, open unless `cleared_s_ago` says when
+    it cleared; its root cause on `root` (default: the first service)."""
+    cleared = cleared_s_ago or {}
+    members = tuple(
+        Member(service, NOW - timedelta(seconds=cleared[service]) if service in cleared else None)
+        for service in services
+    )
+    return ActiveIncident(uuid4(), NOW - timedelta(seconds=opened_s_ago), root or services[0], members)
+
+
+def joins(service: str, incidents: list[ActiveIncident], graph: ServiceGraph = SHOP) -> ActiveIncident | None:
+    """The incident an anomaly on `service` beginning now joins."""
+    return incident_for(service, NOW, incidents, graph, GRACE)
 
 
 def test_an_anomaly_joins_an_incident_on_its_own_or_a_connected_service() -> None:
     payment = active("payment")
-    assert incident_for("payment", [payment], SHOP) is payment
-    assert incident_for("frontend", [payment], SHOP) is payment, "frontend calls payment"
-    assert incident_for("inventory", [payment], SHOP) is payment, "siblings share a caller that suffers"
-    assert incident_for("ledger", [payment], SHOP) is None
-    assert incident_for("billing", [payment], SHOP) is None
+    assert joins("payment", [payment]) is payment
+    assert joins("frontend", [payment]) is payment, "frontend calls payment"
+    assert joins("inventory", [payment]) is payment, "siblings share a caller that suffers"
+    assert joins("ledger", [payment]) is None
+    assert joins("billing", [payment]) is None
 
 
 def test_of_several_connected_incidents_the_first_opened_wins() -> None:
     older, newer = active("payment", opened_s_ago=60), active("inventory", opened_s_ago=5)
-    assert incident_for("frontend", [newer, older], SHOP) is older
+    assert joins("frontend", [newer, older]) is older
 
 
 def test_without_a_learned_graph_only_the_same_service_correlates() -> None:
     empty = ServiceGraph([])
-    assert incident_for("frontend", [active("payment")], empty) is None
-    assert incident_for("payment", [active("payment")], empty) is not None
+    assert joins("frontend", [active("payment")], empty) is None
+    assert joins("payment", [active("payment")], empty) is not None
+
+
+def test_an_anomaly_joins_while_the_root_cause_is_in_trouble_or_just_after() -> None:
+    recovering = active("payment", "frontend", cleared_s_ago={"payment": 20, "frontend": 20})
+    assert joins("inventory", [recovering]) is recovering, "trouble the recovery itself causes"
+    long_over = active("payment", "frontend", cleared_s_ago={"payment": 40, "frontend": 40})
+    assert joins("inventory", [long_over]) is None
+    earlier = incident_for("inventory", NOW - timedelta(seconds=15), [long_over], SHOP, GRACE)
+    assert earlier is long_over, "it began within the grace period; it was detected later"
+
+
+def test_a_lingering_symptom_does_not_pull_a_new_fault_into_an_old_incident() -> None:
+    # Payment failed and recovered two minutes ago; the frontend is still a little slow.
+    lingering = active("payment", "frontend", root="payment", cleared_s_ago={"payment": 120})
+    assert joins("inventory", [lingering]) is None
+    assert joins("frontend", [lingering]) is None
+    # While the root cause is still failing, the same anomaly is part of it.
+    ongoing = active("payment", "frontend", root="payment", cleared_s_ago={"frontend": 120})
+    assert joins("inventory", [ongoing]) is ongoing
+
+
+def test_without_an_anomaly_at_the_root_cause_every_member_counts() -> None:
+    # The traces blamed payment, which had no anomaly of its own: the frontend's is the trouble.
+    traced = active("frontend", root="payment")
+    assert joins("inventory", [traced]) is traced
+    calm = active("frontend", root="payment", cleared_s_ago={"frontend": 120})
+    assert joins("inventory", [calm]) is None
 
 
 @pytest.mark.parametrize(

@@ -1,9 +1,14 @@
 """Which incident an anomaly belongs to.
 
-Anomalies that overlap in time and are connected in the service graph are one problem. An
-unresolved incident is current by definition (one of its anomalies is open, or cleared less than
-the resolve cooldown ago), so the test left is the graph: the anomaly's service is one of the
-incident's services, calls or is called by one of them, or shares a caller with one of them.
+Anomalies that overlap in time and are connected in the service graph are one problem.
+
+Connected: the anomaly's service is one of the incident's services, calls or is called by one of
+them, or shares a caller with one of them.
+
+Overlapping in time: the anomaly began while the incident's trouble *at its root cause* was on,
+or at most a grace period after it ended. Overlap with any member is not enough: a caller can stay
+a little slow for minutes after its callee recovered, and a fault that starts next to that
+lingering symptom is a new problem, not more of the old one.
 """
 
 from __future__ import annotations
@@ -11,16 +16,39 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import UUID
+
+
+@dataclass(frozen=True)
+class Member:
+    service: str
+    cleared_at: datetime | None
 
 
 @dataclass(frozen=True)
 class ActiveIncident:
     id: UUID
-    fingerprint: str
     opened_at: datetime
-    services: frozenset[str]
+    root_service: str | None
+    members: tuple[Member, ...]
+
+    @property
+    def services(self) -> frozenset[str]:
+        return frozenset(member.service for member in self.members)
+
+    def root_trouble_ended(self) -> datetime | None:
+        """When the anomalies on the root-cause service all cleared; None while one is open.
+        Without a member there (the cause was found in the traces alone), every member counts."""
+        root = [m for m in self.members if m.service == self.root_service] or list(self.members)
+        cleared = [m.cleared_at for m in root]
+        if not cleared or any(at is None for at in cleared):
+            return None
+        return max(at for at in cleared if at is not None)
+
+    def overlaps(self, started_at: datetime, grace: timedelta) -> bool:
+        ended = self.root_trouble_ended()
+        return ended is None or started_at <= ended + grace
 
 
 class ServiceGraph:
@@ -42,13 +70,18 @@ class ServiceGraph:
 
 
 def incident_for(
-    service: str, active: Sequence[ActiveIncident], graph: ServiceGraph
+    service: str,
+    started_at: datetime,
+    active: Sequence[ActiveIncident],
+    graph: ServiceGraph,
+    grace: timedelta,
 ) -> ActiveIncident | None:
-    """The incident the anomaly on `service` joins: of the connected ones, the one opened first
-    (a later one is more likely a part of the same problem than the start of a new one)."""
+    """The incident an anomaly on `service` that began at `started_at` joins: of the connected
+    ones it overlaps, the one opened first (a later one is more likely a part of the same problem
+    than the start of a new one)."""
     near = graph.near(service)
-    connected = [incident for incident in active if incident.services & near]
-    return min(connected, key=lambda i: (i.opened_at, str(i.id)), default=None)
+    current = [i for i in active if i.services & near and i.overlaps(started_at, grace)]
+    return min(current, key=lambda i: (i.opened_at, str(i.id)), default=None)
 
 
 def fingerprint(service: str, operation: str, kind: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,7 +14,7 @@ import asyncpg
 
 from aiops_core.models import Anomaly, AnomalyEvidence, AnomalyKind
 from aiops_core.store.pool import Connection
-from aiops_incidents.correlation import ActiveIncident
+from aiops_incidents.correlation import ActiveIncident, Member
 from aiops_incidents.schemas import (
     EventType,
     Impact,
@@ -101,14 +102,19 @@ class IncidentRepository:
     async def active(conn: Connection) -> list[ActiveIncident]:
         rows = await conn.fetch(
             """
-            SELECT i.id, i.fingerprint, i.opened_at, array_agg(DISTINCT a.service) AS services
+            SELECT i.id, i.opened_at, i.root_service, a.service, a.cleared_at
             FROM incidents i JOIN incident_anomalies a ON a.incident_id = i.id
             WHERE i.status <> 'resolved'
-            GROUP BY i.id
+            ORDER BY i.id
             """
         )
+        members: dict[UUID, list[Member]] = defaultdict(list)
+        for row in rows:
+            members[row["id"]].append(Member(row["service"], row["cleared_at"]))
+        incidents = {row["id"]: row for row in rows}
         return [
-            ActiveIncident(r["id"], r["fingerprint"], r["opened_at"], frozenset(r["services"])) for r in rows
+            ActiveIncident(key, incidents[key]["opened_at"], incidents[key]["root_service"], tuple(of_one))
+            for key, of_one in members.items()
         ]
 
     @staticmethod

@@ -87,7 +87,13 @@ class IncidentService:
             if known is not None:
                 return known
             graph = ServiceGraph((e.source, e.target) for e in await self.graph.edges(conn))
-            joined = incident_for(anomaly.service, await repo.active(conn), graph)
+            joined = incident_for(
+                anomaly.service,
+                anomaly.started_at,
+                await repo.active(conn),
+                graph,
+                grace=self.config.resolve_cooldown,
+            )
             opened = False
             if joined is not None:
                 incident_id = joined.id
