@@ -19,6 +19,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_fastapi_instrumentator import Instrumentator
 from redis.asyncio import Redis
 
+from aiops_core.api_docs import install_api_docs
 from aiops_core.bus import Bus
 from aiops_core.errors import install_error_handlers
 from aiops_core.observability.health import HealthChecks, health_router
@@ -74,15 +75,17 @@ def create_service_app(
     health: HealthChecks,
     registry: CollectorRegistry,
     routers: Sequence[APIRouter] = (),
+    docs_paths: Sequence[str] = ("/docs",),
 ) -> FastAPI:
     app = FastAPI(
         title=title,
         description=description,
         version=version("aiops-core"),
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # FastAPI's page loads Swagger UI from a CDN; install_api_docs does not
         redoc_url=None,
     )
+    install_api_docs(app, docs_paths)
     app.state.health = health
     # Set when the process begins to stop, before the server waits for open responses: a
     # long-lived response (an event stream) ends on it instead of holding the shutdown.
