@@ -33,6 +33,12 @@ def _app() -> FastAPI:
     async def unavailable() -> None:
         raise DependencyUnavailableError("store", "connection refused", retry_after_s=7)
 
+    drafts = APIRouter()
+
+    @drafts.put("/orders/new")
+    async def draft_order(order: Order) -> dict[str, int]:
+        return {"quantity": order.quantity}
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
@@ -43,7 +49,7 @@ def _app() -> FastAPI:
         lifespan=lifespan,
         health=HealthChecks(),
         registry=create_registry(),
-        routers=[router],
+        routers=[router, drafts],
     )
 
 
@@ -84,6 +90,18 @@ async def test_unknown_route_and_method_get_the_same_body(client: httpx.AsyncCli
     wrong_method = await client.delete("/orders")
     assert wrong_method.status_code == 405
     assert wrong_method.json()["error"]["code"] == "method_not_allowed"
+
+
+async def test_a_405_names_every_method_of_the_path_across_routes_and_routers(
+    client: httpx.AsyncClient,
+) -> None:
+    # /orders/{id} is GET only; /orders/new is also PUT (another route, in another router).
+    assert (await client.delete("/orders/7")).headers["allow"] == "GET"
+    refused = await client.delete("/orders/new")
+    assert refused.headers["allow"] == "GET, PUT"
+    assert refused.json()["error"]["message"] == "DELETE is not allowed here; allowed: GET, PUT"
+    # A mount (the API docs' files) names its own methods.
+    assert (await client.post("/docs/assets/swagger-ui.css")).headers["allow"] == "GET, HEAD"
 
 
 async def test_liveness_and_metrics_are_served(client: httpx.AsyncClient) -> None:

@@ -18,7 +18,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
+from starlette.routing import Match, Mount
+
+# The methods an `Allow` header may name, in the order it names them.
+_ROUTABLE_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
 
 
 class AiopsError(Exception):
@@ -146,25 +149,31 @@ async def _handle_http_exception(request: Request, exc: Exception) -> JSONRespon
     # Starlette's own 404/405 and friends get the same body as everything else.
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 405:
-        return _method_not_allowed(request)
+        return _method_not_allowed(request, exc)
     code = {400: "bad_request", 404: "not_found", 413: "payload_too_large"}.get(exc.status_code, "http_error")
     return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
 
 
-def _method_not_allowed(request: Request) -> JSONResponse:
+def _method_not_allowed(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     """405 with `Allow` listing the methods of every route on the path: Starlette names only
-    the first route's, and a path often has one route per method."""
-    allowed: set[str] = set()
-    for route in request.app.router.routes:
-        match, _ = route.matches({**request.scope, "method": "GET"})
-        methods = getattr(route, "methods", None)
-        if match is not Match.NONE and methods:
-            allowed |= set(methods)
-    allow = ", ".join(sorted(allowed))
+    the first route's, and a path often has one route per method. Each method is tried on the
+    app's routes, since a router included into the app is a route without `methods` of its own.
+    A mount (static files) takes every method to its app, which names what it allows itself."""
+    allowed = [method for method in _ROUTABLE_METHODS if _routed(request, method)]
+    allow = ", ".join(allowed) if allowed else (exc.headers or {}).get("Allow", "")
     return JSONResponse(
         error_body("method_not_allowed", f"{request.method} is not allowed here; allowed: {allow}"),
         status_code=405,
         headers={"Allow": allow},
+    )
+
+
+def _routed(request: Request, method: str) -> bool:
+    scope = {**request.scope, "method": method}
+    return any(
+        route.matches(scope)[0] is Match.FULL
+        for route in request.app.router.routes
+        if not isinstance(route, Mount)
     )
 
 
