@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from contextlib import asynccontextmanager
 
 import httpx
@@ -101,7 +101,13 @@ async def test_a_rate_of_zero_never_calls_redis() -> None:
     await down.aclose()
 
 
-def _tiny_app(redis_url: str, redis_prefix: str) -> FastAPI:
+def _tiny_app(
+    redis_url: str,
+    redis_prefix: str,
+    *,
+    unlimited_paths: Collection[str] = (),
+    unlimited_prefixes: Sequence[str] = (),
+) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         cache = create_redis(redis_url)
@@ -121,7 +127,15 @@ def _tiny_app(redis_url: str, redis_prefix: str) -> FastAPI:
     async def livez() -> dict[str, bool]:
         return {"ok": True}
 
-    install_rate_limit(app)
+    @app.get("/")
+    async def page() -> dict[str, bool]:
+        return {"ok": True}
+
+    @app.get("/files/{name}")
+    async def file(name: str) -> dict[str, str]:
+        return {"name": name}
+
+    install_rate_limit(app, unlimited_paths=unlimited_paths, unlimited_prefixes=unlimited_prefixes)
     return app
 
 
@@ -159,6 +173,19 @@ async def test_the_middleware_answers_429_with_retry_after_and_the_error_body(
         ]
         assert tokened == [200, 200, 429]
         assert (await client.get("/things", headers={"authorization": "Bearer other"})).status_code == 200
+
+
+async def test_the_paths_a_service_names_are_not_limited(redis_url: str, redis_prefix: str) -> None:
+    app = _tiny_app(redis_url, redis_prefix, unlimited_paths={"/"}, unlimited_prefixes=("/files/",))
+    async with app.router.lifespan_context(app), _client(app) as client:
+        for _ in range(5):
+            assert (await client.get("/")).status_code == 200
+            assert (await client.get("/files/app.js")).status_code == 200
+        assert [(await client.get("/things")).status_code for _ in range(3)] == [200, 200, 429]
+    # Without them, the same paths are limited like any other.
+    app = _tiny_app(redis_url, f"{redis_prefix}plain:")
+    async with app.router.lifespan_context(app), _client(app) as client:
+        assert [(await client.get("/files/app.js")).status_code for _ in range(3)] == [200, 200, 429]
 
 
 async def test_the_raw_token_never_reaches_redis(

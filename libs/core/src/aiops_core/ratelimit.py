@@ -39,6 +39,7 @@ import asyncio
 import logging
 import math
 import time
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from hashlib import blake2b
 
@@ -171,13 +172,25 @@ def client_identity(scope: Scope) -> str:
 
 
 class RateLimitMiddleware:
-    """Applies `app.state.rate_limiter` to every HTTP request but health, metrics and docs."""
+    """Applies `app.state.rate_limiter` to every HTTP request but health, metrics and docs, and
+    the paths a service adds: `unlimited_paths` exactly, everything under `unlimited_prefixes`."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        unlimited_paths: Collection[str] = (),
+        unlimited_prefixes: Sequence[str] = (),
+    ) -> None:
         self.app = app
+        self._unlimited_paths = UNLIMITED_PATHS | frozenset(unlimited_paths)
+        self._unlimited_prefixes = tuple(unlimited_prefixes)
+
+    def _unlimited(self, path: str) -> bool:
+        return path in self._unlimited_paths or path.startswith(self._unlimited_prefixes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in UNLIMITED_PATHS:
+        if scope["type"] != "http" or self._unlimited(scope["path"]):
             await self.app(scope, receive, send)
             return
         limiter = getattr(scope["app"].state, "rate_limiter", None)
@@ -197,9 +210,16 @@ class RateLimitMiddleware:
         await error_response(refusal)(scope, receive, send)
 
 
-def install_rate_limit(app: FastAPI) -> None:
+def install_rate_limit(
+    app: FastAPI, *, unlimited_paths: Collection[str] = (), unlimited_prefixes: Sequence[str] = ()
+) -> None:
     """Add `RateLimitMiddleware` innermost, inside the request metrics, so that they count the
-    429s. Call it before the app serves its first request."""
+    429s. Call it before the app serves its first request. A service's static files (a web
+    UI's) are better left unlimited: they would spend the budget its API calls need."""
     if app.middleware_stack is not None:
         raise RuntimeError("install_rate_limit: the app has already started")
-    app.user_middleware.append(Middleware(RateLimitMiddleware))
+    app.user_middleware.append(
+        Middleware(
+            RateLimitMiddleware, unlimited_paths=unlimited_paths, unlimited_prefixes=unlimited_prefixes
+        )
+    )
