@@ -283,6 +283,22 @@ def test_incidents_settings_reach_its_pods_and_only_its_pods() -> None:
     assert not set(env) & set(env_of(deployments["aiops-detector"]))
 
 
+def test_with_the_demo_shop_the_fault_panel_reaches_the_releases_own_shop() -> None:
+    deployments = of_kind(manifests(render({"demoShop": {"enabled": True}})), "Deployment")
+    assert env_of(deployments["aiops-incidents"])["AIOPS_DEMO_SHOP_URLS"] == (
+        "frontend=http://aiops-shop-frontend:8080,payment=http://aiops-shop-payment:8081,"
+        "inventory=http://aiops-shop-inventory:8082"
+    )
+    assert "AIOPS_DEMO_SHOP_URLS" not in env_of(
+        of_kind(manifests(render({})), "Deployment")["aiops-incidents"]
+    )
+    # The service's own env wins, like every computed variable.
+    elsewhere = "payment=http://payment.shop:8081"
+    values = {"demoShop": {"enabled": True}, "incidents": {"env": {"AIOPS_DEMO_SHOP_URLS": elsewhere}}}
+    deployments = of_kind(manifests(render(values)), "Deployment")
+    assert env_of(deployments["aiops-incidents"])["AIOPS_DEMO_SHOP_URLS"] == elsewhere
+
+
 def test_incidents_can_be_left_out() -> None:
     rendered = render({"incidents": {"enabled": False}, "prometheusRule": {"enabled": True}})
     objects = manifests(rendered)
@@ -374,6 +390,7 @@ def test_pods_roll_when_settings_or_secrets_change() -> None:
         {"incidents": {"env": {"AIOPS_WEBHOOK_MAX_ATTEMPTS": 51}}},
         {"incidents": {"env": {"AIOPS_WEBHOOK_MAX_ATTEMPTS": 2.5}}},
         {"incidents": {"env": {"AIOPS_WEBHOOK_TIMEOUT_S": "5s"}}},
+        {"incidents": {"env": {"AIOPS_DEMO_SHOP_URLS": "payment:8081"}}},
         {"prometheusRule": {"incidentsLagMessages": 0}},
     ],
     ids=[
@@ -400,6 +417,7 @@ def test_pods_roll_when_settings_or_secrets_change() -> None:
         "webhook attempts above their maximum",
         "webhook attempts not whole",
         "webhook timeout with a unit",
+        "demo shop url without its service",
         "zero incidents lag threshold",
     ],
 )
@@ -458,10 +476,18 @@ def test_every_incidents_setting_is_a_documented_and_checked_value() -> None:
     for key, field in plain.items():
         # Listed, with the service's default, in the comment above incidents.env.
         default = field.get_default(call_default_factory=True)
-        shown = str(default).lower() if isinstance(default, bool) else f"{default:g}"
+        if isinstance(default, bool):
+            shown = str(default).lower()
+        elif isinstance(default, str):
+            shown = default
+        else:
+            shown = f"{default:g}"
         assert f'#   {key}: "{shown}"' in values_text, key
         assert typed[key]["description"] == field.description, key
         if field.annotation is bool:
+            continue
+        if field.annotation is str:
+            assert typed[key]["type"] == "string", key
             continue
         number, text = typed[key]["anyOf"]
         assert number["type"] == ("integer" if field.annotation is int else "number"), key

@@ -396,6 +396,21 @@ class IncidentRepository:
         async with self.pool.acquire() as conn:
             return [_anomaly(row) for row in await conn.fetch(sql, *args)]
 
+    async def anomalies_in_force(self, service: str, since: datetime, until: datetime) -> list[Anomaly]:
+        """The service's anomalies in force at some time from `since` to `until`, by start."""
+        async with self.pool.acquire() as conn:
+            rows = await conn.fetch(
+                f"""
+                SELECT {_ANOMALY_COLUMNS} FROM incident_anomalies
+                WHERE service = $1 AND started_at <= $3 AND (cleared_at IS NULL OR cleared_at >= $2)
+                ORDER BY started_at, anomaly_id
+                """,
+                service,
+                since,
+                until,
+            )
+        return [_anomaly(row) for row in rows]
+
     async def open_anomaly_kinds(self) -> dict[str, list[AnomalyKind]]:
         async with self.pool.acquire() as conn:
             rows = await conn.fetch("SELECT service, kind FROM incident_anomalies WHERE cleared_at IS NULL")

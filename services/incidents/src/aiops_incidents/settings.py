@@ -6,6 +6,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import NoDecode
 
 from aiops_core.settings import CoreSettings
+from aiops_incidents.demo_faults.urls import parse_shop_urls
 
 
 class IncidentSettings(CoreSettings):
@@ -74,6 +75,19 @@ class IncidentSettings(CoreSettings):
     webhook_timeout_s: float = Field(
         default=5.0, gt=0, le=60, description="Seconds a webhook receiver has to answer."
     )
+
+    demo_shop_urls: str = Field(
+        default="",
+        description="Where the demo shop's apps are, for the fault panel: comma-separated "
+        "service=URL entries, e.g. frontend=http://127.0.0.1:8080,payment=http://127.0.0.1:8081; "
+        "empty: the shop apps running in the same process (aiops up), if any.",
+    )
+
+    @field_validator("demo_shop_urls")
+    @classmethod
+    def _check_shop_urls(cls, value: str) -> str:
+        parse_shop_urls(value)
+        return value
 
     @field_validator("api_tokens", "webhook_urls", mode="before")
     @classmethod

@@ -94,7 +94,7 @@ class TraceRepository:
                 """
                 SELECT trace_id, span_id, parent_span_id, service, operation, kind, start_time, duration_ms,
                        is_error, error_message
-                FROM spans WHERE trace_id = $1 ORDER BY start_time
+                FROM spans WHERE trace_id = $1 ORDER BY start_time, span_id
                 """,
                 trace_id,
             )

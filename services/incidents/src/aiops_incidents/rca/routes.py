@@ -1,0 +1,51 @@
+"""`GET /aiops/traces/{trace_id}`: one stored trace, for a waterfall of its spans."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request
+
+from aiops_core.errors import NotFoundError
+from aiops_incidents.auth import Reader
+from aiops_incidents.rca.repository import TraceRepository
+from aiops_incidents.rca.schemas import Trace, TraceSpan
+from aiops_incidents.routes import ERRORS
+
+TraceId = Annotated[
+    str,
+    Path(
+        pattern=r"^[0-9a-f]{32}$",
+        description="32 lowercase hex digits, as in the evidence of an incident.",
+        examples=["4bf92f3577b34da6a3ce929d0e0e4736"],
+    ),
+]
+
+
+def traces_router() -> APIRouter:
+    router = APIRouter(prefix="/aiops", tags=["traces"], responses=ERRORS)
+
+    @router.get("/traces/{trace_id}", summary="One stored trace: its spans by start time")
+    async def trace(request: Request, trace_id: TraceId, _: Reader) -> Trace:
+        spans = await TraceRepository(request.app.state.pool).trace(trace_id)
+        if not spans:
+            raise NotFoundError(f"no stored span has the trace id {trace_id}")
+        return Trace(
+            trace_id=trace_id,
+            spans=[
+                TraceSpan(
+                    span_id=s.span_id,
+                    parent_span_id=s.parent_span_id,
+                    service=s.service,
+                    operation=s.operation,
+                    kind=s.kind,
+                    start_time=s.start_time,
+                    duration_ms=s.duration_ms,
+                    is_error=s.is_error,
+                    error_message=s.error_message,
+                )
+                for s in spans
+            ],
+        )
+
+    return router
