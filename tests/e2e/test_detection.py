@@ -11,25 +11,25 @@ import httpx
 
 from aiops_core.bus.topology import ANOMALY_QUEUE
 from aiops_core.models import AnomalyEvent, AnomalyKind
-from tests.e2e.conftest import learned_seconds, start_load, start_platform, start_shop
+from tests.e2e.conftest import (
+    FAST_DETECTION,
+    MIN_HISTORY_S,
+    learned_seconds,
+    start_load,
+    start_platform,
+    start_shop,
+)
 from tests.support.bus import drain
 from tests.support.processes import AiopsProcess
 from tests.support.waiting import eventually
 
 PAYMENT = ("payment", "POST /payment")
-# Short enough for a test; the default, 90 s, is what the benchmarks run with.
-MIN_HISTORY_S = 20
 
 
 async def test_a_payment_fault_opens_one_anomaly_on_payment_and_clears_after_reset(
     processes: list[AiopsProcess], platform_env: dict[str, str], database_url: str, broker_url: str
 ) -> None:
-    env = platform_env | {
-        "AIOPS_MIN_HISTORY_S": str(MIN_HISTORY_S),
-        "AIOPS_ROLLUP_INTERVAL_S": "2",
-        "AIOPS_EVALUATE_INTERVAL_S": "1",
-        "AIOPS_CLEAR_AFTER_S": "5",
-    }
+    env = platform_env | FAST_DETECTION | {}
     ingest, _ = await start_platform(processes, env)
     shop = await start_shop(processes, ingest.url)
     start_load(processes, shop.frontend, 20)

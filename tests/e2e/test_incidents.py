@@ -9,27 +9,31 @@ from typing import Any
 
 import httpx
 
-from tests.e2e.conftest import learned_seconds, start_incidents, start_load, start_platform, start_shop
+from tests.e2e.conftest import (
+    FAST_INCIDENTS,
+    MIN_HISTORY_S,
+    learned_seconds,
+    start_incidents,
+    start_load,
+    start_platform,
+    start_shop,
+)
 from tests.support.processes import AiopsProcess
 from tests.support.waiting import eventually
 
-MIN_HISTORY_S = 20
 WRITE, READ = "w-secret", "r-secret"
 
 
 async def test_a_payment_fault_opens_one_incident_on_payment_which_resolves_after_reset(
     processes: list[AiopsProcess], platform_env: dict[str, str], database_url: str
 ) -> None:
-    env = platform_env | {
-        "AIOPS_MIN_HISTORY_S": str(MIN_HISTORY_S),
-        "AIOPS_ROLLUP_INTERVAL_S": "2",
-        "AIOPS_EVALUATE_INTERVAL_S": "1",
-        "AIOPS_CLEAR_AFTER_S": "5",
-        "AIOPS_RESOLVE_COOLDOWN_S": "5",
-        "AIOPS_RANK_INTERVAL_S": "2",
-        "AIOPS_GRAPH_INTERVAL_S": "2",
-        "AIOPS_API_TOKENS": f"oncall:{WRITE}:write,viewer:{READ}:read",
-    }
+    env = (
+        platform_env
+        | FAST_INCIDENTS
+        | {
+            "AIOPS_API_TOKENS": f"oncall:{WRITE}:write,viewer:{READ}:read",
+        }
+    )
     ingest, _ = await start_platform(processes, env)
     incidents = await start_incidents(processes, env)
     shop = await start_shop(processes, ingest.url)

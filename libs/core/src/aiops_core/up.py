@@ -83,9 +83,10 @@ def _print_banner(specs: Sequence[ServiceSpec], urls: dict[str, str], embedded: 
     if "incidents" in urls:
         click.echo("")
         click.echo("Incidents (the detectors learn for about two minutes first):")
+        click.echo(f"  web UI      {urls['incidents']}/")
         click.echo(f"  curl -s '{urls['incidents']}/aiops/incidents?status=open'")
         if "shop-payment" in urls:
-            click.echo("Break payment, then reset it:")
+            click.echo(f"Break payment from the fault panel ({urls['incidents']}/#/faults), or:")
             click.echo(f"  curl -X POST '{urls['shop-payment']}/simulate/error?rate=0.5'")
             click.echo(f"  curl -X POST {urls['shop-payment']}/simulate/reset")
     click.echo("Stop with Ctrl-C.")

@@ -1,15 +1,14 @@
 """The incidents app: its factory and lifespan. It consumes anomaly events, keeps incidents and
-the service graph, sends notifications and serves the REST API."""
+the service graph, sends notifications and serves the REST API and the web UI."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
+import httpx
 from fastapi import FastAPI
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse
 from redis.asyncio import Redis
 
 from aiops_core.app import ServiceSpec, create_service_app
@@ -24,6 +23,9 @@ from aiops_core.periodic import PeriodicJob
 from aiops_core.ratelimit import RateLimiter, install_rate_limit
 from aiops_incidents.auth import ApiAuth, auth_optional, parse_tokens
 from aiops_incidents.consumers import AnomalyConsumer
+from aiops_incidents.demo_faults.client import DEMO_SHOP_TIMEOUT_S, DemoShop
+from aiops_incidents.demo_faults.routes import demo_faults_router
+from aiops_incidents.demo_faults.urls import shop_urls
 from aiops_incidents.live_stats import LiveStats
 from aiops_incidents.metrics import IncidentMetrics
 from aiops_incidents.notifications.metrics import NotificationMetrics
@@ -31,9 +33,13 @@ from aiops_incidents.notifications.outbox import NotificationOutbox
 from aiops_incidents.notifications.silences import silences_router
 from aiops_incidents.notifications.stream import stream_router
 from aiops_incidents.notifications.webhooks import WebhookDispatcher
+from aiops_incidents.rca.routes import traces_router
+from aiops_incidents.record.routes import record_router
 from aiops_incidents.routes import IncidentsState, incidents_router
+from aiops_incidents.series.routes import series_router
 from aiops_incidents.service import IncidentService, LifecycleConfig
 from aiops_incidents.settings import IncidentSettings
+from aiops_incidents.web_ui import ASSETS_PREFIX, PAGE_PATH, install_web_ui
 
 DESCRIPTION = """\
 Turns the detectors' anomalies into incidents: anomalies that overlap in time and are connected
@@ -42,7 +48,7 @@ from the traces: where the trouble started, not every service that suffered from
 
 Incidents resolve themselves once every anomaly has stayed cleared for a cooldown, and reopen
 if the same root cause fires again soon after. Mutating routes need a bearer token with the
-`write` scope when `AIOPS_API_TOKENS` is set.
+`write` scope when `AIOPS_API_TOKENS` is set. The web UI is served at `/`.
 """
 
 RESOLVE_INTERVAL_S = 1.0
@@ -52,18 +58,27 @@ NOTIFY_INTERVAL_S = 0.5
 
 
 def create_app(
-    settings: IncidentSettings | None = None, bus: Bus | None = None, redis: Redis | None = None
+    settings: IncidentSettings | None = None,
+    bus: Bus | None = None,
+    redis: Redis | None = None,
+    service_urls: Mapping[str, str] | None = None,
 ) -> FastAPI:
+    """`service_urls`: where the services running in the same process listen (`aiops up`); the
+    demo shop's apps among them are the fault panel's unless AIOPS_DEMO_SHOP_URLS says otherwise."""
     settings = settings or IncidentSettings()
     registry = create_registry()
     metrics = IncidentMetrics(registry)
     notification_metrics = NotificationMetrics(registry)
     health = HealthChecks()
     auth = ApiAuth(parse_tokens(settings.api_tokens), settings.api_read_requires_token)
+    demo_shop_urls = shop_urls(settings.demo_shop_urls, service_urls or {})
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with store_bus_and_cache(settings, name="aiops-incidents", bus=bus, redis=redis) as clients:
+        async with (
+            store_bus_and_cache(settings, name="aiops-incidents", bus=bus, redis=redis) as clients,
+            httpx.AsyncClient(timeout=DEMO_SHOP_TIMEOUT_S) as http,
+        ):
             live_stats = LiveStats(clients.redis, prefix=settings.redis_key_prefix)
             service = IncidentService(
                 clients.pool,
@@ -88,6 +103,7 @@ def create_app(
             app.state.incidents = IncidentsState(
                 service=service, incidents=service.incidents, graph=service.graph, live_stats=live_stats
             )
+            app.state.demo_shop = DemoShop(demo_shop_urls, http)
             graph_window = timedelta(seconds=settings.graph_window_s)
             jobs = [
                 PeriodicJob(
@@ -136,17 +152,22 @@ def create_app(
         lifespan=lifespan,
         health=health,
         registry=registry,
-        # The stream's route comes first: `/aiops/incidents/stream` is not an incident id.
-        routers=[stream_router(), incidents_router(), silences_router()],
+        routers=[
+            # The stream's route comes first: `/aiops/incidents/stream` is not an incident id.
+            stream_router(),
+            incidents_router(),
+            silences_router(),
+            record_router(),
+            series_router(),
+            traces_router(),
+            demo_faults_router(),
+        ],
+        docs_paths=("/docs", "/api/docs"),
     )
-
+    install_web_ui(app)
     mark_auth_optional(app, auth_optional(auth))
-    install_rate_limit(app)
-
-    @app.get("/api/docs", include_in_schema=False)
-    async def swagger_ui() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url=app.openapi_url or "/openapi.json", title=f"{app.title} - API")
-
+    # The UI's page and files are not API calls: loading them spends none of a client's budget.
+    install_rate_limit(app, unlimited_paths={PAGE_PATH}, unlimited_prefixes=(f"{ASSETS_PREFIX}/",))
     return app
 
 
@@ -154,6 +175,6 @@ SERVICE = ServiceSpec(
     name="incidents",
     default_port=8000,
     summary="Incidents: correlation, root cause, lifecycle, notifications and the REST API",
-    build=lambda shared: create_app(bus=shared.bus, redis=shared.redis),
+    build=lambda shared: create_app(bus=shared.bus, redis=shared.redis, service_urls=shared.service_urls),
     order=5,
 )
