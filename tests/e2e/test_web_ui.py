@@ -88,6 +88,12 @@ async def shot(page: Page, name: str) -> None:
     await page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
 
 
+async def overview_loaded(page: Page) -> None:
+    await expect(page.get_by_test_id("severity-counts")).to_contain_text("critical")
+    await expect(page.get_by_test_id("incidents-over-time").locator("svg")).to_be_visible()
+    await expect(page.get_by_test_id("record").locator("table")).to_be_visible()
+
+
 async def test_a_payment_fault_from_the_fault_panel_to_its_resolved_incident(
     processes: list[AiopsProcess], platform_env: dict[str, str], database_url: str, browser: Browser
 ) -> None:
@@ -139,9 +145,8 @@ async def test_a_payment_fault_from_the_fault_panel_to_its_resolved_incident(
     page = await watch.attach(await context.new_page())
 
     await page.goto(f"{ui}/#/")
-    await expect(page.get_by_test_id("severity-counts")).to_be_visible()
-    await expect(page.get_by_test_id("failing-operations")).to_be_visible()
-    await expect(page.get_by_test_id("record")).to_be_visible()
+    await overview_loaded(page)
+    await expect(page.get_by_test_id("incidents-over-time")).to_contain_text("0 opened in the last 24 hours")
     await shot(page, "01-overview")
 
     await page.get_by_role("link", name="Service map").click()
@@ -203,7 +208,15 @@ async def test_a_payment_fault_from_the_fault_panel_to_its_resolved_incident(
     await expect(incident).to_have_attribute("data-status", "resolved", timeout=90_000)
     await shot(page, "08-incident-resolved")
 
+    # The series now show the fault: payment's error anomaly over its minutes.
+    await page.goto(f"{ui}/#/services/payment")
+    await expect(page.locator(".anomaly-list")).to_contain_text("error_ratio")
+    await shot(page, "09-series-payment-after-the-fault")
+
     await page.get_by_role("link", name="Overview").click()
-    await expect(page.get_by_test_id("incidents-over-time")).to_be_visible()
+    await overview_loaded(page)
+    await expect(page.get_by_test_id("incidents-over-time")).to_contain_text("1 opened in the last 24 hours")
+    await expect(page.get_by_test_id("failing-operations")).to_contain_text("payment")
+    await shot(page, "10-overview-after-the-fault")
     await context.close()
     assert watch.problems == []
