@@ -182,6 +182,10 @@ async def test_the_paths_a_service_names_are_not_limited(redis_url: str, redis_p
             assert (await client.get("/")).status_code == 200
             assert (await client.get("/files/app.js")).status_code == 200
         assert [(await client.get("/things")).status_code for _ in range(3)] == [200, 200, 429]
+    # Nor are Swagger UI's files, in any service.
+    app = _tiny_app(redis_url, f"{redis_prefix}docs:")
+    async with app.router.lifespan_context(app), _client(app) as client:
+        assert 429 not in [(await client.get("/docs/assets/swagger-ui.css")).status_code for _ in range(5)]
     # Without them, the same paths are limited like any other.
     app = _tiny_app(redis_url, f"{redis_prefix}plain:")
     async with app.router.lifespan_context(app), _client(app) as client:

@@ -49,6 +49,7 @@ from redis.exceptions import RedisError
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from aiops_core.api_docs import ASSETS_PATH as DOCS_ASSETS_PATH
 from aiops_core.errors import RateLimitedError, error_response
 
 log = logging.getLogger(__name__)
@@ -62,9 +63,10 @@ UNLIMITED_PATHS = frozenset(
         "/docs",
         "/api/docs",
         "/openapi.json",
-        "/docs/oauth2-redirect",
     }
 )
+# Swagger UI's files: a docs page loads three of them.
+UNLIMITED_PREFIXES = (f"{DOCS_ASSETS_PATH}/",)
 
 # KEYS[1]: the bucket, a hash {tokens, ts}. ARGV: rate (tokens a second), burst (most tokens).
 # Returns {1 if a token was taken else 0, seconds until one is available (a string: Redis would
@@ -184,7 +186,7 @@ class RateLimitMiddleware:
     ) -> None:
         self.app = app
         self._unlimited_paths = UNLIMITED_PATHS | frozenset(unlimited_paths)
-        self._unlimited_prefixes = tuple(unlimited_prefixes)
+        self._unlimited_prefixes = UNLIMITED_PREFIXES + tuple(unlimited_prefixes)
 
     def _unlimited(self, path: str) -> bool:
         return path in self._unlimited_paths or path.startswith(self._unlimited_prefixes)
