@@ -123,9 +123,11 @@ async def test_periods_start_at_utc_midnight_whatever_the_sessions_time_zone(
             await zoned.close()
 
 
-async def test_more_days_than_kept_are_read_as_the_most(client: httpx.AsyncClient) -> None:
-    assert len((await record(client, bucket="day", periods=168))["periods"]) == 90
+async def test_up_to_168_periods_of_either_length(client: httpx.AsyncClient) -> None:
+    assert len((await record(client, bucket="day", periods=168))["periods"]) == 168
     assert len((await record(client, bucket="hour", periods=168))["periods"]) == 168
+    refused = await client.get("/aiops/stats/record", params={"bucket": "day", "periods": 169})
+    assert refused.status_code == 422
 
 
 @pytest.mark.parametrize(

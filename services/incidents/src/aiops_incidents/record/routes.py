@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated
 
@@ -14,26 +13,12 @@ from aiops_incidents.record.repository import RecordRepository
 from aiops_incidents.record.schemas import Record, RecordBucket
 from aiops_incidents.routes import ERRORS
 
-
-@dataclass(frozen=True)
-class BucketRule:
-    length: timedelta
-    default_periods: int
-    most_periods: int
-
-
+# The length of each kind of period, and how many of them a page shows unless asked.
 BUCKETS = {
-    RecordBucket.DAY: BucketRule(timedelta(days=1), default_periods=14, most_periods=90),
-    RecordBucket.HOUR: BucketRule(timedelta(hours=1), default_periods=24, most_periods=168),
+    RecordBucket.DAY: (timedelta(days=1), 14),
+    RecordBucket.HOUR: (timedelta(hours=1), 24),
 }
-MOST_PERIODS = max(rule.most_periods for rule in BUCKETS.values())
-
-
-def period_count(bucket: RecordBucket, asked: int | None) -> int:
-    """The periods to return. The schema can bound `periods` only once for both buckets, so
-    more days than a day bucket allows are read as its most rather than refused."""
-    rule = BUCKETS[bucket]
-    return rule.default_periods if asked is None else min(asked, rule.most_periods)
+MOST_PERIODS = 168  # a week of hours, or about half a year of days
 
 
 def record_router(clock: Clock = utc_now) -> APIRouter:
@@ -55,13 +40,13 @@ def record_router(clock: Clock = utc_now) -> APIRouter:
                 ge=1,
                 le=MOST_PERIODS,
                 description="Periods to return, the current one included: by default 14 days or "
-                "24 hours; at most 90 days (more are read as 90) or 168 hours.",
+                "24 hours; at most 168.",
             ),
         ] = None,
     ) -> Record:
-        pool = request.app.state.pool
-        rows = await RecordRepository(pool).record(
-            BUCKETS[bucket].length, period_count(bucket, periods), clock()
+        length, default_periods = BUCKETS[bucket]
+        rows = await RecordRepository(request.app.state.pool).record(
+            length, periods or default_periods, clock()
         )
         return Record(bucket=bucket, periods=rows)
 
