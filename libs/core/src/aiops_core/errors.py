@@ -92,6 +92,13 @@ class RateLimitedError(AiopsError):
         return {"Retry-After": str(self.retry_after_s)}
 
 
+class BadGatewayError(AiopsError):
+    """A service this one calls on the client's behalf did not answer, or answered with an error."""
+
+    status_code = 502
+    code = "bad_gateway"
+
+
 class DependencyUnavailableError(AiopsError):
     """A dependency (broker, store, cache) cannot be reached; the client should retry."""
 

@@ -13,7 +13,7 @@ from fastapi import APIRouter, FastAPI, Request
 from pydantic import BaseModel, Field
 
 from aiops_core.app import Background, ServiceSpec, Shared
-from aiops_core.errors import AiopsError, ConflictError
+from aiops_core.errors import BadGatewayError, ConflictError
 from aiops_shop.common import create_shop_app, get_behaviour
 from aiops_shop.faults import Behaviour
 from aiops_shop.inventory import SKU_PATTERN
@@ -24,9 +24,8 @@ from aiops_shop.telemetry import record_failure
 UNIT_PRICE = 19.99
 
 
-class DownstreamError(AiopsError):
-    status_code = 502
-    code = "bad_gateway"
+class DownstreamError(BadGatewayError):
+    """A service the frontend calls failed (its name is in the spans' error messages)."""
 
 
 class CheckoutRequest(BaseModel):

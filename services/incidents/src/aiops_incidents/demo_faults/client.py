@@ -10,7 +10,7 @@ from collections.abc import Mapping
 import httpx
 from pydantic import BaseModel, Field, ValidationError
 
-from aiops_core.errors import AiopsError, NotFoundError
+from aiops_core.errors import BadGatewayError, NotFoundError
 from aiops_incidents.demo_faults.schemas import ServiceFaults
 
 log = logging.getLogger(__name__)
@@ -20,11 +20,8 @@ DEMO_SHOP_TIMEOUT_S = 5.0
 NOT_CONFIGURED = "no demo shop is configured (AIOPS_DEMO_SHOP_URLS)"
 
 
-class ShopUnreachableError(AiopsError):
+class ShopUnreachableError(BadGatewayError):
     """An app of the demo shop did not answer, or not with its fault state."""
-
-    status_code = 502
-    code = "bad_gateway"
 
 
 class _ShopFaultState(BaseModel):
