@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
+from aiops_incidents.lifecycle import last_cleared
+
 
 @dataclass(frozen=True)
 class Member:
@@ -41,10 +43,7 @@ class ActiveIncident:
         """When the anomalies on the root-cause service all cleared; None while one is open.
         Without a member there (the cause was found in the traces alone), every member counts."""
         root = [m for m in self.members if m.service == self.root_service] or list(self.members)
-        cleared = [m.cleared_at for m in root]
-        if not cleared or any(at is None for at in cleared):
-            return None
-        return max(at for at in cleared if at is not None)
+        return last_cleared([m.cleared_at for m in root])
 
     def overlaps(self, started_at: datetime, grace: timedelta) -> bool:
         ended = self.root_trouble_ended()

@@ -24,12 +24,17 @@ def next_status(current: IncidentStatus, wanted: IncidentStatus) -> IncidentStat
     return wanted
 
 
+def last_cleared(cleared_at: Sequence[datetime | None]) -> datetime | None:
+    """When the last of these anomalies cleared; None while one is open (or there are none)."""
+    if not cleared_at or any(at is None for at in cleared_at):
+        return None
+    return max(at for at in cleared_at if at is not None)
+
+
 def resolvable(cleared_at: Sequence[datetime | None], now: datetime, cooldown: timedelta) -> bool:
     """Every member anomaly has cleared, the last one at least `cooldown` ago."""
-    if not cleared_at or any(at is None for at in cleared_at):
-        return False
-    last = max(at for at in cleared_at if at is not None)
-    return now - last >= cooldown
+    last = last_cleared(cleared_at)
+    return last is not None and now - last >= cooldown
 
 
 def reopenable(resolved_at: datetime | None, now: datetime, window: timedelta) -> bool:

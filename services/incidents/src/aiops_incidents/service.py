@@ -21,7 +21,7 @@ from aiops_core.models import Anomaly, AnomalyKind
 from aiops_core.store.pool import Connection
 from aiops_incidents.clock import Clock, utc_now
 from aiops_incidents.correlation import ServiceGraph, fingerprint, incident_for
-from aiops_incidents.lifecycle import SYSTEM, next_status, reopenable, resolvable
+from aiops_incidents.lifecycle import SYSTEM, last_cleared, next_status, reopenable, resolvable
 from aiops_incidents.live_stats import LiveStats
 from aiops_incidents.metrics import IncidentMetrics
 from aiops_incidents.rca.ranking import TRAFFIC_KINDS, TraceSample, TroubledTrace, evidence_weight, rank
@@ -339,10 +339,7 @@ class IncidentService:
 
 
 def _trouble_until(members: Sequence[Anomaly], now: datetime) -> datetime:
-    cleared = [a.cleared_at for a in members]
-    if not cleared or any(at is None for at in cleared):
-        return now
-    return max(at for at in cleared if at is not None)
+    return last_cleared([a.cleared_at for a in members]) or now
 
 
 def _title(service: str, operation: str, kind: AnomalyKind | str) -> str:
