@@ -30,22 +30,6 @@ def traces_router() -> APIRouter:
         spans = await TraceRepository(request.app.state.pool).trace(trace_id)
         if not spans:
             raise NotFoundError(f"no stored span has the trace id {trace_id}")
-        return Trace(
-            trace_id=trace_id,
-            spans=[
-                TraceSpan(
-                    span_id=s.span_id,
-                    parent_span_id=s.parent_span_id,
-                    service=s.service,
-                    operation=s.operation,
-                    kind=s.kind,
-                    start_time=s.start_time,
-                    duration_ms=s.duration_ms,
-                    is_error=s.is_error,
-                    error_message=s.error_message,
-                )
-                for s in spans
-            ],
-        )
+        return Trace(trace_id=trace_id, spans=[TraceSpan.model_validate(span) for span in spans])
 
     return router

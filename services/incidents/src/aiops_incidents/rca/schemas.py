@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class TraceSpan(BaseModel):
+    """A stored span (`StoredSpan`, read by its attributes) as the API shows it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
     span_id: str = Field(description="16 lowercase hex digits.")
     parent_span_id: str | None = Field(
         description="The parent's span id; null for the root. A parent that was never received "
