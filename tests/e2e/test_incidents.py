@@ -11,8 +11,7 @@ import httpx
 
 from tests.e2e.conftest import (
     FAST_INCIDENTS,
-    MIN_HISTORY_S,
-    learned_seconds,
+    ready_for_a_payment_fault,
     start_incidents,
     start_load,
     start_platform,
@@ -46,30 +45,8 @@ async def test_a_payment_fault_opens_one_incident_on_payment_which_resolves_afte
         return response.json()
 
     async with api:
-        await eventually(
-            lambda: learned_seconds(database_url, "payment", "POST /payment"),
-            lambda covered: covered >= MIN_HISTORY_S + 5,
-            timeout_s=90,
-            interval_s=1,
-            what="the payment series has learned its baseline",
-        )
-        graph = await eventually(
-            lambda: get("/services"),
-            lambda g: {(e["source"], e["target"]) for e in g["edges"]} >= {("frontend", "payment")},
-            timeout_s=30,
-            interval_s=0.5,
-            what="the service graph learned from the traces",
-        )
+        graph = await ready_for_a_payment_fault(database_url, incidents.url)
         assert {s["service"]: s["health"] for s in graph["services"]}["payment"] == "ok"
-        # Five processes share a small machine here; the fault goes in on a quiet platform (false
-        # alarms under normal load are measured by the benchmarks, over ten minutes).
-        await eventually(
-            lambda: get("/incidents", status="open"),
-            lambda p: p["items"] == [],
-            timeout_s=60,
-            interval_s=1,
-            what="no open incident before the fault",
-        )
         before = {i["id"] for i in (await get("/incidents"))["items"]}
 
         (await api.post(f"{shop.payment}/simulate/error", params={"rate": 1.0})).raise_for_status()

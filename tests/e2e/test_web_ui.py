@@ -12,24 +12,20 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 import pytest
 from playwright.async_api import Browser, ConsoleMessage, Page, Request, Route, async_playwright, expect
 
 from tests.e2e.conftest import (
     FAST_INCIDENTS,
-    MIN_HISTORY_S,
-    learned_seconds,
+    ready_for_a_payment_fault,
     start_incidents,
     start_load,
     start_platform,
     start_shop,
 )
 from tests.support.processes import ARTIFACTS, AiopsProcess
-from tests.support.waiting import eventually
 
 CHROMIUM = "/usr/bin/chromium"
 HAVE_CHROMIUM = Path(CHROMIUM).exists()
@@ -111,34 +107,7 @@ async def test_a_payment_fault_from_the_fault_panel_to_its_resolved_incident(
     start_load(processes, shop.frontend, 20)
     ui = incidents.url
 
-    async def api(path: str) -> Any:
-        async with httpx.AsyncClient(base_url=f"{ui}/aiops", timeout=10) as client:
-            response = await client.get(path)
-            response.raise_for_status()
-            return response.json()
-
-    await eventually(
-        lambda: learned_seconds(database_url, "payment", "POST /payment"),
-        lambda covered: covered >= MIN_HISTORY_S + 5,
-        timeout_s=90,
-        interval_s=1,
-        what="the payment series has learned its baseline",
-    )
-    await eventually(
-        lambda: api("/services"),
-        lambda g: {(e["source"], e["target"]) for e in g["edges"]} >= {("frontend", "payment")},
-        timeout_s=30,
-        interval_s=0.5,
-        what="the service graph learned from the traces",
-    )
-    # The fault goes in on a quiet platform (false alarms are measured by the benchmarks).
-    await eventually(
-        lambda: api("/incidents?status=open"),
-        lambda page: page["items"] == [],
-        timeout_s=60,
-        interval_s=1,
-        what="no open incident before the fault",
-    )
+    await ready_for_a_payment_fault(database_url, ui)
 
     watch = PageWatch()
     context = await browser.new_context(viewport={"width": 1280, "height": 900})
