@@ -30,6 +30,7 @@ from redis.asyncio import Redis
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from aiops_core.bus import IncomingMessage, InMemoryBus
+from aiops_core.healthy_time import Measure
 from aiops_core.models import SpanBatch
 from aiops_core.store import migrate
 from aiops_detector.detection.baseline_cache import BaselineCache
@@ -111,8 +112,12 @@ async def evaluation_cost(redis: Redis, prefix: str, database_url: str, series: 
     async with pool.acquire() as conn:
         await migrate(conn)
     repository = DetectionRepository(pool)
-    baselines = BaselineCache(redis, repository, recent=timedelta(hours=1), ttl_s=600, prefix=prefix)
-    usual = Baseline(60, 3600, RobustStat(1, 0.1), 0.005, RobustStat(40, 5), RobustStat(60, 8), False)
+    baselines = BaselineCache(
+        redis, repository, recent=timedelta(hours=1), ttl_s=600, min_history_s=90, prefix=prefix
+    )
+    usual = Baseline(
+        RobustStat(1, 0.1), 0.005, RobustStat(40, 5), RobustStat(60, 8), {m: 3600.0 for m in Measure}
+    )
     async with redis.pipeline(transaction=False) as pipe:
         for one in series:
             pipe.set(f"{prefix}baseline:{one.id}", json.dumps(usual.to_json()), ex=600)

@@ -29,7 +29,12 @@ async def test_each_state_change_is_published_once(
         redis=redis_client,
         windows=WindowStore(redis_client, prefix=redis_prefix),
         baselines=BaselineCache(
-            redis_client, repository, recent=timedelta(hours=1), ttl_s=5, prefix=redis_prefix
+            redis_client,
+            repository,
+            recent=timedelta(hours=1),
+            ttl_s=5,
+            min_history_s=90,
+            prefix=redis_prefix,
         ),
         repository=repository,
         bus=bus,

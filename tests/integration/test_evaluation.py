@@ -33,7 +33,9 @@ def replica(pool: asyncpg.Pool, redis: Redis, prefix: str, bus: RabbitBus) -> De
     return DetectionService(
         redis=redis,
         windows=WindowStore(redis, prefix=prefix),
-        baselines=BaselineCache(redis, repository, recent=timedelta(hours=1), ttl_s=60, prefix=prefix),
+        baselines=BaselineCache(
+            redis, repository, recent=timedelta(hours=1), ttl_s=60, min_history_s=90, prefix=prefix
+        ),
         repository=repository,
         bus=bus,
         metrics=DetectionMetrics(CollectorRegistry()),

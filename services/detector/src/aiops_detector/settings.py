@@ -1,8 +1,10 @@
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 
 from aiops_core.settings import CoreSettings
+from aiops_detector.detection.detectors import Floors
+from aiops_detector.detection.floors import FloorTable, floors, parse_overrides
 
 
 class DetectorSettings(CoreSettings):
@@ -56,7 +58,35 @@ class DetectorSettings(CoreSettings):
         description="Seconds of a new series' traffic, rolled up, before it can alarm (it learns first).",
     )
     baseline_history_minutes: int = Field(
-        default=60, ge=2, le=1440, description="Minutes of recent rollups a baseline is learned from."
+        default=60,
+        ge=1,
+        le=1440,
+        description="Minutes of healthy history a baseline is learned from: the latest minutes in which "
+        "the series had no anomaly, reaching further back for as long as faults lasted.",
+    )
+    error_ratio_floor: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="Share of failed requests a series may never exceed, whatever its history or the lack "
+        "of one (significantly beyond it, by a binomial test); 0: no floor.",
+    )
+    latency_floor_ms: float = Field(
+        default=0.0,
+        ge=0,
+        description="p95 latency (ms) a series may never exceed, whatever its history: more than 5% of its "
+        "requests slower than this is an anomaly; 0: no floor.",
+    )
+    traffic_floor_per_s: float = Field(
+        default=0.0,
+        ge=0,
+        description="Requests a second a series may never fall below, whatever its history; 0: no floor.",
+    )
+    floors_by_service: str = Field(
+        default="",
+        description="Floors of particular services, comma-separated service:name=value entries with name "
+        "error_ratio, latency_ms or traffic_per_s, e.g. payment:error_ratio=0.01,search:latency_ms=800; "
+        "0 removes that floor for the service.",
     )
     baseline_cache_s: int = Field(
         default=30, ge=1, le=3600, description="Seconds a learned baseline is cached in Redis."
@@ -67,3 +97,22 @@ class DetectorSettings(CoreSettings):
     rollup_retention_days: int = Field(
         default=15, ge=1, le=400, description="Days of per-minute rollups kept for seasonal baselines."
     )
+
+    @field_validator("floors_by_service")
+    @classmethod
+    def _check_floors(cls, value: str) -> str:
+        parse_overrides(value, Floors())
+        return value
+
+    @model_validator(mode="after")
+    def _history_covers_learning(self) -> DetectorSettings:
+        if self.min_history_s > self.baseline_history_minutes * 60:
+            raise ValueError(
+                f"min_history_s ({self.min_history_s:g}) is more than the baseline's history "
+                f"(baseline_history_minutes = {self.baseline_history_minutes}): no series would ever learn"
+            )
+        return self
+
+    def floor_table(self) -> FloorTable:
+        default = floors(self.error_ratio_floor, self.latency_floor_ms, self.traffic_floor_per_s)
+        return FloorTable(default, parse_overrides(self.floors_by_service, default))

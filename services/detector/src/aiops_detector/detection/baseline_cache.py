@@ -1,5 +1,6 @@
 """Baselines learned from the store's rollups, cached in Redis so that replicas and successive
-evaluations share one query per series per cache period."""
+evaluations share one query per series per cache period. Each learning also records, in the
+store, how much healthy history the series has, for the API to say what is still learning."""
 
 from __future__ import annotations
 
@@ -9,11 +10,14 @@ from datetime import datetime, timedelta
 
 from redis.asyncio import Redis
 
-from aiops_detector.detection.baselines import Baseline, history_ranges, learn_baseline
-from aiops_detector.detection.repository import DetectionRepository
+from aiops_core.healthy_time import Measure
+from aiops_detector.detection.baselines import Baseline, HistoryPlan
+from aiops_detector.detection.repository import DetectionRepository, SeriesLearning
 from aiops_detector.detection.windows import Series
 
-_NO_BASELINE = "null"
+# A baseline still learning is learned again this often, so that it starts judging soon after
+# it has enough history rather than a whole cache period later.
+LEARNING_TTL_S = 5
 
 
 class BaselineCache:
@@ -24,42 +28,57 @@ class BaselineCache:
         *,
         recent: timedelta,
         ttl_s: int,
+        min_history_s: float,
         prefix: str = "aiops:",
     ) -> None:
         self._redis = redis
         self._repository = repository
         self._recent = recent
         self._ttl_s = ttl_s
+        self._min_history_s = min_history_s
         self._prefix = prefix
 
-    async def get_many(self, series: Sequence[Series], now: datetime) -> dict[Series, Baseline | None]:
-        """Each series' baseline (None while it has no history): one round trip for the cached
-        ones, then the store for the others."""
+    def key(self, series: Series) -> str:
+        return f"{self._prefix}baseline:{series.id}"
+
+    async def get_many(self, series: Sequence[Series], now: datetime) -> dict[Series, Baseline]:
+        """Each series' baseline: one round trip for the cached ones, then the store for the
+        others."""
         if not series:
             return {}
-        keys = [f"{self._prefix}baseline:{one.id}" for one in series]
-        baselines: dict[Series, Baseline | None] = {}
+        keys = [self.key(one) for one in series]
+        baselines: dict[Series, Baseline] = {}
         missing: list[tuple[Series, str]] = []
         for one, key, cached in zip(series, keys, await self._redis.mget(keys), strict=True):
             if cached is None:
                 missing.append((one, key))
             else:
-                data = json.loads(cached)
-                baselines[one] = None if data is None else Baseline.from_json(data)
+                baselines[one] = Baseline.from_json(json.loads(cached))
         if missing:
+            learning = []
             async with self._redis.pipeline(transaction=False) as pipe:
                 for one, key in missing:
                     baseline = baselines[one] = await self.learn(one, now)
-                    value = _NO_BASELINE if baseline is None else json.dumps(baseline.to_json())
-                    pipe.set(key, value, ex=self._ttl_s)
+                    learned = all(baseline.learned(m, self._min_history_s) for m in Measure)
+                    ttl_s = self._ttl_s if learned else min(self._ttl_s, LEARNING_TTL_S)
+                    pipe.set(key, json.dumps(baseline.to_json()), ex=ttl_s)
+                    learning.append(SeriesLearning(one, now, dict(baseline.history_s), self._min_history_s))
                 await pipe.execute()
+            await self._repository.record_learning(learning)
         return baselines
 
-    async def learn(self, series: Series, now: datetime) -> Baseline | None:
+    async def forget(self, series: Series) -> None:
+        await self._redis.delete(self.key(series))
+
+    async def learn(self, series: Series, now: datetime) -> Baseline:
         first_seen = await self._repository.first_seen(series)
         if first_seen is None:
-            return None
-        ranges = history_ranges(now, self._recent, first_seen)
-        rows = await self._repository.rollups(series, ranges.all())
-        born = first_seen if first_seen >= ranges.recent[0] else None
-        return learn_baseline(rows, seasonal=bool(ranges.seasonal), born=born)
+            return Baseline(history_s={measure: 0.0 for measure in Measure})
+        plan = HistoryPlan.of(
+            now,
+            self._recent,
+            first_seen,
+            await self._repository.troubles(series, since=first_seen),
+            await self._repository.acceptances(series),
+        )
+        return plan.learn(await self._repository.rollups(series, plan.ranges()))

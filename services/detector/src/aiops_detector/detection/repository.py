@@ -12,6 +12,7 @@ from uuid import UUID
 
 import asyncpg
 
+from aiops_core.healthy_time import Measure, Trouble
 from aiops_core.models import Anomaly, AnomalyEvidence, AnomalyKind
 from aiops_core.store.pool import Connection
 from aiops_detector.detection.baselines import RollupRow
@@ -50,6 +51,16 @@ _ANOMALY_COLUMNS = (
 class OpenAnomaly:
     anomaly: Anomaly
     calm_since: datetime | None
+    # When an operator accepted its series and kind as normal since it started, if they did.
+    accepted_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class SeriesLearning:
+    series: Series
+    measured_at: datetime
+    history_s: dict[Measure, float]
+    min_history_s: float
 
 
 @dataclass(frozen=True)
@@ -121,11 +132,66 @@ class DetectionRepository:
         )
         return [RollupRow(**dict(row)) for row in rows]
 
+    async def troubles(self, series: Series, since: datetime) -> list[Trouble]:
+        """The series' anomalies open at some time after `since`, per series kind."""
+        rows = await self._pool.fetch(
+            """
+            SELECT kind, started_at, cleared_at FROM anomalies
+            WHERE service = $1 AND operation = $2 AND (cleared_at IS NULL OR cleared_at > $3)
+            """,
+            series.service,
+            series.operation,
+            since,
+        )
+        return [Trouble(AnomalyKind(r["kind"]), r["started_at"], r["cleared_at"]) for r in rows]
+
+    async def acceptances(self, series: Series) -> dict[AnomalyKind, datetime]:
+        """When each kind of the series was last accepted as normal by an operator."""
+        rows = await self._pool.fetch(
+            """
+            SELECT kind, max(accepted_at) AS accepted_at FROM baseline_acceptances
+            WHERE service = $1 AND operation = $2 GROUP BY kind
+            """,
+            series.service,
+            series.operation,
+        )
+        return {AnomalyKind(r["kind"]): r["accepted_at"] for r in rows}
+
+    async def record_learning(self, learning: Sequence[SeriesLearning]) -> None:
+        if not learning:
+            return
+        await self._pool.executemany(
+            """
+            INSERT INTO series_learning (service, operation, measured_at, history_s, min_history_s)
+            VALUES ($1, $2, $3, $4, $5)
+            ON CONFLICT (service, operation) DO UPDATE SET
+                measured_at = excluded.measured_at, history_s = excluded.history_s,
+                min_history_s = excluded.min_history_s
+            WHERE series_learning.measured_at < excluded.measured_at
+            """,
+            [
+                (
+                    one.series.service,
+                    one.series.operation,
+                    one.measured_at,
+                    json.dumps({measure.value: round(s, 1) for measure, s in one.history_s.items()}),
+                    one.min_history_s,
+                )
+                for one in learning
+            ],
+        )
+
     async def open_anomalies(self) -> list[OpenAnomaly]:
         rows = await self._pool.fetch(
-            f"SELECT {_ANOMALY_COLUMNS}, calm_since FROM anomalies WHERE cleared_at IS NULL"
+            f"""
+            SELECT {_ANOMALY_COLUMNS}, calm_since,
+                   (SELECT max(b.accepted_at) FROM baseline_acceptances b
+                    WHERE b.service = a.service AND b.operation = a.operation AND b.kind = a.kind
+                      AND b.accepted_at >= a.started_at) AS accepted_at
+            FROM anomalies a WHERE cleared_at IS NULL
+            """
         )
-        return [OpenAnomaly(_anomaly(row), row["calm_since"]) for row in rows]
+        return [OpenAnomaly(_anomaly(row), row["calm_since"], row["accepted_at"]) for row in rows]
 
     async def open(self, anomaly: Anomaly) -> bool:
         """Insert an open anomaly; False when its series and kind already has one."""
@@ -160,6 +226,15 @@ class DetectionRepository:
             anomaly_id,
             score,
         )
+
+    async def clear(self, anomaly_id: UUID, now: datetime) -> bool:
+        """Clear the anomaly at once (its series and kind were accepted as normal)."""
+        cleared = await self._pool.fetchval(
+            "UPDATE anomalies SET cleared_at = $2 WHERE id = $1 AND cleared_at IS NULL RETURNING id",
+            anomaly_id,
+            now,
+        )
+        return cleared is not None
 
     async def calm(self, anomaly_id: UUID, now: datetime, clear_after: timedelta) -> bool:
         """Record that the anomaly's series looked normal at `now`; clear it once it has looked

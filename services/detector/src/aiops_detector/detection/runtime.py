@@ -38,6 +38,7 @@ class DetectionRuntime:
             settle_s=settings.settle_s,
             clear_after=timedelta(seconds=settings.clear_after_s),
             min_history_s=settings.min_history_s,
+            floors=settings.floor_table(),
         )
         history = timedelta(minutes=settings.baseline_history_minutes)
         times = (
@@ -53,6 +54,7 @@ class DetectionRuntime:
                 repository,
                 recent=history,
                 ttl_s=settings.baseline_cache_s,
+                min_history_s=settings.min_history_s,
                 prefix=settings.redis_key_prefix,
             ),
             repository=repository,

@@ -1,10 +1,14 @@
-"""The evaluation: every few seconds, each active series' recent window against its baseline.
+"""The evaluation: every few seconds, each active series' recent window against its baseline
+and its floors.
 
 Replicas share the work: each series is evaluated once per tick by whichever replica claims it
-first in Redis. An anomaly opens when a detector's score reaches `ALARM_SCORE`, stays open while
-its surprise stays above `keep_open_surprise`, and clears once the series has looked normal for
-`clear_after`. Opening and clearing only change the `anomalies` table; the events are published
-from that table afterwards (an outbox), so a crash in between delays an event but never loses it.
+first in Redis. A measure whose baseline has less healthy history than `min_history_s` is still
+learning: only its floor judges it. An anomaly opens when a detector's score reaches
+`ALARM_SCORE`, starting at its first second out of line (`onset.py`), stays open while its
+surprise stays above `keep_open_surprise`, and clears once the series has looked normal for
+`clear_after`, or at once when an operator accepts its series and kind as normal. Opening and
+clearing only change the `anomalies` table; the events are published from that table afterwards
+(an outbox), so a crash in between delays an event but never loses it.
 """
 
 from __future__ import annotations
@@ -25,17 +29,22 @@ from aiops_core.bus.topology import (
     ANOMALY_DETECTED_ROUTING_KEY,
 )
 from aiops_core.cache import as_text
+from aiops_core.healthy_time import MEASURE_OF, Measure
 from aiops_core.models import Anomaly, AnomalyEvent, AnomalyEvidence, AnomalyKind, ErrorMessageCount
 from aiops_detector.detection.baseline_cache import BaselineCache
-from aiops_detector.detection.baselines import Baseline
+from aiops_detector.detection.baselines import Baseline, RobustStat
 from aiops_detector.detection.detectors import (
     ErrorRatioDetector,
     Finding,
+    Floors,
     LatencyShiftDetector,
+    LatencyUsual,
     TrafficDetector,
 )
+from aiops_detector.detection.floors import FloorTable
 from aiops_detector.detection.metrics import DetectionMetrics
 from aiops_detector.detection.multivariate import IsolationForestDetector, ServiceModels
+from aiops_detector.detection.onset import onset
 from aiops_detector.detection.repository import DetectionRepository, OpenAnomaly
 from aiops_detector.detection.robust import ALARM_SCORE
 from aiops_detector.detection.window_store import (
@@ -53,6 +62,8 @@ EVIDENCE_TRACES = 5
 # judged on an incomplete count (see AIOPS_SETTLE_S).
 MAX_SETTLE_S = 30
 EVIDENCE_MESSAGES = 5
+# How far back the first second out of line is looked for (the windows keep two minutes).
+ONSET_REACH_S = 60
 
 
 @dataclass(frozen=True)
@@ -68,6 +79,7 @@ class DetectionConfig:
     min_history_s: float = 90.0
     keep_open_surprise: float = 0.5
     active_within_s: int = 900
+    floors: FloorTable = field(default_factory=FloorTable)
 
 
 @dataclass(frozen=True)
@@ -76,6 +88,36 @@ class Detectors:
     latency: LatencyShiftDetector = field(default_factory=LatencyShiftDetector)
     traffic: TrafficDetector = field(default_factory=TrafficDetector)
     multivariate: IsolationForestDetector = field(default_factory=IsolationForestDetector)
+
+
+@dataclass(frozen=True)
+class Standards:
+    """What one series is judged against this tick: each measure's usual values once it has
+    learned them (None while it is still learning), its floors, and its windows' settle time."""
+
+    baseline: Baseline
+    error_ratio: float | None
+    latency: LatencyUsual | None
+    rate: RobustStat | None
+    floors: Floors
+    settle_s: int
+
+    @classmethod
+    def of(cls, baseline: Baseline, floors: Floors, min_history_s: float, settle_s: int) -> Standards:
+        def learned(measure: Measure) -> bool:
+            return baseline.learned(measure, min_history_s)
+
+        latency = None
+        if learned(Measure.LATENCY) and baseline.p50_ms is not None and baseline.p95_ms is not None:
+            latency = LatencyUsual(baseline.p50_ms, baseline.p95_ms)
+        return cls(
+            baseline=baseline,
+            error_ratio=baseline.error_ratio if learned(Measure.ERRORS) else None,
+            latency=latency,
+            rate=baseline.rate_per_s if learned(Measure.RATE) else None,
+            floors=floors,
+            settle_s=settle_s,
+        )
 
 
 class DetectionService:
@@ -123,12 +165,14 @@ class DetectionService:
         }
         baselines = await self._baselines.get_many(claimed, now)
         for one in claimed:
-            baseline = baselines[one]
-            if baseline is None or baseline.covered_s < config.min_history_s:
-                continue  # still learning
-            findings = self._findings(windows[one], baseline)
+            window = windows[one]
+            standards = Standards.of(
+                baselines[one], config.floors.of(one.service), config.min_history_s, window.settle_s
+            )
+            findings = self._findings(window, standards)
             for kind in _PER_SERIES:
-                await self._apply(one, kind, findings.get(kind), open_by_key.get((one, kind)), now)
+                current = open_by_key.get((one, kind))
+                await self._apply(one, kind, findings.get(kind), current, now, standards)
         if self._models is not None:
             await self._models.refit_due(now_s, {service: by_service[service] for service in services})
             for service in services:
@@ -157,12 +201,13 @@ class DetectionService:
             finding = self._detectors.multivariate.evaluate(model, window, self._config.window_s)
         await self._apply(whole, kind, finding, open_by_key.get((whole, kind)), now)
 
-    def _findings(self, window: WindowRead, baseline: Baseline) -> dict[AnomalyKind, Finding]:
+    def _findings(self, window: WindowRead, standards: Standards) -> dict[AnomalyKind, Finding]:
+        floors = standards.floors
         found = [
-            self._detectors.error_ratio.evaluate(window.recent, baseline),
-            self._detectors.latency.evaluate(window.recent, baseline),
+            self._detectors.error_ratio.evaluate(window.recent, standards.error_ratio, floors.error_ratio),
+            self._detectors.latency.evaluate(window.recent, standards.latency, floors.latency_ms),
             self._detectors.traffic.evaluate(
-                window.traffic_requests, self._config.traffic_window_s, baseline
+                window.traffic_requests, self._config.traffic_window_s, standards.rate, floors.traffic_per_s
             ),
         ]
         return {finding.kind: finding for finding in found if finding is not None}
@@ -174,30 +219,47 @@ class DetectionService:
         finding: Finding | None,
         current: OpenAnomaly | None,
         now: datetime,
+        standards: Standards | None = None,
     ) -> None:
         if current is None:
             if finding is not None and finding.score >= ALARM_SCORE:
-                await self._open(series, finding, now)
+                await self._open(series, finding, now, standards)
             return
-        if finding is not None and finding.surprise >= self._config.keep_open_surprise:
+        if current.accepted_at is not None:
+            # An operator accepted the change as normal: the baseline learns afresh from now on.
+            if await self._repository.clear(current.anomaly.id, now):
+                await self._baselines.forget(series)
+                self._cleared(series, kind, "accepted as normal")
+        elif finding is not None and finding.surprise >= self._config.keep_open_surprise:
             await self._repository.still_anomalous(current.anomaly.id, finding.score)
         elif await self._repository.calm(current.anomaly.id, now, self._config.clear_after):
-            self._metrics.anomalies.labels(kind.value, "cleared").inc()
-            log.info("anomaly cleared", extra={"series": str(series), "kind": kind.value})
+            self._cleared(series, kind, "looked normal")
 
-    async def _open(self, series: Series, finding: Finding, now: datetime) -> None:
+    def _cleared(self, series: Series, kind: AnomalyKind, reason: str) -> None:
+        self._metrics.anomalies.labels(kind.value, "cleared").inc()
+        log.info("anomaly cleared", extra={"series": str(series), "kind": kind.value, "reason": reason})
+
+    async def _open(
+        self, series: Series, finding: Finding, now: datetime, standards: Standards | None
+    ) -> None:
         window_s = self._config.traffic_window_s if finding.kind in _TRAFFIC else self._config.window_s
+        baseline = dict(finding.baseline)
+        if standards is not None and finding.kind in MEASURE_OF:
+            baseline["history_s"] = round(standards.baseline.history_s.get(MEASURE_OF[finding.kind], 0.0), 1)
+        started_at = now - timedelta(seconds=window_s)
+        if standards is not None:
+            started_at = await self._onset(series, finding.kind, standards, now) or started_at
         anomaly = Anomaly(
             id=uuid.uuid4(),
             service=series.service,
             operation=series.operation,
             kind=finding.kind,
             score=finding.score,
-            started_at=now - timedelta(seconds=window_s),
+            started_at=started_at,
             detected_at=now,
             window_s=window_s,
             observed=_finite(finding.observed),
-            baseline=_finite(finding.baseline),
+            baseline=_finite(baseline),
             evidence=await self._evidence(series, finding.kind, now),
         )
         if await self._repository.open(anomaly):
@@ -206,6 +268,26 @@ class DetectionService:
                 "anomaly detected",
                 extra={"series": str(series), "kind": finding.kind.value, "score": round(finding.score, 3)},
             )
+
+    async def _onset(
+        self, series: Series, kind: AnomalyKind, standards: Standards, now: datetime
+    ) -> datetime | None:
+        """The first second of the recent past that was out of line, by the same standards."""
+        now_s = int(now.timestamp())
+        last_s = now_s - standards.settle_s if kind in _TRAFFIC else now_s
+        slots = (await self._windows.read_slots([series], now_s - ONSET_REACH_S, last_s, 1))[series]
+        floors, detectors = standards.floors, self._detectors
+        flags: list[tuple[int, bool | None]] = []
+        for second, slot in sorted(slots.items()):
+            if kind is AnomalyKind.ERROR_RATIO:
+                out = detectors.error_ratio.out_of_line(slot, standards.error_ratio, floors.error_ratio)
+            elif kind is AnomalyKind.LATENCY:
+                out = detectors.latency.out_of_line(slot, standards.latency, floors.latency_ms)
+            else:
+                out = detectors.traffic.out_of_line(kind, slot, standards.rate, floors.traffic_per_s)
+            flags.append((second, out))
+        first = onset(flags)
+        return None if first is None else datetime.fromtimestamp(first, UTC)
 
     async def _evidence(self, series: Series, kind: AnomalyKind, now: datetime) -> AnomalyEvidence:
         since = now.timestamp() - self._config.window_s * 3

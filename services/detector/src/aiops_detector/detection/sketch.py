@@ -60,3 +60,8 @@ class LatencyHistogram:
 
     def quantiles(self, qs: Iterable[float]) -> list[float | None]:
         return [self.quantile(q) for q in qs]
+
+    def count_above(self, duration_ms: float) -> int:
+        """Durations counted in buckets wholly above `duration_ms` (within the buckets' accuracy)."""
+        limit = bucket_of(duration_ms)
+        return sum(count for index, count in self.counts.items() if index > limit)

@@ -1,0 +1,92 @@
+"""Only healthy time teaches: which minutes of a series may enter which of its baselines.
+
+A minute in which the series had an open anomaly of a kind does not teach the measures that kind
+spoils, so a fault can never become normal however long it lasts: a baseline learns from the
+healthy minutes it has and says how much that was. The detector's baselines and the usual bands
+the incidents API draws apply the same rule, from this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from aiops_core.models import AnomalyKind
+
+MINUTE = timedelta(minutes=1)
+# An anomaly's start is its first second out of line as the detector saw it; the seconds just
+# before may already carry the fault's first requests.
+LEAD = timedelta(seconds=5)
+
+
+class Measure(StrEnum):
+    """What a baseline learns of a series, each from its own healthy minutes."""
+
+    RATE = "rate"
+    ERRORS = "errors"
+    LATENCY = "latency"
+
+
+# The kinds whose open time a measure does not learn from. A failing series answers faster (or,
+# timing out, slower) than usual, so an error anomaly spoils its latency as well.
+SPOILED_BY: dict[Measure, frozenset[AnomalyKind]] = {
+    Measure.RATE: frozenset({AnomalyKind.TRAFFIC_DROP, AnomalyKind.TRAFFIC_SURGE}),
+    Measure.ERRORS: frozenset({AnomalyKind.ERROR_RATIO}),
+    Measure.LATENCY: frozenset({AnomalyKind.LATENCY, AnomalyKind.ERROR_RATIO}),
+}
+
+# The measure each per-series kind is judged on (and re-based on, when accepted as normal).
+MEASURE_OF: dict[AnomalyKind, Measure] = {
+    AnomalyKind.ERROR_RATIO: Measure.ERRORS,
+    AnomalyKind.LATENCY: Measure.LATENCY,
+    AnomalyKind.TRAFFIC_DROP: Measure.RATE,
+    AnomalyKind.TRAFFIC_SURGE: Measure.RATE,
+}
+
+
+@dataclass(frozen=True)
+class Trouble:
+    """A period in which a series had an open anomaly of a kind (`until` None: still open)."""
+
+    kind: AnomalyKind
+    since: datetime
+    until: datetime | None
+
+
+def spoiled_periods(
+    troubles: Iterable[Trouble], measure: Measure, now: datetime
+) -> list[tuple[datetime, datetime]]:
+    """The periods, merged and sorted, that must not teach `measure`."""
+    periods = sorted((t.since - LEAD, t.until or now) for t in troubles if t.kind in SPOILED_BY[measure])
+    merged: list[tuple[datetime, datetime]] = []
+    for lo, hi in periods:
+        if merged and lo <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
+        else:
+            merged.append((lo, hi))
+    return merged
+
+
+def is_healthy(minute: datetime, spoiled: Sequence[tuple[datetime, datetime]]) -> bool:
+    """Whether the minute starting at `minute` overlaps none of the spoiled periods."""
+    end = minute + MINUTE
+    return not any(lo < end and minute < hi for lo, hi in spoiled)
+
+
+def look_back(
+    now: datetime, span: timedelta, spoiled: Sequence[tuple[datetime, datetime]], limit: datetime
+) -> datetime:
+    """Where a history of `span` of healthy time before `now` begins: as much further back as
+    spoiled time lies within it, but never before `limit`."""
+    start = now - span
+    while start > limit:
+        within = [(max(lo, start), min(hi, now)) for lo, hi in spoiled if lo < now and hi > start]
+        # A minute partly spoiled is left out whole: up to a minute more at each end of a period.
+        spoiled_time = sum((hi - lo for lo, hi in within), timedelta()) + 2 * MINUTE * len(within)
+        wanted = now - span - spoiled_time
+        if wanted >= start:
+            break
+        start = wanted
+    return max(start, limit)

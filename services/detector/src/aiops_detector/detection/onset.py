@@ -1,0 +1,26 @@
+"""When an anomaly began: the first second that was out of line, not the start of the window
+that caught it.
+
+Each second of the recent past is out of line or not (or has nothing to judge: no requests).
+The onset is the start of the stretch, up to now, with the most seconds out of line net of those
+in line (the change point a CUSUM with steps of +1 and -1 finds): a stray failure a few seconds
+before the fault does not pull the start back, and a lucky second inside the fault does not push
+it forward.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+def onset(flags: Sequence[tuple[int, bool | None]]) -> int | None:
+    """The second the trouble began, from (second, out of line) pairs in time order; None when
+    no second was out of line."""
+    best, best_at, net = 0, None, 0
+    for second, out in reversed(flags):
+        if out is None:
+            continue
+        net += 1 if out else -1
+        if out and net >= best:
+            best, best_at = net, second
+    return best_at
