@@ -1,6 +1,6 @@
-"""The baseline band behind a series' chart: median ± 3 * 1.4826 * MAD of the hour before each
-minute, clipped, and none without ten earlier minutes; and the request rate of a minute that is
-only partly covered."""
+"""The baseline band behind a series' chart: median ± 3 * 1.4826 * MAD of the healthy minutes of
+the hour before each minute, clipped, and none without ten of them; and the request rate of a
+minute that is only partly covered."""
 
 from __future__ import annotations
 
@@ -8,9 +8,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from aiops_core.healthy_time import Measure, Trouble, spoiled_periods
+from aiops_core.models import AnomalyKind
 from aiops_incidents.series.bands import MinuteRollup, band_of, robust_range, with_bands
 
 T0 = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+HEALTHY: dict[Measure, list[tuple[datetime, datetime]]] = {}
 
 
 def rollup(minute: int, *, requests: int = 120, errors: int = 0, p95_ms: float = 40.0) -> MinuteRollup:
@@ -42,8 +45,8 @@ def test_the_range_is_clipped_to_what_the_metric_can_be() -> None:
 
 
 def test_no_band_from_fewer_than_ten_minutes() -> None:
-    assert band_of([rollup(m) for m in range(9)]) is None
-    band = band_of([rollup(m) for m in range(10)])
+    assert band_of([rollup(m) for m in range(9)], HEALTHY) is None
+    band = band_of([rollup(m) for m in range(10)], HEALTHY)
     assert band is not None
     assert band.requests_per_s == (2.0, 2.0)
     assert band.error_ratio == (0.0, 0.0)
@@ -52,7 +55,7 @@ def test_no_band_from_fewer_than_ten_minutes() -> None:
 
 def test_the_band_of_each_metric_comes_from_its_own_values() -> None:
     history = [rollup(m, requests=60 * (1 + m % 3), errors=m % 2 * 6, p95_ms=100 + m % 5) for m in range(30)]
-    band = band_of(history)
+    band = band_of(history, HEALTHY)
     assert band is not None
     assert band.requests_per_s == pytest.approx(robust_range([1.0 + m % 3 for m in range(30)]))
     ratios = [(m % 2 * 6) / (60 * (1 + m % 3)) for m in range(30)]
@@ -63,7 +66,7 @@ def test_the_band_of_each_metric_comes_from_its_own_values() -> None:
 def test_each_minute_gets_the_band_of_the_hour_before_it_only() -> None:
     # Two hours of 2 requests/s, then a minute of 10/s: its band is still the usual one.
     rows = [rollup(m) for m in range(120)] + [rollup(120, requests=600)]
-    banded = with_bands(rows, since=T0 + timedelta(minutes=118))
+    banded = with_bands(rows, T0 + timedelta(minutes=118), HEALTHY)
     assert [row.minute for row, _ in banded] == [T0 + timedelta(minutes=m) for m in (118, 119, 120)]
     last_row, last_band = banded[-1]
     assert last_row.requests_per_s == 10.0
@@ -71,7 +74,7 @@ def test_each_minute_gets_the_band_of_the_hour_before_it_only() -> None:
     assert last_band.requests_per_s == (2.0, 2.0)
     # Only the 60 minutes before count: a burst 61 minutes earlier is forgotten.
     rows = [rollup(0, requests=6000)] + [rollup(m, requests=60 + m % 2 * 60) for m in range(1, 62)]
-    [(_, band)] = with_bands(rows, since=T0 + timedelta(minutes=61))
+    [(_, band)] = with_bands(rows, T0 + timedelta(minutes=61), HEALTHY)
     assert band is not None
     hour_before = [1.0 + m % 2 for m in range(1, 61)]
     assert band.requests_per_s == pytest.approx(robust_range(hour_before))
@@ -79,8 +82,28 @@ def test_each_minute_gets_the_band_of_the_hour_before_it_only() -> None:
 
 
 def test_the_first_minutes_have_no_band_until_ten_came_before() -> None:
-    banded = with_bands([rollup(m) for m in range(12)], since=T0)
+    banded = with_bands([rollup(m) for m in range(12)], T0, HEALTHY)
     assert [band is None for _, band in banded] == [True] * 10 + [False] * 2
+
+
+def test_a_lasting_fault_never_teaches_the_band_its_own_values() -> None:
+    # An hour and a half of 2 requests/s without errors, then an hour failing half of them,
+    # with an error anomaly open all along.
+    fault = 90
+    rows = [rollup(m) for m in range(fault)] + [rollup(m, errors=60) for m in range(fault, fault + 60)]
+    now = T0 + timedelta(minutes=fault + 60)
+    troubles = [Trouble(AnomalyKind.ERROR_RATIO, T0 + timedelta(minutes=fault, seconds=2), None)]
+    spoiled = {measure: spoiled_periods(troubles, measure, now) for measure in Measure}
+    [*_, (last, band)] = with_bands(rows, T0 + timedelta(minutes=fault + 59), spoiled)
+    assert last.error_ratio == 0.5
+    assert band is not None
+    assert band.error_ratio is None, "no healthy minute in the hour before: no usual error ratio"
+    assert band.p95_ms is None, "a failing series' latency is not usual either"
+    assert band.requests_per_s == (2.0, 2.0), "its rate is healthy and still has a band"
+    # Without the anomaly, the fault would have become the usual range.
+    [*_, (_, unaware)] = with_bands(rows, T0 + timedelta(minutes=fault + 59), HEALTHY)
+    assert unaware is not None
+    assert unaware.error_ratio == (0.5, 0.5)
 
 
 def test_a_minute_in_progress_counts_only_the_seconds_covered() -> None:

@@ -20,6 +20,9 @@ MINUTE = timedelta(minutes=1)
 # before may already carry the fault's first requests.
 LEAD = timedelta(seconds=5)
 
+# [start, end) of a stretch of time.
+Period = tuple[datetime, datetime]
+
 
 class Measure(StrEnum):
     """What a baseline learns of a series, each from its own healthy minutes."""
@@ -55,12 +58,10 @@ class Trouble:
     until: datetime | None
 
 
-def spoiled_periods(
-    troubles: Iterable[Trouble], measure: Measure, now: datetime
-) -> list[tuple[datetime, datetime]]:
+def spoiled_periods(troubles: Iterable[Trouble], measure: Measure, now: datetime) -> list[Period]:
     """The periods, merged and sorted, that must not teach `measure`."""
     periods = sorted((t.since - LEAD, t.until or now) for t in troubles if t.kind in SPOILED_BY[measure])
-    merged: list[tuple[datetime, datetime]] = []
+    merged: list[Period] = []
     for lo, hi in periods:
         if merged and lo <= merged[-1][1]:
             merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
@@ -69,15 +70,13 @@ def spoiled_periods(
     return merged
 
 
-def is_healthy(minute: datetime, spoiled: Sequence[tuple[datetime, datetime]]) -> bool:
+def is_healthy(minute: datetime, spoiled: Sequence[Period]) -> bool:
     """Whether the minute starting at `minute` overlaps none of the spoiled periods."""
     end = minute + MINUTE
     return not any(lo < end and minute < hi for lo, hi in spoiled)
 
 
-def look_back(
-    now: datetime, span: timedelta, spoiled: Sequence[tuple[datetime, datetime]], limit: datetime
-) -> datetime:
+def look_back(now: datetime, span: timedelta, spoiled: Sequence[Period], limit: datetime) -> datetime:
     """Where a history of `span` of healthy time before `now` begins: as much further back as
     spoiled time lies within it, but never before `limit`."""
     start = now - span

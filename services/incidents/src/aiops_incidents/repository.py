@@ -297,6 +297,22 @@ class IncidentRepository:
         return event_id
 
     @staticmethod
+    async def unresolved_with_open(conn: Connection, service: str, operation: str, kind: str) -> list[UUID]:
+        """Unresolved incidents with an open member anomaly of this series and kind."""
+        rows = await conn.fetch(
+            """
+            SELECT DISTINCT i.id FROM incidents i JOIN incident_anomalies a ON a.incident_id = i.id
+            WHERE i.status <> 'resolved' AND a.cleared_at IS NULL
+              AND a.service = $1 AND a.operation = $2 AND a.kind = $3
+            ORDER BY i.id
+            """,
+            service,
+            operation,
+            kind,
+        )
+        return [r["id"] for r in rows]
+
+    @staticmethod
     async def unresolved(conn: Connection) -> list[UUID]:
         return [r["id"] for r in await conn.fetch("SELECT id FROM incidents WHERE status <> 'resolved'")]
 

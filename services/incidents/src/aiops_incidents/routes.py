@@ -16,6 +16,7 @@ from aiops_core.errors import ERROR_RESPONSE_SCHEMA, BadRequestError, NotFoundEr
 from aiops_core.models import AnomalyKind
 from aiops_core.validation import IsoDatetime, StoredText
 from aiops_incidents.auth import Reader, Writer
+from aiops_incidents.clock import Clock, utc_now
 from aiops_incidents.live_stats import LiveStats
 from aiops_incidents.repository import Cursor, GraphRepository, IncidentFilters, IncidentRepository
 from aiops_incidents.schemas import (
@@ -30,6 +31,8 @@ from aiops_incidents.schemas import (
     ServiceNode,
     Severity,
 )
+from aiops_incidents.series.learning import STALE_AFTER
+from aiops_incidents.series.repository import SeriesRepository
 from aiops_incidents.service import IncidentService
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -68,7 +71,7 @@ class LiveCounters(BaseModel):
     )
 
 
-def incidents_router() -> APIRouter:
+def incidents_router(clock: Clock = utc_now) -> APIRouter:
     router = APIRouter(prefix="/aiops", tags=["incidents"], responses=ERRORS)
 
     @router.get("/incidents", summary="List incidents, newest first")
@@ -152,13 +155,32 @@ def incidents_router() -> APIRouter:
             items=items, next_cursor=_encode(items[-1].detected_at, items[-1].id) if more else None
         )
 
-    @router.get("/services", summary="The service graph learned from traces, with each service's health")
+    @router.get(
+        "/services",
+        summary="The service graph learned from traces, with each service's health",
+        description="Each service's health: failing (an open error anomaly), degraded (another open "
+        "anomaly), learning (none, but some series of it has not learned its baseline yet, so only "
+        "the floors judge it: no opinion yet), or ok.",
+    )
     async def services(request: Request, _: Reader) -> ServiceGraph:
         state = get_state(request)
+        now = clock()
         edges = await state.graph.edges()
         open_kinds = await state.incidents.open_anomaly_kinds()
-        names = sorted({e.source for e in edges} | {e.target for e in edges} | set(open_kinds))
-        return ServiceGraph(services=[_node(name, open_kinds.get(name, [])) for name in names], edges=edges)
+        learning = await SeriesRepository(request.app.state.pool).learning(now, since=now - STALE_AFTER)
+        remaining: dict[str, float | None] = {}
+        for (service, _operation), one in learning.items():
+            if one.learning:
+                remaining[service] = max(remaining.get(service) or 0.0, one.remaining_s)
+            else:
+                remaining.setdefault(service, None)
+        names = sorted(
+            {e.source for e in edges} | {e.target for e in edges} | set(open_kinds) | set(remaining)
+        )
+        return ServiceGraph(
+            services=[_node(name, open_kinds.get(name, []), remaining.get(name)) for name in names],
+            edges=edges,
+        )
 
     @router.get("/stats", summary="Live counters and the leaderboard of failing operations")
     async def stats(
@@ -186,14 +208,23 @@ async def _detail(state: IncidentsState, incident_id: UUID) -> IncidentDetail:
     )
 
 
-def _node(service: str, open_kinds: list[AnomalyKind]) -> ServiceNode:
+def _node(service: str, open_kinds: list[AnomalyKind], learning_remaining_s: float | None) -> ServiceNode:
+    """`learning_remaining_s`: None when every series of the service has learned."""
     if AnomalyKind.ERROR_RATIO in open_kinds:
         health = ServiceHealth.FAILING
     elif open_kinds:
         health = ServiceHealth.DEGRADED
+    elif learning_remaining_s is not None:
+        health = ServiceHealth.LEARNING
     else:
         health = ServiceHealth.OK
-    return ServiceNode(service=service, health=health, open_anomalies=len(open_kinds))
+    return ServiceNode(
+        service=service,
+        health=health,
+        open_anomalies=len(open_kinds),
+        learning=learning_remaining_s is not None,
+        learning_remaining_s=learning_remaining_s,
+    )
 
 
 def _encode(at: datetime, item_id: UUID) -> str:

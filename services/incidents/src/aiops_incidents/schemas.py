@@ -36,6 +36,8 @@ class EventType(StrEnum):
     COMMENT = "comment"
     RESOLVED = "resolved"
     REOPENED = "reopened"
+    # An operator accepted a lasting change of a member series as normal.
+    ACCEPTED_AS_NORMAL = "accepted_as_normal"
 
 
 # Events that page: sent to webhooks. Every event goes to the Redis channel and the stream.
@@ -146,6 +148,7 @@ class ActionIn(BaseModel):
 
 class ServiceHealth(StrEnum):
     OK = "ok"
+    LEARNING = "learning"
     DEGRADED = "degraded"
     FAILING = "failing"
 
@@ -153,9 +156,16 @@ class ServiceHealth(StrEnum):
 class ServiceNode(BaseModel):
     service: str
     health: ServiceHealth = Field(
-        description="failing: an open error anomaly; degraded: another open anomaly."
+        description="failing: an open error anomaly; degraded: another open anomaly; learning: no "
+        "open anomaly, but a series of it is still learning its baseline (only the floors judge "
+        "it); ok: every series learned and none anomalous."
     )
     open_anomalies: int
+    learning: bool = Field(default=False, description="Some series of the service is still learning.")
+    learning_remaining_s: float | None = Field(
+        default=None,
+        description="Seconds until its last series has learned, if it stays healthy; null once all have.",
+    )
 
 
 class ServiceEdge(BaseModel):

@@ -29,6 +29,8 @@ from aiops_incidents.rca.repository import TraceRepository
 from aiops_incidents.rca.traces import usual_self_times
 from aiops_incidents.repository import GraphRepository, IncidentRepository
 from aiops_incidents.schemas import EventType, IncidentStatus, RootCauseCandidate, Severity
+from aiops_incidents.series.repository import SeriesRepository
+from aiops_incidents.series.schemas import Acceptance, SeriesKind
 from aiops_incidents.severity import assess, member_impact
 
 log = logging.getLogger(__name__)
@@ -69,6 +71,7 @@ class IncidentService:
         self.incidents = IncidentRepository(pool)
         self.graph = GraphRepository(pool)
         self.traces = TraceRepository(pool)
+        self.series = SeriesRepository(pool)
         self.metrics = metrics
         self.live_stats = live_stats
         self.config = config
@@ -239,6 +242,36 @@ class IncidentService:
             await self.incidents.add_event(
                 conn, incident_id, EventType.COMMENT, actor, self.clock(), {"text": text}
             )
+
+    async def accept_as_normal(
+        self, service: str, operation: str, kind: SeriesKind, actor: str, comment: str | None
+    ) -> Acceptance:
+        """Record that a lasting change of a series is normal: its baseline of that kind learns
+        from now on (the detector reads the acceptance), and every unresolved incident with an
+        open anomaly of it says so on its timeline."""
+        if not await self.series.series_known(service, operation):
+            raise NotFoundError(f"the platform has no series {service!r} {operation!r}")
+        now = self.clock()
+        async with self.pool.acquire() as conn, conn.transaction():
+            await self.series.accept(
+                conn, service=service, operation=operation, kind=kind, at=now, by=actor, comment=comment
+            )
+            incident_ids = await self.incidents.unresolved_with_open(conn, service, operation, kind)
+            detail = {"service": service, "operation": operation, "kind": kind, "comment": comment}
+            for incident_id in incident_ids:
+                await self.incidents.add_event(
+                    conn, incident_id, EventType.ACCEPTED_AS_NORMAL, actor, now, detail
+                )
+        log.info("series accepted as normal", extra={"series": f"{service} {operation}", "kind": kind})
+        return Acceptance(
+            service=service,
+            operation=operation,
+            kind=kind,
+            accepted_at=now,
+            accepted_by=actor,
+            comment=comment,
+            incidents=incident_ids,
+        )
 
     # --- internals ---------------------------------------------------------------------------
 

@@ -16,14 +16,20 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from aiops_core.healthy_time import MEASURE_OF, Measure, Trouble, is_healthy, look_back, spoiled_periods
+from aiops_core.healthy_time import (
+    MEASURE_OF,
+    Measure,
+    Period,
+    Trouble,
+    is_healthy,
+    look_back,
+    spoiled_periods,
+)
 from aiops_core.models import AnomalyKind
 from aiops_detector.detection.robust import median, median_absolute_deviation
 
 MINUTE = timedelta(minutes=1)
 SEASONAL_HALF_WIDTH = timedelta(minutes=30)
-
-Period = tuple[datetime, datetime]
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,8 @@
-"""The usual range of a series at each minute, learned from the hour before that minute: the
-band a chart draws behind the series, so that a reader sees at a glance where it left normal.
+"""The usual range of a series at each minute, learned from the healthy minutes of the hour
+before that minute: the band a chart draws behind the series, so that a reader sees at a glance
+where it left normal. As for the detector's baselines (`aiops_core.healthy_time`), a minute in
+which the series had an anomaly does not teach the metrics that anomaly spoils, so a lasting
+fault never widens the band to cover itself.
 
 The band of a metric is its median over that hour ± 3 * 1.4826 * MAD (1.4826 * MAD estimates
 the standard deviation of normally distributed values, and a few outliers hardly move it),
@@ -10,10 +13,12 @@ same time on earlier days, and judges windows of seconds, not minutes).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from statistics import median
+
+from aiops_core.healthy_time import Measure, Period, is_healthy
 
 HISTORY = timedelta(minutes=60)
 # Fewer earlier minutes than this make no band: too little to say what is usual.
@@ -54,9 +59,11 @@ class MinuteRollup:
 
 @dataclass(frozen=True)
 class Band:
-    requests_per_s: Range
-    error_ratio: Range
-    p95_ms: Range
+    """Each metric's usual range; None where too few healthy minutes teach it."""
+
+    requests_per_s: Range | None
+    error_ratio: Range | None
+    p95_ms: Range | None
 
 
 def robust_range(values: Sequence[float], *, ceiling: float | None = None) -> Range:
@@ -69,20 +76,31 @@ def robust_range(values: Sequence[float], *, ceiling: float | None = None) -> Ra
     return low, high
 
 
-def band_of(history: Sequence[MinuteRollup]) -> Band | None:
-    """The band the rollups of the hour before a minute make; None when they are too few."""
-    if len(history) < MIN_HISTORY_MINUTES:
+def _range_of(
+    history: Sequence[MinuteRollup], spoiled: Sequence[Period], value: str, ceiling: float | None = None
+) -> Range | None:
+    values = [getattr(row, value) for row in history if is_healthy(row.minute, spoiled)]
+    if len(values) < MIN_HISTORY_MINUTES:
         return None
-    return Band(
-        requests_per_s=robust_range([row.requests_per_s for row in history]),
-        error_ratio=robust_range([row.error_ratio for row in history], ceiling=1.0),
-        p95_ms=robust_range([row.p95_ms for row in history]),
+    return robust_range(values, ceiling=ceiling)
+
+
+def band_of(history: Sequence[MinuteRollup], spoiled: Mapping[Measure, Sequence[Period]]) -> Band | None:
+    """The band the healthy rollups of the hour before a minute make; None when too few teach
+    any metric."""
+    band = Band(
+        requests_per_s=_range_of(history, spoiled.get(Measure.RATE, ()), "requests_per_s"),
+        error_ratio=_range_of(history, spoiled.get(Measure.ERRORS, ()), "error_ratio", ceiling=1.0),
+        p95_ms=_range_of(history, spoiled.get(Measure.LATENCY, ()), "p95_ms"),
     )
+    return None if band == Band(None, None, None) else band
 
 
-def with_bands(rows: Sequence[MinuteRollup], since: datetime) -> list[tuple[MinuteRollup, Band | None]]:
+def with_bands(
+    rows: Sequence[MinuteRollup], since: datetime, spoiled: Mapping[Measure, Sequence[Period]]
+) -> list[tuple[MinuteRollup, Band | None]]:
     """Each of the rows (one series', sorted by minute) from `since` on, with the band of the
-    rows in the hour before it."""
+    healthy rows in the hour before it (`spoiled`: the periods each measure must not learn from)."""
     banded: list[tuple[MinuteRollup, Band | None]] = []
     first = 0  # the oldest row still within the hour before the current one
     for index, row in enumerate(rows):
@@ -90,5 +108,5 @@ def with_bands(rows: Sequence[MinuteRollup], since: datetime) -> list[tuple[Minu
             continue
         while rows[first].minute < row.minute - HISTORY:
             first += 1
-        banded.append((row, band_of(rows[first:index])))
+        banded.append((row, band_of(rows[first:index], spoiled)))
     return banded

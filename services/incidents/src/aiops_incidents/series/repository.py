@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from datetime import datetime
+from uuid import uuid4
 
 import asyncpg
 
+from aiops_core.store.pool import Connection
 from aiops_incidents.series.bands import MinuteRollup
+from aiops_incidents.series.learning import learning_of
+from aiops_incidents.series.schemas import Learning
 
 
 class SeriesRepository:
@@ -22,6 +27,61 @@ class SeriesRepository:
                     "SELECT EXISTS (SELECT 1 FROM series_rollups WHERE service = $1)", service
                 )
             )
+
+    async def series_known(self, service: str, operation: str) -> bool:
+        async with self.pool.acquire() as conn:
+            return bool(
+                await conn.fetchval(
+                    "SELECT EXISTS (SELECT 1 FROM series_rollups WHERE service = $1 AND operation = $2)",
+                    service,
+                    operation,
+                )
+            )
+
+    async def learning(
+        self, now: datetime, *, service: str | None = None, since: datetime | None = None
+    ) -> dict[tuple[str, str], Learning]:
+        """Each series' learning state (of one service, or of those learned since `since`)."""
+        async with self.pool.acquire() as conn:
+            rows = await conn.fetch(
+                """
+                SELECT service, operation, measured_at, history_s, min_history_s FROM series_learning
+                WHERE ($1::text IS NULL OR service = $1) AND ($2::timestamptz IS NULL OR measured_at >= $2)
+                """,
+                service,
+                since,
+            )
+        return {
+            (r["service"], r["operation"]): learning_of(
+                json.loads(r["history_s"]), r["min_history_s"], r["measured_at"], now
+            )
+            for r in rows
+        }
+
+    @staticmethod
+    async def accept(
+        conn: Connection,
+        *,
+        service: str,
+        operation: str,
+        kind: str,
+        at: datetime,
+        by: str,
+        comment: str | None,
+    ) -> None:
+        await conn.execute(
+            """
+            INSERT INTO baseline_acceptances (id, service, operation, kind, accepted_at, accepted_by, comment)
+            VALUES ($1, $2, $3, $4, $5, $6, $7)
+            """,
+            uuid4(),
+            service,
+            operation,
+            kind,
+            at,
+            by,
+            comment or "",
+        )
 
     async def rollups(self, service: str, since: datetime, until: datetime) -> dict[str, list[MinuteRollup]]:
         """The service's rollups of the minutes from `since` to `until`, by operation, oldest first."""

@@ -1,5 +1,5 @@
 """A service's series over a recent period: each operation's minutes with their baseline bands,
-and the anomalies found on it."""
+the anomalies found on it, and its learning state."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 import asyncpg
 
 from aiops_core.errors import NotFoundError
+from aiops_core.healthy_time import Measure, Period, Trouble, spoiled_periods
 from aiops_core.models import Anomaly
 from aiops_incidents.repository import IncidentRepository
 from aiops_incidents.series.bands import HISTORY, Band, MinuteRollup, with_bands
@@ -34,13 +35,22 @@ class SeriesReader:
         since = now.replace(second=0, microsecond=0) - (minutes - 1) * MINUTE
         # The hour before the period as well: the first minutes' bands are learned from it.
         rollups = await self.rollups.rollups(service, since - HISTORY, now)
-        anomalies = await self.incidents.anomalies_in_force(service, since, now)
-        # Off the event loop: a day of minutes with an hour of history each, per operation.
-        banded = await asyncio.to_thread(_with_bands, rollups, since)
+        # Those of the hour before as well: the bands leave their minutes out.
+        anomalies = await self.incidents.anomalies_in_force(service, since - HISTORY, now)
+        learning = await self.rollups.learning(now, service=service)
         by_operation: dict[str, list[Anomaly]] = defaultdict(list)
         for anomaly in anomalies:
             by_operation[anomaly.operation].append(anomaly)
-        operations = sorted({op for op, points in banded.items() if points} | set(by_operation))
+        spoiled = {op: _spoiled(by_operation.get(op, []), now) for op in rollups}
+        # Off the event loop: a day of minutes with an hour of history each, per operation.
+        banded = await asyncio.to_thread(_with_bands, rollups, since, spoiled)
+        in_period = {
+            op: [a for a in found if a.cleared_at is None or a.cleared_at >= since]
+            for op, found in by_operation.items()
+        }
+        operations = sorted(
+            {op for op, points in banded.items() if points} | {op for op, found in in_period.items() if found}
+        )
         return ServiceSeries(
             service=service,
             since=since,
@@ -49,15 +59,25 @@ class SeriesReader:
                 OperationSeries(
                     operation=operation,
                     points=[_point(row, band) for row, band in banded.get(operation, [])],
-                    anomalies=by_operation.get(operation, []),
+                    anomalies=in_period.get(operation, []),
+                    learning=learning.get((service, operation)),
                 )
                 for operation in operations
             ],
         )
 
 
-def _with_bands(rollups: Mapping[str, list[MinuteRollup]], since: datetime) -> Banded:
-    return {operation: with_bands(rows, since) for operation, rows in rollups.items()}
+def _spoiled(anomalies: list[Anomaly], now: datetime) -> dict[Measure, list[Period]]:
+    troubles = [Trouble(a.kind, a.started_at, a.cleared_at) for a in anomalies]
+    return {measure: spoiled_periods(troubles, measure, now) for measure in Measure}
+
+
+def _with_bands(
+    rollups: Mapping[str, list[MinuteRollup]],
+    since: datetime,
+    spoiled: Mapping[str, Mapping[Measure, list[Period]]],
+) -> Banded:
+    return {operation: with_bands(rows, since, spoiled[operation]) for operation, rows in rollups.items()}
 
 
 def _point(row: MinuteRollup, band: Band | None) -> SeriesPoint:
