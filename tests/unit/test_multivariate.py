@@ -1,9 +1,17 @@
 from __future__ import annotations
 
 import random
+from datetime import UTC, datetime
 
+from aiops_core.healthy_time import Trouble
 from aiops_core.models import AnomalyKind
-from aiops_detector.detection.multivariate import IsolationForestDetector, features, fit, sliding_windows
+from aiops_detector.detection.multivariate import (
+    IsolationForestDetector,
+    features,
+    fit,
+    healthy_starts,
+    sliding_windows,
+)
 from aiops_detector.detection.windows import SlotDelta
 
 
@@ -45,3 +53,26 @@ def test_a_window_unlike_its_history_is_more_surprising_than_nearly_every_usual_
 
 def test_too_little_history_fits_no_model() -> None:
     assert fit([[1.0, 0.0, 3.0, 4.0]] * 10) is None
+
+
+def test_windows_overlapping_an_anomaly_do_not_teach_the_model() -> None:
+    now_s = 1_000
+    at = datetime.fromtimestamp
+    troubles = [
+        # Cleared at 500; open from 5 s before its start on.
+        Trouble(AnomalyKind.ERROR_RATIO, at(400, UTC), at(500, UTC)),
+        Trouble(AnomalyKind.LATENCY, at(900, UTC), None),
+    ]
+    starts = [380, 386, 390, 395, 500, 505, 880, 886, 890, 990]
+    assert healthy_starts(starts, 10, troubles, now_s) == [
+        True,  # 380-390: ends before 395
+        False,  # 386-396 reaches into the lead before its start
+        False,
+        False,
+        True,  # from the moment it cleared
+        True,
+        True,
+        False,  # 886-896 reaches into the lead of the open one
+        False,
+        False,
+    ]

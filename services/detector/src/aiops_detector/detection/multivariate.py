@@ -2,7 +2,9 @@
 ratio, p50, p95) of the service's recent windows.
 
 It is fitted on the service's own windows of the last minutes (sliding windows over the per-second
-slots in Redis), periodically and in a worker thread, never on the event loop. A window is
+slots in Redis), periodically and in a worker thread, never on the event loop. Only healthy
+windows teach it: a window overlapping an anomaly of the service (of any kind, from 5 s before
+its start) is left out, as for the baselines (`aiops_core.healthy_time`). A window is
 surprising when the forest isolates it faster than every window it was fitted on: the surprise
 is 1.0 when its score exceeds the highest training score by `margin` of the spread.
 
@@ -16,12 +18,14 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import numpy as np
 from sklearn.ensemble import IsolationForest
 
+from aiops_core.healthy_time import LEAD, Trouble
 from aiops_core.models import AnomalyKind
 from aiops_detector.detection.detectors import Finding
 from aiops_detector.detection.window_store import WindowStore, merge_slots
@@ -83,14 +87,38 @@ class IsolationForestDetector:
         return Finding(AnomalyKind.MULTIVARIATE, model.surprise(sample, self.margin), observed, {})
 
 
+# The anomalies of a service open at some time since a moment.
+TroublesOf = Callable[[str, datetime], Awaitable[list[Trouble]]]
+
+
+def healthy_starts(starts: Sequence[int], width: int, troubles: Sequence[Trouble], now_s: int) -> list[bool]:
+    """For each window (its first second, `width` long), whether it overlaps no trouble."""
+    spoiled = [
+        (
+            (t.since - LEAD).timestamp(),
+            t.until.timestamp() if t.until is not None else now_s + 1,
+        )
+        for t in troubles
+    ]
+    return [not any(lo < start + width and start < hi for lo, hi in spoiled) for start in starts]
+
+
 class ServiceModels:
-    """One fitted forest per service, refitted every `refit_s` on its windows of the last
-    `history_s` (each window `window_s` long, one every `step_s`)."""
+    """One fitted forest per service, refitted every `refit_s` on its healthy windows of the
+    last `history_s` (each window `window_s` long, one every `step_s`)."""
 
     def __init__(
-        self, windows: WindowStore, *, history_s: int, window_s: int, step_s: int = 5, refit_s: float = 60.0
+        self,
+        windows: WindowStore,
+        troubles: TroublesOf,
+        *,
+        history_s: int,
+        window_s: int,
+        step_s: int = 5,
+        refit_s: float = 60.0,
     ) -> None:
         self._windows = windows
+        self._troubles = troubles
         self._history_s = history_s
         self._window_s = window_s
         self._step_s = step_s
@@ -106,14 +134,19 @@ class ServiceModels:
             if time.monotonic() - self._fitted_at.get(service, -math.inf) < self._refit_s:
                 continue
             self._fitted_at[service] = time.monotonic()
-            slots = await self._windows.read_slots(series, now_s - self._history_s, now_s - 1, 1)
+            first_s = now_s - self._history_s
+            slots = await self._windows.read_slots(series, first_s, now_s - 1, 1)
             merged = [
                 merge_slots([by_slot[s] for by_slot in slots.values()])
                 for s in sorted(next(iter(slots.values())))
             ]
+            windows = sliding_windows(merged, self._window_s, self._step_s)
+            starts = [first_s + i * self._step_s for i in range(len(windows))]
+            troubles = await self._troubles(service, datetime.fromtimestamp(first_s, UTC))
+            healthy = healthy_starts(starts, self._window_s, troubles, now_s)
             samples = [
                 sample
-                for window in sliding_windows(merged, self._window_s, self._step_s)
-                if (sample := features(window, self._window_s)) is not None
+                for window, ok in zip(windows, healthy, strict=True)
+                if ok and (sample := features(window, self._window_s)) is not None
             ]
             self._models[service] = await asyncio.to_thread(fit, samples)

@@ -145,6 +145,18 @@ class DetectionRepository:
         )
         return [Trouble(AnomalyKind(r["kind"]), r["started_at"], r["cleared_at"]) for r in rows]
 
+    async def service_troubles(self, service: str, since: datetime) -> list[Trouble]:
+        """The service's anomalies, of every series and kind, open at some time after `since`."""
+        rows = await self._pool.fetch(
+            """
+            SELECT kind, started_at, cleared_at FROM anomalies
+            WHERE service = $1 AND (cleared_at IS NULL OR cleared_at > $2)
+            """,
+            service,
+            since,
+        )
+        return [Trouble(AnomalyKind(r["kind"]), r["started_at"], r["cleared_at"]) for r in rows]
+
     async def acceptances(self, series: Series) -> dict[AnomalyKind, datetime]:
         """When each kind of the series was last accepted as normal by an operator."""
         rows = await self._pool.fetch(

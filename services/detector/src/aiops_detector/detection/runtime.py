@@ -61,7 +61,12 @@ class DetectionRuntime:
             bus=bus,
             metrics=metrics,
             config=config,
-            models=ServiceModels(windows, history_s=config.active_within_s, window_s=config.window_s)
+            models=ServiceModels(
+                windows,
+                repository.service_troubles,
+                history_s=config.active_within_s,
+                window_s=config.window_s,
+            )
             if settings.multivariate_enabled
             else None,
         )
