@@ -21,7 +21,7 @@ from aiops_detector.repository import SpanRepository
 from aiops_incidents.live_stats import LiveStats
 from aiops_incidents.metrics import IncidentMetrics
 from aiops_incidents.repository import IncidentFilters
-from aiops_incidents.schemas import EventType, IncidentStatus
+from aiops_incidents.schemas import EventType, Impact, IncidentStatus
 from aiops_incidents.service import AnomalyNotYetKnownError, IncidentService, LifecycleConfig
 from tests.support.shop_traces import CHECKOUT, INVENTORY, PAYMENT, checkout_trace
 from tests.support.spans import batch_of
@@ -154,6 +154,44 @@ async def test_a_fault_makes_one_incident_naming_the_failing_callee(
     assert registry.get_sample_value("aiops_incident_detect_seconds_count") == 1
     page = await service.incidents.page(IncidentFilters(service="payment"), None, 10)
     assert [i.id for i in page] == [first]
+
+
+async def test_the_impact_follows_a_growing_fault_and_keeps_its_peak(
+    service: IncidentService, pool: asyncpg.Pool, fault_start: datetime, clock: FakeClock
+) -> None:
+    # Detected on a first window in which 20% of the payments failed.
+    usual = [checkout_trace(fault_start - timedelta(seconds=120 - i)) for i in range(0, 110, 2)]
+    await store(pool, usual)
+    first = anomaly(PAYMENT, AnomalyKind.ERROR_RATIO, fault_start).model_copy(
+        update={"observed": {"requests": 50, "errors": 10, "error_ratio": 0.2}}
+    )
+    incident_id = await service.on_detected(first)
+
+    async def impact() -> Impact:
+        await service.rerank()
+        found = await service.incidents.detail(incident_id)
+        assert found is not None
+        return found[2]
+
+    # The fault grows: for the next 30 s every payment fails.
+    clock.now = fault_start + timedelta(seconds=40)
+    await store(
+        pool, [checkout_trace(fault_start + timedelta(seconds=10 + i), payment_fails=True) for i in range(30)]
+    )
+    grown = await impact()
+    assert grown.error_ratio == 1.0, "the error ratio now, not the first window's"
+    assert grown.peak_error_ratio == 1.0
+    # It recovers: the next 30 s succeed; the measure follows, the peak stays.
+    clock.now = fault_start + timedelta(seconds=70)
+    await store(pool, [checkout_trace(fault_start + timedelta(seconds=40 + i)) for i in range(30)])
+    recovered = await impact()
+    assert recovered.error_ratio == 0.0
+    assert recovered.peak_error_ratio == 1.0
+    assert recovered.affected_share == 0.5, "half the checkouts since the start failed"
+    assert recovered.peak_affected_share == 1.0
+    found = await service.incidents.detail(incident_id)
+    assert found is not None
+    assert found[0].severity.value == "critical", "from the peak: every checkout failed for a while"
 
 
 async def test_replicas_handling_one_fault_at_once_make_one_incident(

@@ -12,7 +12,7 @@ from aiops_core.models import Anomaly, AnomalyEvidence, AnomalyKind
 from aiops_incidents.correlation import ActiveIncident, Member, ServiceGraph, incident_for
 from aiops_incidents.lifecycle import next_status, reopenable, resolvable
 from aiops_incidents.schemas import Impact, IncidentStatus, Severity
-from aiops_incidents.severity import assess, member_impact
+from aiops_incidents.severity import SeriesNow, assess, member_impact
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 SHOP = ServiceGraph([("frontend", "payment"), ("frontend", "inventory"), ("billing", "ledger")])
@@ -92,21 +92,21 @@ def test_without_an_anomaly_at_the_root_cause_every_member_counts() -> None:
 @pytest.mark.parametrize(
     ("impact", "severity"),
     [
-        (Impact(affected_share=0.6), Severity.CRITICAL),
-        (Impact(affected_share=0.25), Severity.HIGH),
-        (Impact(error_ratio=0.5), Severity.HIGH),
-        (Impact(latency_factor=3.0), Severity.HIGH),
-        (Impact(affected_share=0.05), Severity.MEDIUM),
-        (Impact(error_ratio=0.12), Severity.MEDIUM),
-        (Impact(latency_factor=1.6), Severity.MEDIUM),
-        (Impact(affected_share=0.01, error_ratio=0.06, latency_factor=1.2), Severity.LOW),
+        (Impact(peak_affected_share=0.6), Severity.CRITICAL),
+        (Impact(peak_affected_share=0.25), Severity.HIGH),
+        (Impact(peak_error_ratio=0.5), Severity.HIGH),
+        (Impact(peak_latency_factor=3.0), Severity.HIGH),
+        (Impact(peak_affected_share=0.05), Severity.MEDIUM),
+        (Impact(peak_error_ratio=0.12), Severity.MEDIUM),
+        (Impact(peak_latency_factor=1.6), Severity.MEDIUM),
+        (Impact(peak_affected_share=0.01, peak_error_ratio=0.06, peak_latency_factor=1.2), Severity.LOW),
     ],
 )
 def test_severity_thresholds(impact: Impact, severity: Severity) -> None:
     assert assess(impact) is severity
 
 
-def test_impact_takes_the_worst_member_measures() -> None:
+def test_impact_follows_the_fault_and_keeps_its_peak() -> None:
     def member(
         kind: AnomalyKind, observed: dict[str, float | None], baseline: dict[str, float | None]
     ) -> Anomaly:
@@ -124,15 +124,33 @@ def test_impact_takes_the_worst_member_measures() -> None:
             evidence=AnomalyEvidence(),
         )
 
-    impact = member_impact(
-        [
-            member(AnomalyKind.ERROR_RATIO, {"error_ratio": 0.3}, {"error_ratio": 0.01}),
-            member(AnomalyKind.LATENCY, {"p50_ms": 80, "p95_ms": 400}, {"p50_ms": 40, "p95_ms": 100}),
-        ],
+    error = member(AnomalyKind.ERROR_RATIO, {"error_ratio": 0.3}, {"error_ratio": 0.01})
+    slow = member(AnomalyKind.LATENCY, {"p50_ms": 80, "p95_ms": 400}, {"p50_ms": 40, "p95_ms": 100})
+    # Detected on their first windows; nothing recent to go by yet.
+    first = member_impact([error, slow], {}, entry_requests=200, affected=50)
+    assert first == Impact(
         entry_requests=200,
-        affected=50,
+        affected_share=0.25,
+        error_ratio=0.3,
+        latency_factor=4.0,
+        peak_affected_share=0.25,
+        peak_error_ratio=0.3,
+        peak_latency_factor=4.0,
     )
-    assert impact == Impact(entry_requests=200, affected_share=0.25, error_ratio=0.3, latency_factor=4.0)
+    # The fault grows: half the payments fail now, and the latency is 6 times the usual.
+    worse = {("payment", "POST /payment"): SeriesNow(requests=300, errors=150, p95_ms=600.0)}
+    grown = member_impact([error, slow], worse, entry_requests=400, affected=200, previous=first)
+    assert (grown.error_ratio, grown.latency_factor, grown.affected_share) == (0.5, 6.0, 0.5)
+    assert (grown.peak_error_ratio, grown.peak_latency_factor, grown.peak_affected_share) == (0.5, 6.0, 0.5)
+    # It fades: the measures follow it down, the peaks stay.
+    fading = {("payment", "POST /payment"): SeriesNow(requests=300, errors=30, p95_ms=150.0)}
+    faded = member_impact([error, slow], fading, entry_requests=400, affected=40, previous=grown)
+    assert (faded.error_ratio, faded.latency_factor, faded.affected_share) == (0.1, 1.5, 0.1)
+    assert (faded.peak_error_ratio, faded.peak_latency_factor, faded.peak_affected_share) == (0.5, 6.0, 0.5)
+    assert assess(faded) is Severity.CRITICAL
+    # Too few requests now to say: the detection window stands.
+    sparse = {("payment", "POST /payment"): SeriesNow(requests=3, errors=3, p95_ms=900.0)}
+    assert member_impact([error], sparse, entry_requests=0, affected=0).error_ratio == 0.3
 
 
 def test_status_changes_and_repeats() -> None:

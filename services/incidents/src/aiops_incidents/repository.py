@@ -41,7 +41,8 @@ LEFT JOIN LATERAL (
 """
 
 _STATE_COLUMNS = (
-    "id, status, severity, fingerprint, started_at, resolved_at, root_service, root_operation, root_kind"
+    "id, status, severity, fingerprint, started_at, resolved_at, root_service, root_operation, root_kind, "
+    "impact"
 )
 _ANOMALY_COLUMNS = (
     "anomaly_id, service, operation, kind, score, started_at, detected_at, cleared_at, window_s, "
@@ -75,6 +76,7 @@ class IncidentState:
     started_at: datetime
     resolved_at: datetime | None
     root: tuple[str, str, str] | None
+    impact: Impact
 
 
 class IncidentRepository:
@@ -515,6 +517,7 @@ def _state(row: asyncpg.Record) -> IncidentState:
         started_at=row["started_at"],
         resolved_at=row["resolved_at"],
         root=root,
+        impact=Impact.model_validate_json(row["impact"]),
     )
 
 

@@ -78,19 +78,35 @@ class RootCauseCandidate(BaseModel):
 
 
 class Impact(BaseModel):
-    """What the incident does to the requests that enter the system (root spans)."""
+    """What the incident does: to the requests that enter the system (root spans) and to its
+    member series. The plain fields follow the fault while it lasts (re-measured at every
+    ranking); the peak fields keep the worst seen, and set the severity."""
 
     entry_requests: int = Field(
-        default=0, ge=0, description="Entry-point requests since the incident started."
+        default=0, ge=0, description="Entry-point requests in the last 5 minutes of the incident."
     )
     affected_share: float = Field(
         default=0, ge=0, le=1, description="Share of them that failed or were slower than usual."
     )
     error_ratio: float = Field(
-        default=0, ge=0, le=1, description="Highest error ratio among member anomalies."
+        default=0,
+        ge=0,
+        le=1,
+        description="Highest error ratio among the member series with an error anomaly, over their "
+        "last 30 s.",
     )
     latency_factor: float = Field(
-        default=1, ge=0, description="Highest observed-over-baseline latency among member anomalies."
+        default=1,
+        ge=0,
+        description="Highest p95 latency over the usual one among the member series with a latency "
+        "anomaly, over their last 30 s.",
+    )
+    peak_affected_share: float = Field(default=0, ge=0, le=1, description="Highest affected_share so far.")
+    peak_error_ratio: float = Field(
+        default=0, ge=0, le=1, description="Highest error_ratio so far, the detection windows' included."
+    )
+    peak_latency_factor: float = Field(
+        default=1, ge=0, description="Highest latency_factor so far, the detection windows' included."
     )
 
 

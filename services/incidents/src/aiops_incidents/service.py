@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 SEVERITY_ORDER = [Severity.LOW, Severity.MEDIUM, Severity.HIGH, Severity.CRITICAL]
 # Impact is measured over at most this much of an incident's recent past.
 IMPACT_PERIOD = timedelta(minutes=5)
+# A member series' error ratio and latency now are measured over this much of the recent past.
+RECENT = timedelta(seconds=30)
 KIND_WORDS = {
     AnomalyKind.ERROR_RATIO: "errors",
     AnomalyKind.LATENCY: "slow",
@@ -305,9 +307,12 @@ class IncidentService:
         candidates = rank(members, edges, await self._sample(conn, members, state.started_at, now))
         until = _trouble_until(members, now)
         total, affected = await self.traces.entry_impact(
-            conn, max(state.started_at, until - IMPACT_PERIOD), until
+            conn, max(state.started_at, until - IMPACT_PERIOD), until, usual_before=state.started_at
         )
-        impact = member_impact(members, total, affected)
+        series_now = await self.traces.series_now(
+            conn, sorted({(a.service, a.operation) for a in members}), now - RECENT, now
+        )
+        impact = member_impact(members, series_now, total, affected, previous=state.impact)
         severity = (
             max(assess(impact), state.severity, key=SEVERITY_ORDER.index) if not quiet else assess(impact)
         )

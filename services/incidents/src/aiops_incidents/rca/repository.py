@@ -10,6 +10,7 @@ import asyncpg
 
 from aiops_core.store.pool import Connection
 from aiops_incidents.rca.traces import StoredSpan, TraceTree
+from aiops_incidents.severity import SeriesNow
 
 # Traces picked per member series; enough for a stable share of blame, few enough to stay fast.
 TRACES_PER_SERIES = 20
@@ -100,16 +101,19 @@ class TraceRepository:
             )
         return [StoredSpan(**dict(row)) for row in rows]
 
-    async def entry_impact(self, conn: Connection, since: datetime, until: datetime) -> tuple[int, int]:
+    async def entry_impact(
+        self, conn: Connection, since: datetime, until: datetime, *, usual_before: datetime
+    ) -> tuple[int, int]:
         """Entry-point requests (root spans) in a period, and how many of them failed or took
-        more than 1.5 times their operation's usual p95 (learned just before the period)."""
+        more than 1.5 times their operation's usual p95, learned in the 5 minutes before
+        `usual_before` (the incident's start: later, the fault itself would be usual)."""
         row = await conn.fetchrow(
             """
             WITH usual AS (
                 SELECT service, operation, percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms) AS p95
                 FROM spans
-                WHERE parent_span_id IS NULL AND start_time >= $1::timestamptz - interval '5 minutes'
-                  AND start_time < $1::timestamptz - interval '15 seconds'
+                WHERE parent_span_id IS NULL AND start_time >= $3::timestamptz - interval '5 minutes'
+                  AND start_time < $3::timestamptz - interval '15 seconds'
                 GROUP BY service, operation
             )
             SELECT count(*) AS total,
@@ -119,6 +123,32 @@ class TraceRepository:
             """,
             since,
             until,
+            usual_before,
         )
         assert row is not None
         return int(row["total"]), int(row["affected"])
+
+    async def series_now(
+        self, conn: Connection, series: Sequence[tuple[str, str]], since: datetime, until: datetime
+    ) -> dict[tuple[str, str], SeriesNow]:
+        """Each series' requests (server, consumer and root spans) in a period."""
+        if not series:
+            return {}
+        rows = await conn.fetch(
+            """
+            SELECT s.service, s.operation, count(*) AS requests, count(*) FILTER (WHERE s.is_error) AS errors,
+                   percentile_cont(0.95) WITHIN GROUP (ORDER BY s.duration_ms) AS p95_ms
+            FROM spans s JOIN unnest($1::text[], $2::text[]) AS m(service, operation)
+                 ON s.service = m.service AND s.operation = m.operation
+            WHERE s.start_time >= $3 AND s.start_time < $4
+              AND (s.kind IN ('server', 'consumer') OR s.parent_span_id IS NULL)
+            GROUP BY s.service, s.operation
+            """,
+            [service for service, _ in series],
+            [operation for _, operation in series],
+            since,
+            until,
+        )
+        return {
+            (r["service"], r["operation"]): SeriesNow(r["requests"], r["errors"], r["p95_ms"]) for r in rows
+        }
