@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from aiops_core.healthy_time import Measure, Trouble, look_back, spoiled_periods
@@ -11,6 +12,8 @@ from aiops_detector.detection.baselines import (
     learn_baseline,
     seasonal_ranges,
 )
+from aiops_detector.detection.detectors import Floors
+from aiops_detector.detection.service import Standards
 
 T0 = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
@@ -142,6 +145,16 @@ def test_an_accepted_change_is_learned_from_the_acceptance_on() -> None:
     assert baseline.history_s[Measure.LATENCY] == 30 * 60
     assert baseline.error_ratio == 0.005
     assert baseline.history_s[Measure.ERRORS] == 60 * 60, "other measures are not re-based"
+    assert baseline.accepted == {Measure.LATENCY}
+    assert Baseline.from_json(baseline.to_json()) == baseline
+
+
+def test_an_accepted_measure_is_no_longer_judged_by_its_floor() -> None:
+    floors = Floors(error_ratio=0.05, latency_ms=500.0, traffic_per_s=1.0)
+    usual = Baseline(error_ratio=0.08, history_s={m: 3600.0 for m in Measure})
+    assert Standards.of(usual, floors, 90, 2).floors == floors
+    accepted = replace(usual, accepted=frozenset({Measure.ERRORS}))
+    assert Standards.of(accepted, floors, 90, 2).floors == Floors(None, 500.0, 1.0)
 
 
 def test_look_back_reaches_past_spoiled_time_but_not_before_the_limit() -> None:

@@ -12,7 +12,7 @@ from the minutes after that.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -68,6 +68,9 @@ class Baseline:
     p95_ms: RobustStat | None = None
     history_s: Mapping[Measure, float] = field(default_factory=dict)
     seasonal: bool = False
+    # The measures an operator accepted a lasting change of as normal: their floors no longer
+    # judge the series (its new normal may lie beyond them); their baselines learn afresh.
+    accepted: frozenset[Measure] = frozenset()
 
     def learned(self, measure: Measure, min_history_s: float) -> bool:
         return self.history_s.get(measure, 0.0) >= min_history_s
@@ -75,7 +78,13 @@ class Baseline:
     def to_json(self) -> dict[str, Any]:
         stats = {name: _stat_json(getattr(self, name)) for name in ("rate_per_s", "p50_ms", "p95_ms")}
         history = {measure.value: seconds for measure, seconds in self.history_s.items()}
-        return {**stats, "error_ratio": self.error_ratio, "history_s": history, "seasonal": self.seasonal}
+        return {
+            **stats,
+            "error_ratio": self.error_ratio,
+            "history_s": history,
+            "seasonal": self.seasonal,
+            "accepted": sorted(self.accepted),
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Baseline:
@@ -86,6 +95,7 @@ class Baseline:
             p95_ms=_stat(data["p95_ms"]),
             history_s={Measure(name): seconds for name, seconds in data["history_s"].items()},
             seasonal=data["seasonal"],
+            accepted=frozenset(Measure(name) for name in data.get("accepted", ())),
         )
 
 
@@ -221,4 +231,6 @@ class HistoryPlan:
             for measure in Measure
         }
         born = self.first_seen if self.first_seen >= min(self.recent_from.values()) else None
-        return learn_baseline(history, seasonal=bool(self.seasonal), born=born)
+        baseline = learn_baseline(history, seasonal=bool(self.seasonal), born=born)
+        accepted = frozenset(measure for measure, at in self.learn_from.items() if at is not None)
+        return replace(baseline, accepted=accepted)

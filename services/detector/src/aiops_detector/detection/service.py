@@ -110,12 +110,17 @@ class Standards:
         latency = None
         if learned(Measure.LATENCY) and baseline.p50_ms is not None and baseline.p95_ms is not None:
             latency = LatencyUsual(baseline.p50_ms, baseline.p95_ms)
+        accepted = baseline.accepted
         return cls(
             baseline=baseline,
             error_ratio=baseline.error_ratio if learned(Measure.ERRORS) else None,
             latency=latency,
             rate=baseline.rate_per_s if learned(Measure.RATE) else None,
-            floors=floors,
+            floors=Floors(
+                error_ratio=None if Measure.ERRORS in accepted else floors.error_ratio,
+                latency_ms=None if Measure.LATENCY in accepted else floors.latency_ms,
+                traffic_per_s=None if Measure.RATE in accepted else floors.traffic_per_s,
+            ),
             settle_s=settle_s,
         )
 
