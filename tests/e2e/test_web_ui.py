@@ -1,19 +1,25 @@
 """The web UI in headless Chromium (Debian's, driven by Playwright), with the platform running as
 separate processes on the real RabbitMQ, PostgreSQL and Redis and the demo shop under load.
 
-Every page loads with no console error and no request leaving the machine. A payment fault
+Every page loads with no console error and no request leaving the machine. While the shop's
+services learn what normal looks like, the overview says so in a banner and the service map shows
+learning nodes; both change by their own refreshes once learning is over. A payment fault
 injected from the fault panel (in a second tab) shows up in the incident list without a reload;
 the incident page names payment as the root cause with a trace waterfall marking the payment
-span; after a reset from the fault panel the incident resolves. Screenshots of each page go to
+span; payment's errors accepted as normal on its series page are on the incident's timeline;
+after a reset from the fault panel the incident resolves. Screenshots of each page go to
 artifacts/ui/.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 from playwright.async_api import Browser, ConsoleMessage, Page, Request, Route, async_playwright, expect
 
@@ -26,6 +32,7 @@ from tests.e2e.conftest import (
     start_shop,
 )
 from tests.support.processes import ARTIFACTS, AiopsProcess
+from tests.support.waiting import eventually
 
 CHROMIUM = "/usr/bin/chromium"
 HAVE_CHROMIUM = Path(CHROMIUM).exists()
@@ -90,6 +97,29 @@ async def overview_loaded(page: Page) -> None:
     await expect(page.get_by_test_id("record").locator("table")).to_be_visible()
 
 
+async def services_graph(ui: str) -> Any:
+    async with httpx.AsyncClient(timeout=10) as client:
+        response = await client.get(f"{ui}/aiops/services")
+        response.raise_for_status()
+        return response.json()
+
+
+async def learning_shown_then_gone(page: Page) -> None:
+    """The overview's banner is there while the shop's services learn, and goes once they have."""
+    banner = page.get_by_test_id("learning-banner")
+    await expect(banner).to_contain_text("not learned what normal looks like yet", timeout=20_000)
+    await expect(banner).to_be_visible()
+    await expect(banner).to_contain_text("judged only by the floors")
+    await shot(page, "01-overview-learning")
+    await expect(banner).to_be_hidden(timeout=150_000)
+
+
+async def learning_node_shown(page: Page) -> None:
+    learning = page.locator('[data-testid="service-node"][data-health="learning"]').first
+    await expect(learning).to_contain_text("learning", timeout=20_000)
+    await shot(page, "02-service-map-learning")
+
+
 async def test_a_payment_fault_from_the_fault_panel_to_its_resolved_incident(
     processes: list[AiopsProcess], platform_env: dict[str, str], database_url: str, browser: Browser
 ) -> None:
@@ -104,33 +134,49 @@ async def test_a_payment_fault_from_the_fault_panel_to_its_resolved_incident(
     shop = await start_shop(processes, ingest.url)
     shop_urls = f"frontend={shop.frontend},payment={shop.payment},inventory={shop.inventory}"
     incidents = await start_incidents(processes, env | {"AIOPS_DEMO_SHOP_URLS": shop_urls})
-    start_load(processes, shop.frontend, 20)
     ui = incidents.url
 
-    await ready_for_a_payment_fault(database_url, ui)
-
+    start_load(processes, shop.frontend, 20)
+    # The pages open once the API says the shop is learning (about MIN_HISTORY_S to go), so
+    # they show it from their first load; the overview must then notice the end on its own.
+    await eventually(
+        lambda: services_graph(ui),
+        lambda graph: any(node["learning"] for node in graph["services"]),
+        timeout_s=60,
+        interval_s=0.5,
+        what="the shop's services are learning",
+    )
     watch = PageWatch()
     context = await browser.new_context(viewport={"width": 1280, "height": 900})
     page = await watch.attach(await context.new_page())
+    service_map = await watch.attach(await context.new_page())
+    await asyncio.gather(page.goto(f"{ui}/#/"), service_map.goto(f"{ui}/#/services"))
+    await asyncio.gather(
+        learning_shown_then_gone(page),
+        learning_node_shown(service_map),
+        ready_for_a_payment_fault(database_url, ui),
+    )
+    await service_map.close()
 
-    await page.goto(f"{ui}/#/")
     await overview_loaded(page)
     await expect(page.get_by_test_id("incidents-over-time")).to_contain_text("0 opened in the last 24 hours")
-    await shot(page, "01-overview")
+    await shot(page, "03-overview")
 
     await page.get_by_role("link", name="Service map").click()
     payment_node = page.locator('[data-testid="service-node"][data-service="payment"]')
     await expect(payment_node).to_have_attribute("data-health", "ok")
-    await shot(page, "02-service-map")
+    await shot(page, "04-service-map")
     await payment_node.click()
     await expect(page).to_have_url(f"{ui}/#/services/payment")
     await expect(page.locator('[data-testid="series-chart"][data-metric="p95_ms"]')).to_have_count(1)
-    await shot(page, "03-series-payment")
+    payment_series = page.locator('section[data-operation="POST /payment"]')
+    await expect(payment_series).to_have_attribute("data-learning", "false")
+    await shot(page, "05-series-payment")
 
     for docs in ("/docs", "/api/docs"):
         await page.goto(f"{ui}{docs}")
         await expect(page.locator(".swagger-ui .info .title")).to_contain_text("AIOps incidents")
-    await shot(page, "04-api-docs")
+    await shot(page, "06-api-docs")
 
     # The incident list stays open in this tab; the fault is injected from another.
     await page.goto(f"{ui}/#/")
@@ -147,11 +193,11 @@ async def test_a_payment_fault_from_the_fault_panel_to_its_resolved_incident(
     await payment_form.get_by_label("Added latency (ms)").fill("0")
     await payment_form.get_by_role("button", name="Inject").click()
     await expect(payment_form.get_by_test_id("fault-state")).to_contain_text("100%")
-    await shot(panel, "05-fault-panel")
+    await shot(panel, "07-fault-panel")
 
     await expect(row).to_have_count(1, timeout=60_000)
     assert await page.evaluate("window.__notReloaded === true"), "the list updated without a reload"
-    await shot(page, "06-incidents-live")
+    await shot(page, "08-incidents-live")
 
     await row.get_by_role("link").first.click()
     top = page.get_by_test_id("candidate").first
@@ -162,7 +208,7 @@ async def test_a_payment_fault_from_the_fault_panel_to_its_resolved_incident(
     cause = waterfall.locator('[data-root-cause="true"]')
     await expect(cause).to_have_count(1)
     await expect(cause).to_have_attribute("data-service", "payment")
-    await shot(page, "07-incident-open")
+    await shot(page, "09-incident-open")
 
     await page.get_by_label("API token").fill(WRITE)
     await page.get_by_role("button", name="Acknowledge").click()
@@ -172,20 +218,38 @@ async def test_a_payment_fault_from_the_fault_panel_to_its_resolved_incident(
     # Shown as text, not markup: the escaping that user data needs everywhere.
     await expect(page.get_by_text("<b>payment</b> looks down")).to_be_visible()
 
+    # Payment's failures accepted as normal from its series page (the open anomaly's kind is
+    # preselected), with a confirmation; the acceptance is on the incident's timeline.
+    await page.goto(f"{ui}/#/services/payment")
+    await payment_series.get_by_role("button", name="Accept as normal from now").click()
+    await expect(payment_series.get_by_label("What changed for good")).to_have_value("error_ratio")
+    await payment_series.get_by_label("Comment (optional)").fill("payment v2 declines test cards")
+    await payment_series.get_by_role("button", name="Accept as normal…").click()
+    await payment_series.get_by_role("button", name="Confirm: accept as normal").click()
+    accepted = payment_series.get_by_test_id("accept-result")
+    await expect(accepted).to_contain_text("accepted as normal by oncall at")
+    await expect(accepted).to_contain_text("recorded on 1 incident")
+    await shot(page, "10-series-accepted")
+    await accepted.get_by_role("link").click()
+    await expect(page.locator('[data-event-type="accepted_as_normal"]')).to_contain_text(
+        "oncall accepted payment POST /payment error_ratio as normal: payment v2 declines test cards"
+    )
+    await shot(page, "11-incident-accepted")
+
     await panel.get_by_role("button", name="Reset all").click()
     incident = page.get_by_test_id("incident")
     await expect(incident).to_have_attribute("data-status", "resolved", timeout=90_000)
-    await shot(page, "08-incident-resolved")
+    await shot(page, "12-incident-resolved")
 
     # The series now show the fault: payment's error anomaly over its minutes.
     await page.goto(f"{ui}/#/services/payment")
     await expect(page.locator(".anomaly-list")).to_contain_text("error_ratio")
-    await shot(page, "09-series-payment-after-the-fault")
+    await shot(page, "13-series-payment-after-the-fault")
 
     await page.get_by_role("link", name="Overview").click()
     await overview_loaded(page)
     await expect(page.get_by_test_id("incidents-over-time")).to_contain_text("1 opened in the last 24 hours")
     await expect(page.get_by_test_id("failing-operations")).to_contain_text("payment")
-    await shot(page, "10-overview-after-the-fault")
+    await shot(page, "14-overview-after-the-fault")
     await context.close()
     assert watch.problems == []

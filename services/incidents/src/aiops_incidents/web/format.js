@@ -46,6 +46,12 @@ export function formatDuration(seconds) {
   return s ? `${minutes} min ${s} s` : `${minutes} min`;
 }
 
+/** Time still to go, roughly: "~40 s", "~1 min 30 s"; "soon" under a second; "" when unknown. */
+export function formatAbout(seconds) {
+  if (seconds === null || seconds === undefined || !Number.isFinite(Number(seconds))) return "";
+  return Number(seconds) < 1 ? "soon" : `~${formatDuration(seconds)}`;
+}
+
 /** Seconds between two ISO times, `until` defaulting to now (a running incident). */
 export function secondsBetween(fromIso, untilIso) {
   const from = parseTime(fromIso);

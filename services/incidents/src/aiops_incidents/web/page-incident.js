@@ -34,6 +34,7 @@ const EVENT_TITLES = {
   comment: "Comment",
   resolved: "Resolved",
   reopened: "Reopened",
+  accepted_as_normal: "Accepted as normal",
 };
 
 const causeWords = (cause) =>
@@ -65,6 +66,12 @@ export function detailWords(event) {
       return `from ${detail.from ?? DASH} to ${detail.to ?? DASH}`;
     case "comment":
       return String(detail.text ?? "");
+    case "accepted_as_normal":
+      // "oncall accepted payment POST /payment latency as normal: slower by design"
+      return (
+        `${event.actor} accepted ${detail.service} ${detail.operation} ${detail.kind} as normal` +
+        (detail.comment ? `: ${detail.comment}` : "")
+      );
     case "resolved":
       return detail.reason ? String(detail.reason) : event.actor === "system" ? "" : "by hand";
     default:
@@ -324,7 +331,7 @@ export function renderIncident(outlet, { params }) {
           h("td", { class: "nowrap" }, formatTime(event.at)),
           h("th", { scope: "row" }, EVENT_TITLES[event.type] || event.type),
           h("td", {}, event.actor),
-          h("td", { class: event.type === "comment" ? "comment-text" : null }, detailWords(event)),
+          h("td", { class: event.type === "comment" || event.type === "accepted_as_normal" ? "comment-text" : null }, detailWords(event)),
         ),
       );
     }

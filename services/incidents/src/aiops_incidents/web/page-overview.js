@@ -1,10 +1,12 @@
 // Overview ("#/"): what is burning now, how often things broke lately, what fails most, and
-// how quickly the platform itself noticed and how quickly incidents were fixed.
+// how quickly the platform itself noticed and how quickly incidents were fixed. A banner says
+// when some services have not learned what normal looks like yet: the platform has no opinion
+// of them beyond the floors, and "nothing is burning" would say more than it knows.
 
 import { api, isAbort, query } from "./api.js";
 import { barChart } from "./charts.js";
 import { h, fill, routeHref } from "./dom.js";
-import { DASH, formatDuration, formatClock, parseTime } from "./format.js";
+import { DASH, formatAbout, formatDuration, formatClock, parseTime } from "./format.js";
 import { poll } from "./poll.js";
 import { SEVERITIES, loading, notice, section, severityBadge, table } from "./widgets.js";
 
@@ -127,6 +129,57 @@ function renderRecord(body, record) {
   fill(body, element);
 }
 
+/** The learning banner from `GET /aiops/services`: hidden once every service has learned. */
+function renderLearning(banner, graph) {
+  const learning = (graph.services || []).filter((service) => service.learning);
+  if (learning.length === 0) {
+    banner.hidden = true;
+    fill(banner);
+    return;
+  }
+  const one = learning.length === 1;
+  const remaining = Math.max(0, ...learning.map((service) => Number(service.learning_remaining_s) || 0));
+  const until =
+    remaining >= 1
+      ? `for about ${formatDuration(remaining)} more if ${one ? "it stays" : "they stay"} healthy`
+      : `until the detector next learns ${one ? "its baseline" : "their baselines"}, in a few seconds`;
+  fill(
+    banner,
+    h(
+      "p",
+      {},
+      h("strong", {}, "Learning: "),
+      `${learning.length} service${one ? " has" : "s have"} not learned what normal looks like yet; ` +
+        `${one ? "it is" : "they are"} judged only by the floors (e.g. more than 5% of requests failing) ${until}. ` +
+        "Until then, a quiet service is not necessarily a healthy one.",
+    ),
+    h(
+      "p",
+      { class: "learning-services" },
+      "Still learning: ",
+      learning.map((service, i) => [
+        i ? ", " : "",
+        h("a", { href: routeHref("services", service.service) }, service.service),
+        service.learning_remaining_s === null || service.learning_remaining_s === undefined
+          ? ""
+          : ` (${formatAbout(service.learning_remaining_s)})`,
+      ]),
+      ".",
+    ),
+  );
+  banner.hidden = false;
+}
+
+async function loadLearning(banner, signal) {
+  try {
+    renderLearning(banner, await api("aiops/services", { signal }));
+  } catch (error) {
+    // The other parts say why the API cannot be read; a learning state that may be stale is
+    // not shown.
+    if (!isAbort(error)) banner.hidden = true;
+  }
+}
+
 /** Loads one part and draws it, or says in the part itself why it could not. */
 async function loadPart(body, load, draw, signal) {
   try {
@@ -143,8 +196,15 @@ export function renderOverview(outlet) {
   const failing = section("Top failing operations", { "data-testid": "failing-operations" });
   const record = section("The platform's record (last 14 days)", { "data-testid": "record" });
   for (const part of [severity, overTime, failing, record]) part.body.append(loading());
+  const learningBanner = h("section", {
+    class: "learning-banner",
+    "data-testid": "learning-banner",
+    "aria-label": "Services still learning",
+    hidden: true,
+  });
   outlet.append(
     h("h1", {}, "Overview"),
+    learningBanner,
     h("div", { class: "overview-grid" }, severity.element, failing.element, overTime.element, record.element),
   );
 
@@ -152,6 +212,7 @@ export function renderOverview(outlet) {
   const { signal } = controller;
   const refresh = () =>
     Promise.all([
+      loadLearning(learningBanner, signal),
       loadPart(severity.body, () => unresolvedIncidents(signal), renderSeverityCounts, signal),
       loadPart(overTime.body, () => api("aiops/stats/record?bucket=hour&periods=24", { signal }), renderOverTime, signal),
       loadPart(failing.body, () => api("aiops/stats?limit=10", { signal }), renderFailing, signal),

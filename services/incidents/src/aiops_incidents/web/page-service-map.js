@@ -1,10 +1,11 @@
 // The service map ("#/services"): the call graph learned from the traces, entry services on
 // the left and their callees to the right by depth, each node coloured by health and saying
-// its health in words, each edge an arrow with its call rate and error ratio.
+// its health in words, each edge an arrow with its call rate and error ratio. A service still
+// learning what normal looks like says so, and how long it has to go, rather than "ok".
 
 import { api, isAbort } from "./api.js";
 import { h, svg, fill, px, routeHref } from "./dom.js";
-import { formatNumber, formatPercent } from "./format.js";
+import { formatAbout, formatDuration, formatNumber, formatPercent } from "./format.js";
 import { poll } from "./poll.js";
 import { healthBadge, loading, notice, section, table } from "./widgets.js";
 
@@ -102,6 +103,26 @@ function edgeLabel(edge) {
   return `${formatNumber(edge.calls_per_s)}/s · ${formatPercent(edge.error_ratio)} errors`;
 }
 
+/** What a node says under its name: "failing · 1 open", "learning · ~40 s", "ok". */
+function nodeHealthText(node, anomalies) {
+  if (anomalies) return `${node.health} · ${anomalies} open`;
+  if (node.health === "learning") {
+    const remaining = formatAbout(node.learning_remaining_s);
+    return remaining ? `learning · ${remaining}` : "learning";
+  }
+  return node.health;
+}
+
+/** The health in a sentence, for the node's accessible name and tooltip. */
+function healthWords(node) {
+  if (node.health !== "learning") return node.health;
+  const remaining = Number(node.learning_remaining_s);
+  return (
+    "learning: it has not learned what normal looks like yet, only the floors judge it" +
+    (remaining >= 1 ? ` (about ${formatDuration(remaining)} more if it stays healthy)` : "")
+  );
+}
+
 function drawMap(graph) {
   const health = new Map((graph.services || []).map((s) => [s.service, s]));
   const edges = graph.edges || [];
@@ -187,16 +208,12 @@ function drawMap(graph) {
           "data-service": name,
           "data-health": node.health,
           "data-focus-key": name,
-          "aria-label": `${name}: ${node.health}, ${anomalies} open anomal${anomalies === 1 ? "y" : "ies"}. Open its series.`,
+          "aria-label": `${name}: ${healthWords(node)}; ${anomalies} open anomal${anomalies === 1 ? "y" : "ies"}. Open its series.`,
         },
         svg("rect", { x: px(at.x), y: px(at.y), width: NODE_W, height: NODE_H, rx: 8, class: "node-box" }),
         svg("text", { x: px(at.x + 12), y: px(at.y + 23), class: "node-name" }, name.length > 20 ? `${name.slice(0, 19)}…` : name),
-        svg(
-          "text",
-          { x: px(at.x + 12), y: px(at.y + 44), class: "node-health" },
-          anomalies ? `${node.health} · ${anomalies} open` : node.health,
-        ),
-        svg("title", {}, `${name}: ${node.health}`),
+        svg("text", { x: px(at.x + 12), y: px(at.y + 44), class: "node-health" }, nodeHealthText(node, anomalies)),
+        svg("title", {}, `${name}: ${healthWords(node)}`),
       ),
     );
   }
@@ -211,7 +228,7 @@ function drawTables(graph) {
         "tr",
         {},
         h("th", { scope: "row" }, h("a", { href: routeHref("services", node.service) }, node.service)),
-        h("td", {}, healthBadge(node.health)),
+        h("td", {}, healthBadge(node.health, node.learning_remaining_s)),
         h("td", { class: "num" }, String(node.open_anomalies)),
       ),
     );
@@ -244,7 +261,8 @@ export function renderServiceMap(outlet) {
       "p",
       {},
       "Learned from the traces: an arrow is a call from one service to another, labelled with its rate and error ratio. " +
-        "Select a service to see its series. Health: ok, degraded (an open anomaly), failing (an open error anomaly).",
+        "Select a service to see its series. Health: ok, degraded (an open anomaly), failing (an open error anomaly), " +
+        "learning (no anomaly, but it has not learned what normal looks like yet: only the floors judge it, so it is not known to be ok).",
     ),
     map.element,
     updated,

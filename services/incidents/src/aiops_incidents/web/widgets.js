@@ -2,6 +2,7 @@
 // a second cue), sections with a heading, and in-page notices for failed loads.
 
 import { h } from "./dom.js";
+import { formatAbout } from "./format.js";
 
 export const SEVERITIES = ["critical", "high", "medium", "low"];
 export const STATUSES = ["open", "acknowledged", "resolved"];
@@ -14,8 +15,10 @@ export function statusBadge(status, attrs = {}) {
   return h("span", { class: `badge status-${safeClass(status)}`, ...attrs }, String(status));
 }
 
-export function healthBadge(health) {
-  return h("span", { class: `badge health-${safeClass(health)}` }, String(health));
+/** "ok", "failing"…; a learning service says how long it has to go: "learning · ~40 s". */
+export function healthBadge(health, learningRemainingS = null) {
+  const remaining = health === "learning" ? formatAbout(learningRemainingS) : "";
+  return h("span", { class: `badge health-${safeClass(health)}` }, remaining ? `${health} · ${remaining}` : String(health));
 }
 
 /** Only known words become class names; anything else gets a neutral style. */
