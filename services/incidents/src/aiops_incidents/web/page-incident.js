@@ -265,14 +265,18 @@ export function renderIncident(outlet, { params }) {
   }
 
   function drawImpact() {
+    // Each measure as it is now (the last 30 s of the member series, the last 5 minutes of the
+    // entry points) and at its peak, which sets the severity.
     const i = detail.impact || {};
+    const withPeak = (now, peak, format) => `${format(now)} now · peak ${format(peak)}`;
+    const factor = (value) => `${formatNumber(value)} ×`;
     fill(
       impact.body,
       definitionList([
-        ["Entry-point requests", formatNumber(i.entry_requests)],
-        ["Failed or slow", formatPercent(i.affected_share)],
-        ["Highest error ratio", formatPercent(i.error_ratio)],
-        ["Highest latency vs usual", `${formatNumber(i.latency_factor)} ×`],
+        ["Entry-point requests (last 5 min)", formatNumber(i.entry_requests)],
+        ["Failed or slow", withPeak(i.affected_share, i.peak_affected_share, formatPercent)],
+        ["Error ratio of failing members", withPeak(i.error_ratio, i.peak_error_ratio, formatPercent)],
+        ["Latency vs usual of slow members", withPeak(i.latency_factor, i.peak_latency_factor, factor)],
       ]),
     );
   }
