@@ -57,14 +57,16 @@ async def an_hour_of_normal_history(pool: asyncpg.Pool) -> None:
     )
 
 
-async def traffic(windows: WindowStore, start: datetime, seconds: int, error_every: int = 0) -> None:
+async def traffic(
+    windows: WindowStore, start: datetime, seconds: int, error_every: int = 0, per_s: int = 10
+) -> None:
     spans = [
         request_span(
-            start + timedelta(seconds=s, milliseconds=100 * i),
+            start + timedelta(seconds=s, milliseconds=1000 // per_s * i),
             error="card processor timed out" if error_every and i % error_every == 0 else None,
         )
         for s in range(seconds)
-        for i in range(10)
+        for i in range(per_s)
     ]
     batch = batch_of(spans)
     await windows.merge(batch.batch_id, aggregate(batch.spans, 1))
@@ -112,3 +114,21 @@ async def test_a_replica_whose_runs_fall_in_one_tick_still_evaluates_the_second(
     await detector.evaluate(now + timedelta(seconds=1.5), tick_s=2)  # the same tick, drifted into
     events = [AnomalyEvent.model_validate_json(m.body) for m in await drain(broker_url, ANOMALY_QUEUE.name)]
     assert [(e.event, e.anomaly.kind) for e in events] == [("detected", AnomalyKind.ERROR_RATIO)]
+
+
+async def test_a_restarted_detector_judges_traffic_only_once_the_queued_spans_can_be_in(
+    pool: asyncpg.Pool, redis_client: Redis, redis_prefix: str, bus: RabbitBus, broker_url: str
+) -> None:
+    # The spans of the last seconds are still queued: the windows hold a tenth of the usual rate.
+    await an_hour_of_normal_history(pool)
+    windows = WindowStore(redis_client, prefix=redis_prefix)
+    await traffic(windows, T - timedelta(seconds=60), 60, per_s=1)
+    restarted = replica(pool, redis_client, redis_prefix, bus)
+    for seconds in (0, 10, 20):
+        await restarted.evaluate(T + timedelta(seconds=seconds), tick_s=2)
+    assert await drain(broker_url, ANOMALY_QUEUE.name) == [], "no drop while the backlog is merged"
+    # Had the drop been real, it is found once the warm-up is over.
+    await traffic(windows, T, 40, per_s=1)
+    await restarted.evaluate(T + timedelta(seconds=35), tick_s=2)
+    events = [AnomalyEvent.model_validate_json(m.body) for m in await drain(broker_url, ANOMALY_QUEUE.name)]
+    assert [(e.event, e.anomaly.kind) for e in events] == [("detected", AnomalyKind.TRAFFIC_DROP)]

@@ -8,6 +8,7 @@ from aiops_core.models import AnomalyKind
 from aiops_detector.detection.baselines import (
     Baseline,
     HistoryPlan,
+    RobustStat,
     RollupRow,
     learn_baseline,
     seasonal_ranges,
@@ -153,12 +154,46 @@ def test_an_accepted_measure_is_no_longer_judged_by_its_floor() -> None:
     floors = Floors(error_ratio=0.05, latency_ms=500.0, traffic_per_s=1.0)
     usual = Baseline(error_ratio=0.08, history_s={m: 3600.0 for m in Measure})
     assert Standards.of(usual, floors, 90, 2).floors == floors
-    accepted = replace(usual, accepted=frozenset({Measure.ERRORS}))
+    accepted = replace(usual, accepted_at={Measure.ERRORS: NOW})
     assert Standards.of(accepted, floors, 90, 2).floors == Floors(None, 500.0, 1.0)
+
+
+def test_a_history_of_n_minutes_has_n_whole_minutes_and_the_one_in_progress() -> None:
+    now = T0 + 5 * MINUTE + timedelta(seconds=5)
+    rows = [healthy(m) for m in range(5)] + [
+        RollupRow(now.replace(second=0), 50, 0, 40, 90, first_start=T0, covered_until=now)
+    ]
+    plan = HistoryPlan.of(now, MINUTE, T0, [], {})
+    baseline = plan.learn(rows)
+    assert baseline.history_s[Measure.LATENCY] == 65, "the whole minute before, and 5 s of this one"
 
 
 def test_look_back_reaches_past_spoiled_time_but_not_before_the_limit() -> None:
     spoiled = [(NOW - 30 * MINUTE, NOW)]
     assert look_back(NOW, HOUR, [], T0) == NOW - HOUR
-    assert look_back(NOW, HOUR, spoiled, T0) == NOW - HOUR - 32 * MINUTE
+    assert look_back(NOW, HOUR, spoiled, T0) == NOW - HOUR - 30 * MINUTE
+    # A period that starts and ends inside minutes costs each of those minutes whole.
+    partly = [(NOW - 30 * MINUTE - timedelta(seconds=5), NOW - 10 * MINUTE + timedelta(seconds=5))]
+    assert look_back(NOW, HOUR, partly, T0) == NOW - HOUR - 22 * MINUTE
     assert look_back(NOW, HOUR, [(T0, NOW)], T0 + MINUTE) == T0 + MINUTE
+
+
+def test_a_measure_that_learned_keeps_its_opinion_when_a_fault_shrinks_its_history() -> None:
+    # Learned on 100 s of latency; a fault soon after spoiled the minute it was in, leaving 40 s.
+    earlier = Baseline(
+        p50_ms=RobustStat(40, 2), p95_ms=RobustStat(90, 5), history_s={m: 100.0 for m in Measure}
+    )
+    shrunk = Baseline(
+        p50_ms=RobustStat(41, 2),
+        p95_ms=RobustStat(91, 5),
+        history_s={Measure.RATE: 100.0, Measure.ERRORS: 100.0, Measure.LATENCY: 40.0},
+    )
+    kept = shrunk.keeping(earlier, 90)
+    assert kept.learned(Measure.LATENCY, 90)
+    assert (kept.p50_ms, kept.p95_ms) == (earlier.p50_ms, earlier.p95_ms)
+    assert shrunk.keeping(None, 90) == shrunk
+    # Learned measures are the fresh ones; and an acceptance since makes a measure learn afresh.
+    assert kept.history_s[Measure.RATE] == 100.0
+    accepted = replace(shrunk, accepted_at={Measure.LATENCY: NOW})
+    assert not accepted.keeping(earlier, 90).learned(Measure.LATENCY, 90)
+    assert Baseline.from_json(accepted.to_json()) == accepted

@@ -76,15 +76,30 @@ def is_healthy(minute: datetime, spoiled: Sequence[Period]) -> bool:
     return not any(lo < end and minute < hi for lo, hi in spoiled)
 
 
+def _whole_minutes(spoiled: Sequence[Period]) -> list[Period]:
+    """The spoiled periods widened to the whole minutes they touch (a minute partly spoiled does
+    not teach), merged."""
+    widened: list[Period] = []
+    for lo, hi in spoiled:
+        start = lo.replace(second=0, microsecond=0)
+        end = (
+            hi if hi == hi.replace(second=0, microsecond=0) else hi.replace(second=0, microsecond=0) + MINUTE
+        )
+        if widened and start <= widened[-1][1]:
+            widened[-1] = (widened[-1][0], max(widened[-1][1], end))
+        else:
+            widened.append((start, end))
+    return widened
+
+
 def look_back(now: datetime, span: timedelta, spoiled: Sequence[Period], limit: datetime) -> datetime:
     """Where a history of `span` of healthy time before `now` begins: as much further back as
-    spoiled time lies within it, but never before `limit`."""
+    the minutes spoiled within it take, but never before `limit`."""
+    lost_minutes = _whole_minutes(spoiled)
     start = now - span
     while start > limit:
-        within = [(max(lo, start), min(hi, now)) for lo, hi in spoiled if lo < now and hi > start]
-        # A minute partly spoiled is left out whole: up to a minute more at each end of a period.
-        spoiled_time = sum((hi - lo for lo, hi in within), timedelta()) + 2 * MINUTE * len(within)
-        wanted = now - span - spoiled_time
+        within = [(max(lo, start), min(hi, now)) for lo, hi in lost_minutes if lo < now and hi > start]
+        wanted = now - span - sum((hi - lo for lo, hi in within), timedelta())
         if wanted >= start:
             break
         start = wanted

@@ -1,6 +1,10 @@
 """Baselines learned from the store's rollups, cached in Redis so that replicas and successive
 evaluations share one query per series per cache period. Each learning also records, in the
-store, how much healthy history the series has, for the API to say what is still learning."""
+store, how much healthy history the series has, for the API to say what is still learning.
+
+The last baseline of each series is also kept (for a day after its series was last learned), so
+that a measure which had learned keeps its opinion when its healthy history shrinks below what
+learning needs (see `Baseline.keeping`)."""
 
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ from aiops_detector.detection.windows import Series
 # A baseline still learning is learned again this often, so that it starts judging soon after
 # it has enough history rather than a whole cache period later.
 LEARNING_TTL_S = 5
+KEPT_TTL_S = 24 * 3600
 
 
 class BaselineCache:
@@ -41,6 +46,9 @@ class BaselineCache:
     def key(self, series: Series) -> str:
         return f"{self._prefix}baseline:{series.id}"
 
+    def kept_key(self, series: Series) -> str:
+        return f"{self._prefix}baseline-kept:{series.id}"
+
     async def get_many(self, series: Sequence[Series], now: datetime) -> dict[Series, Baseline]:
         """Each series' baseline: one round trip for the cached ones, then the store for the
         others."""
@@ -55,13 +63,18 @@ class BaselineCache:
             else:
                 baselines[one] = Baseline.from_json(json.loads(cached))
         if missing:
+            kept = await self._redis.mget([self.kept_key(one) for one, _ in missing])
             learning = []
             async with self._redis.pipeline(transaction=False) as pipe:
-                for one, key in missing:
-                    baseline = baselines[one] = await self.learn(one, now)
+                for (one, key), earlier in zip(missing, kept, strict=True):
+                    fresh = await self.learn(one, now)
+                    earlier_baseline = Baseline.from_json(json.loads(earlier)) if earlier else None
+                    baseline = baselines[one] = fresh.keeping(earlier_baseline, self._min_history_s)
                     learned = all(baseline.learned(m, self._min_history_s) for m in Measure)
                     ttl_s = self._ttl_s if learned else min(self._ttl_s, LEARNING_TTL_S)
-                    pipe.set(key, json.dumps(baseline.to_json()), ex=ttl_s)
+                    value = json.dumps(baseline.to_json())
+                    pipe.set(key, value, ex=ttl_s)
+                    pipe.set(self.kept_key(one), value, ex=KEPT_TTL_S)
                     learning.append(SeriesLearning(one, now, dict(baseline.history_s), self._min_history_s))
                 await pipe.execute()
             await self._repository.record_learning(learning)

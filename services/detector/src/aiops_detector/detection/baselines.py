@@ -68,12 +68,36 @@ class Baseline:
     p95_ms: RobustStat | None = None
     history_s: Mapping[Measure, float] = field(default_factory=dict)
     seasonal: bool = False
-    # The measures an operator accepted a lasting change of as normal: their floors no longer
-    # judge the series (its new normal may lie beyond them); their baselines learn afresh.
-    accepted: frozenset[Measure] = frozenset()
+    # When an operator last accepted a lasting change of a measure as normal: its floor no longer
+    # judges the series (its new normal may lie beyond it); its baseline learns from then on.
+    accepted_at: Mapping[Measure, datetime] = field(default_factory=dict)
+
+    @property
+    def accepted(self) -> frozenset[Measure]:
+        return frozenset(self.accepted_at)
 
     def learned(self, measure: Measure, min_history_s: float) -> bool:
         return self.history_s.get(measure, 0.0) >= min_history_s
+
+    def keeping(self, earlier: Baseline | None, min_history_s: float) -> Baseline:
+        """This baseline, with each measure it has not learned (its healthy history having
+        shrunk: a fault soon after it learned spoiled the minutes it had) taken from an earlier
+        baseline that had learned it, unless the measure was accepted as normal since. Once a
+        measure has an opinion it keeps one, so a fault cannot outlast it."""
+        if earlier is None:
+            return self
+        kept = self
+        for measure in Measure:
+            if (
+                not self.learned(measure, min_history_s)
+                and earlier.learned(measure, min_history_s)
+                and earlier.accepted_at.get(measure) == self.accepted_at.get(measure)
+            ):
+                values = {name: getattr(earlier, name) for name in _FIELDS_OF[measure]}
+                kept = replace(
+                    kept, **values, history_s={**kept.history_s, measure: earlier.history_s[measure]}
+                )
+        return kept
 
     def to_json(self) -> dict[str, Any]:
         stats = {name: _stat_json(getattr(self, name)) for name in ("rate_per_s", "p50_ms", "p95_ms")}
@@ -83,7 +107,7 @@ class Baseline:
             "error_ratio": self.error_ratio,
             "history_s": history,
             "seasonal": self.seasonal,
-            "accepted": sorted(self.accepted),
+            "accepted_at": {measure.value: at.isoformat() for measure, at in self.accepted_at.items()},
         }
 
     @classmethod
@@ -95,8 +119,18 @@ class Baseline:
             p95_ms=_stat(data["p95_ms"]),
             history_s={Measure(name): seconds for name, seconds in data["history_s"].items()},
             seasonal=data["seasonal"],
-            accepted=frozenset(Measure(name) for name in data.get("accepted", ())),
+            accepted_at={
+                Measure(name): datetime.fromisoformat(at) for name, at in data.get("accepted_at", {}).items()
+            },
         )
+
+
+# The fields of a baseline each measure learns.
+_FIELDS_OF: dict[Measure, tuple[str, ...]] = {
+    Measure.RATE: ("rate_per_s",),
+    Measure.ERRORS: ("error_ratio",),
+    Measure.LATENCY: ("p50_ms", "p95_ms"),
+}
 
 
 def _stat_json(stat: RobustStat | None) -> dict[str, float] | None:
@@ -207,10 +241,11 @@ class HistoryPlan:
         }
         spoiled = {measure: spoiled_periods(troubles, measure, now) for measure in Measure}
         first_minute = first_seen.replace(second=0, microsecond=0)
+        # From the start of the minute it falls in: `recent` of whole minutes, and the one in progress.
         recent_from = {
             measure: look_back(
                 now, recent, spoiled[measure], limit=max(first_minute, learn_from[measure] or first_minute)
-            )
+            ).replace(second=0, microsecond=0)
             for measure in Measure
         }
         return cls(now, first_seen, spoiled, recent_from, learn_from, seasonal_ranges(now, first_seen))
@@ -232,5 +267,5 @@ class HistoryPlan:
         }
         born = self.first_seen if self.first_seen >= min(self.recent_from.values()) else None
         baseline = learn_baseline(history, seasonal=bool(self.seasonal), born=born)
-        accepted = frozenset(measure for measure, at in self.learn_from.items() if at is not None)
-        return replace(baseline, accepted=accepted)
+        accepted_at = {measure: at for measure, at in self.learn_from.items() if at is not None}
+        return replace(baseline, accepted_at=accepted_at)

@@ -80,6 +80,8 @@ class DetectionConfig:
     keep_open_surprise: float = 0.5
     active_within_s: int = 900
     floors: FloorTable = field(default_factory=FloorTable)
+    # Seconds after the first evaluation before traffic is judged (see `evaluate`).
+    traffic_warm_up_s: int = MAX_SETTLE_S
 
 
 @dataclass(frozen=True)
@@ -150,11 +152,16 @@ class DetectionService:
         # The per-service IsolationForest, when enabled.
         self._models = models
         self._replica_id = uuid.uuid4().hex
+        self._judges_traffic_from: datetime | None = None
 
     async def evaluate(self, now: datetime | None = None, *, tick_s: float = 1.0) -> None:
         """One evaluation of every active series this replica claims, then publish events."""
         now = now or datetime.now(UTC)
         config = self._config
+        if self._judges_traffic_from is None:
+            # Spans that queued while the detector was down are still being merged: until they
+            # are, counts look low. Traffic is judged (opened or cleared) once they can be.
+            self._judges_traffic_from = now + timedelta(seconds=config.traffic_warm_up_s)
         now_s = int(now.timestamp())
         by_service: dict[str, list[Series]] = {}
         for one in await self._windows.active_series(now_s - config.active_within_s):
@@ -175,7 +182,7 @@ class DetectionService:
                 baselines[one], config.floors.of(one.service), config.min_history_s, window.settle_s
             )
             findings = self._findings(window, standards)
-            for kind in _PER_SERIES:
+            for kind in _PER_SERIES if now >= self._judges_traffic_from else _NOT_TRAFFIC:
                 current = open_by_key.get((one, kind))
                 await self._apply(one, kind, findings.get(kind), current, now, standards)
         if self._models is not None:
@@ -291,7 +298,7 @@ class DetectionService:
             else:
                 out = detectors.traffic.out_of_line(kind, slot, standards.rate, floors.traffic_per_s)
             flags.append((second, out))
-        first = onset(flags)
+        first = onset(flags, gap_s=max(1, round(self._config.clear_after.total_seconds())))
         return None if first is None else datetime.fromtimestamp(first, UTC)
 
     async def _evidence(self, series: Series, kind: AnomalyKind, now: datetime) -> AnomalyEvidence:
@@ -343,6 +350,7 @@ class DetectionService:
 
 _TRAFFIC = frozenset({AnomalyKind.TRAFFIC_DROP, AnomalyKind.TRAFFIC_SURGE})
 _PER_SERIES = [kind for kind in AnomalyKind if kind is not AnomalyKind.MULTIVARIATE]
+_NOT_TRAFFIC = [kind for kind in _PER_SERIES if kind not in _TRAFFIC]
 # The operation of a service-wide anomaly (the multivariate model judges the whole service).
 SERVICE_WIDE = "*"
 
