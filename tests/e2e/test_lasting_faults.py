@@ -23,11 +23,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-import asyncpg
 import httpx
 import pytest
 
-from aiops_core.healthy_time import LEAD, SPOILED_BY, Measure
 from aiops_core.models import Anomaly, AnomalyKind
 from aiops_incidents.schemas import (
     AnomalyPage,
@@ -40,7 +38,6 @@ from aiops_incidents.schemas import (
 )
 from tests.e2e.conftest import (
     FAST_INCIDENTS,
-    MIN_HISTORY_S,
     ready_for_a_payment_fault,
     start_incidents,
     start_load,
@@ -62,13 +59,6 @@ HISTORY_MINUTES = 1
 # Twice the history and a margin: a baseline that learned the fault (from the last minute, cached
 # for 30 s) would have let its anomaly clear well before this.
 HOLD_S = 2 * 60 * HISTORY_MINUTES + 10
-# Seconds of the minute in which the latency fault goes in. The baseline keeps the rollup rows whose
-# minute starts within its history, so with one minute of history it is the minute in progress
-# alone until an anomaly opens: payment judges latency only once that minute holds MIN_HISTORY_S,
-# and the minute teaches whatever it holds. Injected in these seconds, the fault is caught while the
-# minute is still mostly healthy; and the 5 s before the anomaly's start that stop teaching with it
-# (aiops_core.healthy_time.LEAD) stay within the minute.
-FAULT_SECONDS = range(25, 45)
 
 
 class IncidentsApi:
@@ -191,7 +181,6 @@ async def test_a_long_latency_fault_stays_one_incident_and_its_repeat_is_found_a
     async with httpx.AsyncClient(timeout=10) as client:
         api, faults = IncidentsApi(client, incidents.url), PaymentFaults(client, shop.payment)
         await ready_for_a_payment_fault(database_url, incidents.url)
-        await a_quiet_moment_to_inject(api, database_url)
 
         first = await detected(api, await faults.slow_down(ADDED_LATENCY_MS))
         # Its start is the fault's first second out of line, not the start of the window that caught it.
@@ -218,7 +207,6 @@ async def test_a_long_latency_fault_stays_one_incident_and_its_repeat_is_found_a
         cleared = await api.latency_anomalies_on_payment(since=first.injected_at)
         assert [a.id for a in cleared] == [first.anomaly.id]
         assert cleared[0].cleared_at is not None
-        await a_moment_to_repeat(cleared[0].cleared_at)
 
         repeat = await detected(api, await faults.slow_down(ADDED_LATENCY_MS))
     for name, detection in (("first", first), ("repeat", repeat)):
@@ -248,78 +236,6 @@ async def resolves(api: IncidentsApi, incident_id: UUID) -> IncidentDetail:
     )
     assert resolved.timeline[-1].actor == "system"
     return resolved
-
-
-async def healthy_whole_minutes_s(database_url: str, before: datetime) -> float:
-    """Seconds of payment's traffic in the whole minutes before `before`'s minute that no anomaly
-    spoiling its latency overlapped (by aiops_core.healthy_time's rule): what its latency baseline
-    learns from once a fault's own minute has stopped teaching."""
-    conn = await asyncpg.connect(database_url)
-    try:
-        seconds = await conn.fetchval(
-            """
-            SELECT sum(extract(epoch FROM least(r.minute + interval '1 minute', r.covered_until)
-                                          - greatest(r.minute, r.first_start)))
-            FROM series_rollups r
-            WHERE r.service = $1 AND r.operation = $2 AND r.minute < $3::timestamptz
-              AND NOT EXISTS (
-                  SELECT 1 FROM anomalies a
-                  WHERE a.service = r.service AND a.operation = r.operation AND a.kind = any($4::text[])
-                    AND a.started_at - $5::interval < r.minute + interval '1 minute'
-                    AND coalesce(a.cleared_at, 'infinity') > r.minute)
-            """,
-            *PAYMENT,
-            minute_of(before),
-            [kind.value for kind in SPOILED_BY[Measure.LATENCY]],
-            LEAD,
-        )
-    finally:
-        await conn.close()
-    return float(seconds or 0)
-
-
-async def a_quiet_moment_to_inject(api: IncidentsApi, database_url: str) -> datetime:
-    """Waits for a second in FAULT_SECONDS with no incident open, in a minute whose whole minutes
-    before it hold MIN_HISTORY_S of payment's healthy history: once the anomaly opens, its minute
-    stops teaching, and the baseline learns from those alone (with less, it would go back to
-    learning mid-fault and have no opinion on latency at all). A false alarm while payment learns
-    on a busy machine spoils its minutes too. Returns that moment."""
-
-    async def now_healthy_s_and_open_incidents() -> tuple[datetime, float, list[IncidentSummary]]:
-        now = datetime.now(UTC)
-        return now, await healthy_whole_minutes_s(database_url, now), await api.unresolved_incidents()
-
-    def fits(seen: tuple[datetime, float, list[IncidentSummary]]) -> bool:
-        now, healthy_s, open_incidents = seen
-        return now.second in FAULT_SECONDS and healthy_s >= MIN_HISTORY_S + 5 and not open_incidents
-
-    seen: tuple[datetime, float, list[IncidentSummary]] = await eventually(
-        now_healthy_s_and_open_incidents,
-        fits,
-        timeout_s=180,
-        interval_s=0.5,
-        what="a quiet moment whose earlier whole minutes hold payment's healthy history",
-    )
-    return seen[0]
-
-
-def minute_of(at: datetime) -> datetime:
-    return at.replace(second=0, microsecond=0)
-
-
-async def a_moment_to_repeat(first_cleared_at: datetime) -> datetime:
-    """At once while still in the minute the first anomaly cleared in: that minute never teaches,
-    so the repeat is judged against the healthy minutes from before the first fault. In a later
-    minute, the minute in progress teaches too (see FAULT_SECONDS): then a second in FAULT_SECONDS.
-    Returns that moment."""
-    moment: datetime = await eventually(
-        lambda: datetime.now(UTC),
-        lambda now: minute_of(now) == minute_of(first_cleared_at) or now.second in FAULT_SECONDS,
-        timeout_s=60,
-        interval_s=0.2,
-        what="a moment to repeat the fault",
-    )
-    return moment
 
 
 async def detected(api: IncidentsApi, injected_at: datetime) -> Detection:
