@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from aiops_core.healthy_time import Measure, Trouble, spoiled_periods
+from aiops_core.healthy_time import Measure, Trouble, spoiled_by_measure
 from aiops_core.models import AnomalyKind
 from aiops_incidents.series.bands import MinuteRollup, band_of, robust_range, with_bands
 
@@ -93,7 +93,7 @@ def test_a_lasting_fault_never_teaches_the_band_its_own_values() -> None:
     rows = [rollup(m) for m in range(fault)] + [rollup(m, errors=60) for m in range(fault, fault + 60)]
     now = T0 + timedelta(minutes=fault + 60)
     troubles = [Trouble(AnomalyKind.ERROR_RATIO, T0 + timedelta(minutes=fault, seconds=2), None)]
-    spoiled = {measure: spoiled_periods(troubles, measure, now) for measure in Measure}
+    spoiled = spoiled_by_measure(troubles, now)
     [*_, (last, band)] = with_bands(rows, T0 + timedelta(minutes=fault + 59), spoiled)
     assert last.error_ratio == 0.5
     assert band is not None

@@ -70,6 +70,12 @@ def spoiled_periods(troubles: Iterable[Trouble], measure: Measure, now: datetime
     return merged
 
 
+def spoiled_by_measure(troubles: Iterable[Trouble], now: datetime) -> dict[Measure, list[Period]]:
+    """The periods, merged and sorted, that must not teach each measure."""
+    troubles = list(troubles)
+    return {measure: spoiled_periods(troubles, measure, now) for measure in Measure}
+
+
 def is_healthy(minute: datetime, spoiled: Sequence[Period]) -> bool:
     """Whether the minute starting at `minute` overlaps none of the spoiled periods."""
     end = minute + MINUTE

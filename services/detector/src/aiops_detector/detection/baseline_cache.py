@@ -91,7 +91,7 @@ class BaselineCache:
             now,
             self._recent,
             first_seen,
-            await self._repository.troubles(series, since=first_seen),
+            await self._repository.troubles(series.service, first_seen, series.operation),
             await self._repository.acceptances(series),
         )
         return plan.learn(await self._repository.rollups(series, plan.ranges()))

@@ -23,7 +23,7 @@ from aiops_core.healthy_time import (
     Trouble,
     is_healthy,
     look_back,
-    spoiled_periods,
+    spoiled_by_measure,
 )
 from aiops_core.models import AnomalyKind
 from aiops_detector.detection.robust import median, median_absolute_deviation
@@ -239,7 +239,7 @@ class HistoryPlan:
             )
             for measure in Measure
         }
-        spoiled = {measure: spoiled_periods(troubles, measure, now) for measure in Measure}
+        spoiled = spoiled_by_measure(troubles, now)
         first_minute = first_seen.replace(second=0, microsecond=0)
         # From the start of the minute it falls in: `recent` of whole minutes, and the one in progress.
         recent_from = {

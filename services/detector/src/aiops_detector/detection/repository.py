@@ -132,27 +132,17 @@ class DetectionRepository:
         )
         return [RollupRow(**dict(row)) for row in rows]
 
-    async def troubles(self, series: Series, since: datetime) -> list[Trouble]:
-        """The series' anomalies open at some time after `since`, per series kind."""
+    async def troubles(self, service: str, since: datetime, operation: str | None = None) -> list[Trouble]:
+        """The anomalies of one series of the service (of all of them without `operation`), of
+        every kind, open at some time after `since`."""
         rows = await self._pool.fetch(
             """
             SELECT kind, started_at, cleared_at FROM anomalies
-            WHERE service = $1 AND operation = $2 AND (cleared_at IS NULL OR cleared_at > $3)
-            """,
-            series.service,
-            series.operation,
-            since,
-        )
-        return [Trouble(AnomalyKind(r["kind"]), r["started_at"], r["cleared_at"]) for r in rows]
-
-    async def service_troubles(self, service: str, since: datetime) -> list[Trouble]:
-        """The service's anomalies, of every series and kind, open at some time after `since`."""
-        rows = await self._pool.fetch(
-            """
-            SELECT kind, started_at, cleared_at FROM anomalies
-            WHERE service = $1 AND (cleared_at IS NULL OR cleared_at > $2)
+            WHERE service = $1 AND ($2::text IS NULL OR operation = $2)
+              AND (cleared_at IS NULL OR cleared_at > $3)
             """,
             service,
+            operation,
             since,
         )
         return [Trouble(AnomalyKind(r["kind"]), r["started_at"], r["cleared_at"]) for r in rows]

@@ -63,7 +63,7 @@ class DetectionRuntime:
             config=config,
             models=ServiceModels(
                 windows,
-                repository.service_troubles,
+                repository.troubles,
                 history_s=config.active_within_s,
                 window_s=config.window_s,
             )

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 import asyncpg
 
 from aiops_core.errors import NotFoundError
-from aiops_core.healthy_time import Measure, Period, Trouble, spoiled_periods
+from aiops_core.healthy_time import Measure, Period, Trouble, spoiled_by_measure
 from aiops_core.models import Anomaly
 from aiops_incidents.repository import IncidentRepository
 from aiops_incidents.series.bands import HISTORY, Band, MinuteRollup, with_bands
@@ -68,8 +68,7 @@ class SeriesReader:
 
 
 def _spoiled(anomalies: list[Anomaly], now: datetime) -> dict[Measure, list[Period]]:
-    troubles = [Trouble(a.kind, a.started_at, a.cleared_at) for a in anomalies]
-    return {measure: spoiled_periods(troubles, measure, now) for measure in Measure}
+    return spoiled_by_measure((Trouble(a.kind, a.started_at, a.cleared_at) for a in anomalies), now)
 
 
 def _with_bands(
