@@ -12,7 +12,6 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from importlib.metadata import version
-from typing import Protocol
 
 from fastapi import APIRouter, FastAPI
 from prometheus_client import CollectorRegistry
@@ -21,6 +20,7 @@ from redis.asyncio import Redis
 
 from aiops_core.api_docs import install_api_docs
 from aiops_core.bus import Bus
+from aiops_core.components import Component
 from aiops_core.errors import install_error_handlers
 from aiops_core.observability.health import HealthChecks, health_router
 
@@ -29,14 +29,6 @@ Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 _UNINSTRUMENTED = ["/metrics", "/livez", "/readyz", "/health"]
 # The per-route latency histogram: fine enough for p50/p95/p99 from a few ms to seconds.
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-
-
-class Background(Protocol):
-    """Work that runs beside the servers of a process, such as a load generator."""
-
-    async def start(self) -> None: ...
-
-    async def stop(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -64,7 +56,7 @@ class ServiceSpec:
     build: Callable[[Shared], FastAPI] | None = None
     members: tuple[str, ...] = ()
     order: int = 50
-    companion: Callable[[Shared], Background] | None = None
+    companion: Callable[[Shared], Component] | None = None
 
 
 def create_service_app(

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Generator
 import uvicorn
 from fastapi import FastAPI
 
-from aiops_core.app import Background
+from aiops_core.components import Component
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ class ProcessRunner:
         except SystemExit:  # uvicorn's way of saying the lifespan failed at start-up
             log.error("server stopped at start-up")
 
-    async def start_background(self, name: str, work: Background) -> None:
+    async def start_background(self, name: str, work: Component) -> None:
         await work.start()
         self._started.append((name, work.stop))
 

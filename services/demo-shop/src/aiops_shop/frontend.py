@@ -12,7 +12,8 @@ import httpx
 from fastapi import APIRouter, FastAPI, Request
 from pydantic import BaseModel, Field
 
-from aiops_core.app import Background, ServiceSpec, Shared
+from aiops_core.app import ServiceSpec, Shared
+from aiops_core.components import Component
 from aiops_core.errors import BadGatewayError, ConflictError
 from aiops_shop.common import create_shop_app, get_behaviour
 from aiops_shop.faults import Behaviour
@@ -102,7 +103,7 @@ def create_app(settings: ShopSettings | None = None, shared: Shared | None = Non
     )
 
 
-def _load_generator(shared: Shared) -> Background:
+def _load_generator(shared: Shared) -> Component:
     return LoadGenerator.from_settings(shared.service_urls["shop-frontend"])
 
 

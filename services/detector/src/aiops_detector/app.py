@@ -71,7 +71,7 @@ def create_app(
             queue_depth = QueueDepthMonitor(
                 clients.bus, [name for q in queues for name in (q.name, q.dead_letter_queue)], registry
             )
-            queue_depth.start()
+            await queue_depth.start()
             clients.add_health_checks(health)
             try:
                 yield

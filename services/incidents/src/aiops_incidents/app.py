@@ -127,7 +127,7 @@ def create_app(
                 PeriodicJob("webhook deliveries", webhooks.run_once, interval_s=NOTIFY_INTERVAL_S),
             ]
             for job in jobs:
-                job.start()
+                await job.start()
             consumer = AnomalyConsumer(clients.bus, service, prefetch=settings.broker_prefetch)
             await consumer.start()
             queue_depth = QueueDepthMonitor(
@@ -135,7 +135,7 @@ def create_app(
                 [ANOMALY_QUEUE.name, ANOMALY_QUEUE.dead_letter_queue, WEBHOOK_DEAD_LETTERS.dead_letter_queue],
                 registry,
             )
-            queue_depth.start()
+            await queue_depth.start()
             clients.add_health_checks(health)
             try:
                 yield

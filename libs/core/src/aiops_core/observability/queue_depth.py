@@ -30,7 +30,7 @@ class QueueDepthMonitor:
         )
         self._task: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
+    async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="queue-depth-monitor")
 
     async def sample(self) -> None:

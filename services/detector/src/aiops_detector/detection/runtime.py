@@ -90,7 +90,7 @@ class DetectionRuntime:
     async def start(self) -> None:
         await self._consumer.start()
         for job in self._jobs:
-            job.start()
+            await job.start()
 
     async def stop(self) -> None:
         for job in self._jobs:
