@@ -3,6 +3,7 @@ from pydantic import ValidationError
 
 from aiops_core.settings import CoreSettings, QueueType
 from aiops_core.urls import redact
+from aiops_incidents.settings import IncidentSettings
 from aiops_ingest.settings import IngestSettings
 
 
@@ -65,3 +66,14 @@ def test_no_ingest_tokens_means_open(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_redact_hides_the_password() -> None:
     assert redact("amqp://guest:secret@rabbit:5672/") == "amqp://guest:***@rabbit:5672/"
     assert redact("redis://cache:6379/0") == "redis://cache:6379/0"
+
+
+def test_every_comma_separated_setting_is_split_the_same_way(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIOPS_API_TOKENS", " oncall:s3cret:write ,, grafana:t0ken:read ")
+    monkeypatch.setenv("AIOPS_WEBHOOK_URLS", "https://hooks.example.com/a,")
+    settings = IncidentSettings()
+    assert settings.api_tokens == ["oncall:s3cret:write", "grafana:t0ken:read"]
+    assert settings.webhook_urls == ["https://hooks.example.com/a"]
+    # Not read as JSON first: a value that happens to be a JSON list is still one entry per comma.
+    monkeypatch.setenv("AIOPS_INGEST_TOKENS", '["a", "b"]')
+    assert IngestSettings().ingest_tokens == ['["a"', '"b"]']

@@ -9,8 +9,8 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from aiops_core.urls import check_url
 
@@ -28,6 +28,17 @@ class LogFormat(StrEnum):
 DatabaseUrl = Annotated[str, AfterValidator(lambda v: check_url(v, ("postgresql", "postgres")))]
 BrokerUrl = Annotated[str, AfterValidator(lambda v: check_url(v, ("amqp", "amqps")))]
 RedisUrl = Annotated[str, AfterValidator(lambda v: check_url(v, ("redis", "rediss", "unix")))]
+
+
+def _split_commas(value: object) -> object:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+# A list written as one comma-separated variable: " a, b ,," is ["a", "b"]; empty is [].
+# NoDecode keeps pydantic-settings from reading the variable as JSON first.
+CommaList = Annotated[list[str], NoDecode, BeforeValidator(_split_commas)]
 
 
 class CoreSettings(BaseSettings):

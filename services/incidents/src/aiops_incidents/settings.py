@@ -1,16 +1,13 @@
 from __future__ import annotations
 
-from typing import Annotated
-
 from pydantic import Field, field_validator
-from pydantic_settings import NoDecode
 
-from aiops_core.settings import CoreSettings
+from aiops_core.settings import CommaList, CoreSettings
 from aiops_incidents.demo_faults.urls import parse_shop_urls
 
 
 class IncidentSettings(CoreSettings):
-    api_tokens: Annotated[list[str], NoDecode] = Field(
+    api_tokens: CommaList = Field(
         default_factory=list,
         description="Comma-separated API tokens, each name:secret:scope with scope read or write "
         "(write can also read); empty leaves the API open.",
@@ -56,7 +53,7 @@ class IncidentSettings(CoreSettings):
         le=3600,
         description="Seconds of recent spans the service graph's call rates cover.",
     )
-    webhook_urls: Annotated[list[str], NoDecode] = Field(
+    webhook_urls: CommaList = Field(
         default_factory=list,
         description="Comma-separated URLs that receive incident notifications (POST, JSON).",
     )
@@ -87,11 +84,4 @@ class IncidentSettings(CoreSettings):
     @classmethod
     def _check_shop_urls(cls, value: str) -> str:
         parse_shop_urls(value)
-        return value
-
-    @field_validator("api_tokens", "webhook_urls", mode="before")
-    @classmethod
-    def _split(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [item.strip() for item in value.split(",") if item.strip()]
         return value

@@ -1,15 +1,12 @@
 from __future__ import annotations
 
-from typing import Annotated
+from pydantic import Field
 
-from pydantic import Field, field_validator
-from pydantic_settings import NoDecode
-
-from aiops_core.settings import CoreSettings
+from aiops_core.settings import CommaList, CoreSettings
 
 
 class IngestSettings(CoreSettings):
-    ingest_tokens: Annotated[list[str], NoDecode] = Field(
+    ingest_tokens: CommaList = Field(
         default_factory=list,
         description="Comma-separated bearer tokens accepted by ingest; empty accepts any request.",
     )
@@ -53,10 +50,3 @@ class IngestSettings(CoreSettings):
         ge=1,
         description="Requests one client may send at once above its rate before it is limited.",
     )
-
-    @field_validator("ingest_tokens", mode="before")
-    @classmethod
-    def _split_tokens(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [token.strip() for token in value.split(",") if token.strip()]
-        return value
