@@ -12,9 +12,8 @@ import logging
 import time
 
 import asyncpg
-from pydantic import ValidationError
 
-from aiops_core.bus import Bus, IncomingMessage, PoisonMessageError, Subscription
+from aiops_core.bus import Bus, IncomingMessage, PoisonMessageError, QueueConsumer
 from aiops_core.bus.topology import SPAN_STORE_QUEUE
 from aiops_core.models import SpanBatch
 from aiops_detector.metrics import WriterMetrics
@@ -23,44 +22,28 @@ from aiops_detector.repository import SpanRepository
 log = logging.getLogger(__name__)
 
 
-class SpanWriterConsumer:
+class SpanWriterConsumer(QueueConsumer[SpanBatch]):
+    queue = SPAN_STORE_QUEUE
+    model = SpanBatch
+    what = "span batch"
+
     def __init__(
         self, bus: Bus, repository: SpanRepository, metrics: WriterMetrics, *, prefetch: int
     ) -> None:
-        self._bus = bus
+        super().__init__(bus, prefetch=prefetch)
         self._repository = repository
         self._metrics = metrics
-        self._prefetch = prefetch
-        self._subscription: Subscription | None = None
 
-    async def start(self) -> None:
-        self._subscription = await self._bus.consume(SPAN_STORE_QUEUE, self.handle, prefetch=self._prefetch)
-
-    async def stop(self) -> None:
-        """Stop taking batches, finish (and acknowledge) those in flight."""
-        if self._subscription is not None:
-            await self._subscription.stop()
-
-    async def handle(self, message: IncomingMessage) -> None:
-        try:
-            batch = decode_span_batch(message)
-        except PoisonMessageError:
-            self._metrics.batches.labels("dead_lettered").inc()
-            raise
+    async def process(self, batch: SpanBatch, message: IncomingMessage) -> None:
         started = time.perf_counter()
         try:
             stored = await self._repository.write_batch(batch)
         except asyncpg.CheckViolationError:
             # No partition for a row's day: one was dropped since we last looked.
             self._repository.forget_partitions()
-            self._metrics.batches.labels("retried").inc()
             raise
         except asyncpg.DataError as exc:
-            self._metrics.batches.labels("dead_lettered").inc()
             raise PoisonMessageError(f"the database refused the batch's data: {exc}") from exc
-        except Exception:
-            self._metrics.batches.labels("retried").inc()
-            raise
         if not stored:
             self._metrics.batches.labels("duplicate").inc()
             log.info("skipped a batch already stored", extra={"batch_id": str(batch.batch_id)})
@@ -70,12 +53,8 @@ class SpanWriterConsumer:
         self._metrics.batches.labels("stored").inc()
         self._metrics.rows.inc(len(batch.spans))
 
+    def on_dead_letter(self, reason: str) -> None:
+        self._metrics.batches.labels("dead_lettered").inc()
 
-def decode_span_batch(message: IncomingMessage) -> SpanBatch:
-    """The message's span batch; `PoisonMessageError` (dead-letter it) when it is none."""
-    try:
-        return SpanBatch.model_validate_json(message.body)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        location = ".".join(str(part) for part in error["loc"]) or "body"
-        raise PoisonMessageError(f"not a span batch: {location}: {error['msg']}") from exc
+    def on_retry(self, error: Exception) -> None:
+        self._metrics.batches.labels("retried").inc()

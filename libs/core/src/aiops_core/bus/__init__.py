@@ -8,6 +8,7 @@ from aiops_core.bus.base import (
     PoisonMessageError,
     Subscription,
 )
+from aiops_core.bus.consumer import QueueConsumer
 from aiops_core.bus.memory import InMemoryBus
 from aiops_core.bus.rabbitmq import RabbitBus
 
@@ -18,6 +19,7 @@ __all__ = [
     "InMemoryBus",
     "IncomingMessage",
     "PoisonMessageError",
+    "QueueConsumer",
     "RabbitBus",
     "Subscription",
 ]

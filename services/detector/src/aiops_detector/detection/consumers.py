@@ -10,45 +10,35 @@ from __future__ import annotations
 
 import time
 
-from aiops_core.bus import Bus, IncomingMessage, PoisonMessageError, Subscription
+from aiops_core.bus import Bus, IncomingMessage, QueueConsumer
 from aiops_core.bus.topology import SPAN_DETECT_QUEUE
-from aiops_detector.consumers import decode_span_batch
+from aiops_core.models import SpanBatch
 from aiops_detector.detection.metrics import DetectionMetrics
 from aiops_detector.detection.window_store import WindowStore
 from aiops_detector.detection.windows import aggregate
 
 
-class WindowConsumer:
+class WindowConsumer(QueueConsumer[SpanBatch]):
+    queue = SPAN_DETECT_QUEUE
+    model = SpanBatch
+    what = "span batch"
+
     def __init__(
         self, bus: Bus, windows: WindowStore, metrics: DetectionMetrics, *, slot_s: int, prefetch: int
     ) -> None:
-        self._bus = bus
+        super().__init__(bus, prefetch=prefetch)
         self._windows = windows
         self._metrics = metrics
         self._slot_s = slot_s
-        self._prefetch = prefetch
-        self._subscription: Subscription | None = None
 
-    async def start(self) -> None:
-        self._subscription = await self._bus.consume(SPAN_DETECT_QUEUE, self.handle, prefetch=self._prefetch)
-
-    async def stop(self) -> None:
-        if self._subscription is not None:
-            await self._subscription.stop()
-
-    async def handle(self, message: IncomingMessage) -> None:
-        try:
-            batch = decode_span_batch(message)
-        except PoisonMessageError:
-            self._metrics.batches.labels("dead_lettered").inc()
-            raise
+    async def process(self, batch: SpanBatch, message: IncomingMessage) -> None:
         deltas = aggregate(batch.spans, self._slot_s)
-        try:
-            merged = (
-                await self._windows.merge(batch.batch_id, deltas, received_s=time.time()) if deltas else True
-            )
-        except Exception:
-            self._metrics.batches.labels("retried").inc()
-            raise
+        merged = await self._windows.merge(batch.batch_id, deltas, received_s=time.time()) if deltas else True
         self._metrics.batches.labels("merged" if merged else "duplicate").inc()
         self._metrics.lag_seconds.observe(max(0.0, (time.time_ns() - batch.created_at_unix_nano) / 1e9))
+
+    def on_dead_letter(self, reason: str) -> None:
+        self._metrics.batches.labels("dead_lettered").inc()
+
+    def on_retry(self, error: Exception) -> None:
+        self._metrics.batches.labels("retried").inc()
