@@ -35,10 +35,10 @@ from aiops_core.models import SpanBatch
 from aiops_core.store import migrate
 from aiops_detector.detection.baseline_cache import BaselineCache
 from aiops_detector.detection.baselines import Baseline, RobustStat
-from aiops_detector.detection.consumers import WindowConsumer
 from aiops_detector.detection.metrics import DetectionMetrics
 from aiops_detector.detection.repository import DetectionRepository
 from aiops_detector.detection.service import DetectionConfig, DetectionService
+from aiops_detector.detection.window_consumer import WindowConsumer
 from aiops_detector.detection.window_store import StoreTimes, WindowStore
 from aiops_detector.detection.windows import Series, SeriesDelta, SlotDelta
 from bench.sandbox import REDIS_URL, bench_platform

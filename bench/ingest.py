@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from aiops_core.bus.topology import SPAN_DETECT_QUEUE
 from aiops_core.store import migrate
-from aiops_detector.repository import SPAN_COLUMNS, span_record
+from aiops_detector.writer.repository import SPAN_COLUMNS, span_record
 from bench.sandbox import bench_platform
 from tests.support.bus import depth
 from tests.support.otlp import build_request, http_server_span

@@ -14,7 +14,7 @@ from aiops_core.models import Anomaly, AnomalyEvidence, AnomalyKind, SpanKind
 from aiops_detector.detection.repository import DetectionRepository
 from aiops_detector.detection.window_store import WindowSpans, WindowStore, merge_slots
 from aiops_detector.detection.windows import Series, aggregate
-from aiops_detector.repository import SpanRepository
+from aiops_detector.writer.repository import SpanRepository
 from tests.support.spans import batch_of, request_span
 
 PAYMENT = Series("payment", "POST /payment")

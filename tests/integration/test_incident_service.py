@@ -17,7 +17,7 @@ from redis.asyncio import Redis
 
 from aiops_core.errors import ConflictError, NotFoundError
 from aiops_core.models import Anomaly, AnomalyEvidence, AnomalyKind, Span
-from aiops_detector.repository import SpanRepository
+from aiops_detector.writer.repository import SpanRepository
 from aiops_incidents.live_stats import LiveStats
 from aiops_incidents.metrics import IncidentMetrics
 from aiops_incidents.repository import IncidentFilters

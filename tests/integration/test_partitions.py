@@ -5,8 +5,8 @@ import pytest
 
 from aiops_core.store import Backend
 from aiops_core.store.partitions import drop_partitions_before, ensure_partitions, existing_partitions
-from aiops_detector.maintenance import RetentionPolicy, SpanMaintenanceJob
-from aiops_detector.repository import SpanRepository
+from aiops_detector.writer.maintenance import RetentionPolicy, SpanMaintenanceJob
+from aiops_detector.writer.repository import SpanRepository
 from tests.support.spans import batch_at
 
 

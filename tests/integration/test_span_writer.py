@@ -19,9 +19,9 @@ from aiops_core.bus.topology import (
 )
 from aiops_core.models import SpanBatch
 from aiops_core.settings import QueueType
-from aiops_detector.consumers import SpanWriterConsumer
-from aiops_detector.metrics import WriterMetrics
-from aiops_detector.repository import SpanRepository
+from aiops_detector.writer.consumer import SpanWriterConsumer
+from aiops_detector.writer.metrics import WriterMetrics
+from aiops_detector.writer.repository import SpanRepository
 from tests.support.bus import depth, drain
 from tests.support.proxy import TcpProxy
 from tests.support.spans import batch_at

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from aiops_core.models import Span
-from aiops_detector.repository import SpanRepository
+from aiops_detector.writer.repository import SpanRepository
 from aiops_incidents.rca.routes import traces_router
 from tests.support.incidents_api import api_app, api_client
 from tests.support.shop_traces import checkout_trace

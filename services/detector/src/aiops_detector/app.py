@@ -19,12 +19,12 @@ from aiops_core.observability.health import HealthChecks
 from aiops_core.observability.metrics import create_registry
 from aiops_core.observability.queue_depth import QueueDepthMonitor
 from aiops_core.store import Backend, current_backend
-from aiops_detector.consumers import SpanWriterConsumer
 from aiops_detector.detection.runtime import DetectionRuntime
-from aiops_detector.maintenance import RetentionPolicy, SpanMaintenanceJob
-from aiops_detector.metrics import WriterMetrics
-from aiops_detector.repository import SpanRepository
 from aiops_detector.settings import DetectorSettings
+from aiops_detector.writer.consumer import SpanWriterConsumer
+from aiops_detector.writer.maintenance import RetentionPolicy, SpanMaintenanceJob
+from aiops_detector.writer.metrics import WriterMetrics
+from aiops_detector.writer.repository import SpanRepository
 
 DESCRIPTION = """\
 Consumes span batches from the bus and writes them to the store with COPY, exactly once: each

@@ -12,12 +12,12 @@ from redis.asyncio import Redis
 from aiops_core.bus import Bus
 from aiops_core.periodic import PeriodicJob
 from aiops_detector.detection.baseline_cache import BaselineCache
-from aiops_detector.detection.consumers import WindowConsumer
 from aiops_detector.detection.metrics import DetectionMetrics
 from aiops_detector.detection.multivariate import ServiceModels
 from aiops_detector.detection.repository import DetectionRepository
 from aiops_detector.detection.rollup import RollupJob
 from aiops_detector.detection.service import DetectionConfig, DetectionService
+from aiops_detector.detection.window_consumer import WindowConsumer
 from aiops_detector.detection.window_store import StoreTimes, WindowStore
 from aiops_detector.settings import DetectorSettings
 

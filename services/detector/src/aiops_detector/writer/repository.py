@@ -1,4 +1,4 @@
-"""The detector's SQL: span batches written with COPY, exactly once."""
+"""The span writer's SQL: span batches written with COPY, exactly once."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ import asyncpg
 
 from aiops_core.store import Backend
 from aiops_core.store.partitions import apply_timescale_policies, drop_partitions_before
-from aiops_detector.repository import SpanRepository
+from aiops_detector.writer.repository import SpanRepository
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ import asyncpg
 from aiops_core.bus import Bus, IncomingMessage, PoisonMessageError, QueueConsumer
 from aiops_core.bus.topology import SPAN_STORE_QUEUE
 from aiops_core.models import SpanBatch
-from aiops_detector.metrics import WriterMetrics
-from aiops_detector.repository import SpanRepository
+from aiops_detector.writer.metrics import WriterMetrics
+from aiops_detector.writer.repository import SpanRepository
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""The span writer: span batches stored exactly once, and the storage kept within its retention."""
