@@ -15,6 +15,7 @@ from aiops_core.app import ServiceSpec, create_service_app
 from aiops_core.bus import Bus
 from aiops_core.bus.topology import SPAN_DETECT_QUEUE, SPAN_STORE_QUEUE
 from aiops_core.clients import store_bus_and_cache
+from aiops_core.components import Component, running
 from aiops_core.observability.health import HealthChecks
 from aiops_core.observability.metrics import create_registry
 from aiops_core.observability.queue_depth import QueueDepthMonitor
@@ -61,25 +62,24 @@ def create_app(
                 ),
                 interval_s=settings.maintenance_interval_s,
             )
-            await maintenance.start()
-            writer = SpanWriterConsumer(clients.bus, repository, metrics, prefetch=settings.broker_prefetch)
-            await writer.start()
-            detection = DetectionRuntime(settings, clients.pool, clients.redis, clients.bus, registry)
-            if settings.detection_enabled:
-                await detection.start()
             queues = [SPAN_STORE_QUEUE, SPAN_DETECT_QUEUE]
             queue_depth = QueueDepthMonitor(
                 clients.bus, [name for q in queues for name in (q.name, q.dead_letter_queue)], registry
             )
-            await queue_depth.start()
-            clients.add_health_checks(health)
-            try:
+            writer = SpanWriterConsumer(clients.bus, repository, metrics, prefetch=settings.broker_prefetch)
+            # Built even when disabled, so that its metrics are always exported.
+            detection = DetectionRuntime(settings, clients.pool, clients.redis, clients.bus, registry)
+            # Stopped in reverse: detection first, then the writer, the queue monitor and last the
+            # maintenance job, whose first run (partitions, TimescaleDB policies) the writer needs.
+            components: list[Component] = [
+                maintenance,
+                queue_depth,
+                writer,
+                *(detection.components if settings.detection_enabled else []),
+            ]
+            async with running(components):
+                clients.add_health_checks(health)
                 yield
-            finally:
-                await detection.stop()
-                await writer.stop()
-                await queue_depth.stop()
-                await maintenance.stop()
 
     return create_service_app(
         title="AIOps detector",

@@ -1,5 +1,5 @@
 """The detection part of the detector process, wired from settings: the window consumer, the
-rollup job and the evaluation loop, started and stopped together."""
+rollup job and the evaluation loop, listed as components for the app to run."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 
 from aiops_core.bus import Bus
+from aiops_core.components import Component
 from aiops_core.periodic import PeriodicJob
 from aiops_detector.detection.baseline_cache import BaselineCache
 from aiops_detector.detection.metrics import DetectionMetrics
@@ -70,7 +71,7 @@ class DetectionRuntime:
             if settings.multivariate_enabled
             else None,
         )
-        self._consumer = WindowConsumer(
+        consumer = WindowConsumer(
             bus, windows, metrics, slot_s=config.slot_s, prefetch=settings.broker_prefetch
         )
         rollup = RollupJob(
@@ -82,17 +83,10 @@ class DetectionRuntime:
             with metrics.evaluation_seconds.time():
                 await self.service.evaluate(tick_s=interval_s)
 
-        self._jobs = [
+        # Started in this order and stopped in reverse: the windows fill before the first
+        # evaluation reads them, and evaluation ends before the consumer stops feeding them.
+        self.components: list[Component] = [
+            consumer,
             PeriodicJob("rollup", rollup.run_once, interval_s=settings.rollup_interval_s),
             PeriodicJob("evaluation", evaluate, interval_s=interval_s),
         ]
-
-    async def start(self) -> None:
-        await self._consumer.start()
-        for job in self._jobs:
-            await job.start()
-
-    async def stop(self) -> None:
-        for job in self._jobs:
-            await job.stop()
-        await self._consumer.stop()

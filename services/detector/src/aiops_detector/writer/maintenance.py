@@ -64,6 +64,10 @@ class SpanMaintenanceJob:
             log.info("forgot expired batch ids", extra={"count": forgotten})
 
     async def start(self) -> None:
+        # Not a `PeriodicJob`, whose first run happens in the background: this one is awaited, so
+        # that the service does not start writing before the policies and partitions are in place
+        # (and a database that refuses them fails the start-up); the loop then waits a full
+        # interval before the next run.
         if self._backend is Backend.TIMESCALEDB:
             async with self._pool.acquire() as conn:
                 await apply_timescale_policies(
