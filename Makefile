@@ -69,3 +69,9 @@ clean:
 .PHONY: k8s
 k8s: install
 	$(BIN)/python -m tests.deploy.chart
+
+# The README's settings table, the chart's values schema and the settings listed in its values.yaml,
+# rendered from the settings models (a test fails while they are stale).
+.PHONY: settings
+settings: install
+	$(BIN)/python -m aiops_core.settings_reference

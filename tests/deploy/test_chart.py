@@ -7,15 +7,15 @@ from __future__ import annotations
 import base64
 import json
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import helm_python
+import jsonschema
 import kubernetes_validate
 import pytest
-from pydantic.fields import FieldInfo
+from pydantic import TypeAdapter, ValidationError
 
-from aiops_core.settings import CoreSettings
-from aiops_incidents.settings import IncidentSettings
+from aiops_core import settings_reference
 from tests.deploy.chart import CHART_DIR, VARIANTS, load_values, manifests, render
 
 # The oldest Kubernetes release still widely run, and the newest whose schemas are bundled.
@@ -448,56 +448,86 @@ def test_the_values_schema_accepts_settings_written_as_numbers_booleans_or_text(
     )
 
 
-# Settings of the incidents service that hold credentials: they go into the Secret.
-INCIDENT_SECRET_SETTINGS = {"AIOPS_API_TOKENS": "apiTokens", "AIOPS_WEBHOOK_URLS": "webhookUrls"}
+# The chart's values that fill each Secret key (keys of secretKeys).
+SECRET_VALUES = {
+    "AIOPS_DATABASE_URL": "databaseUrl",
+    "AIOPS_BROKER_URL": "brokerUrl",
+    "AIOPS_REDIS_URL": "redisUrl",
+    "AIOPS_INGEST_TOKENS": "ingestTokens",
+    "AIOPS_API_TOKENS": "apiTokens",
+    "AIOPS_WEBHOOK_URLS": "webhookUrls",
+}
 
 
-def incident_settings() -> dict[str, FieldInfo]:
-    """The incidents service's own settings (not the shared ones), by environment variable."""
-    return {
-        f"AIOPS_{name.upper()}": field
-        for name, field in IncidentSettings.model_fields.items()
-        if name not in CoreSettings.model_fields
-    }
+def values_schema() -> dict[str, Any]:
+    schema: dict[str, Any] = json.loads((CHART_DIR / "values.schema.json").read_text())
+    return schema
 
 
-def test_every_incidents_setting_is_a_documented_and_checked_value() -> None:
-    schema = json.loads((CHART_DIR / "values.schema.json").read_text())
+def test_every_setting_is_checked_and_every_secret_one_has_its_place_in_the_secret() -> None:
+    schema = values_schema()
+    found = settings_reference.settings()
+    secret = {s.env for s in found if s.secret}
+    assert set(schema["definitions"]["settings"]["properties"]) == {s.env for s in found} - secret
+    assert set(schema["definitions"]["secretKeys"]["enum"]) == secret == set(SECRET_VALUES)
+    # Each comes from its own value into the chart's Secret, and is a documented key of an existing one.
     values_text = (CHART_DIR / "values.yaml").read_text()
-    typed = schema["definitions"]["incidentsEnv"]["allOf"][1]["properties"]
-    settings = incident_settings()
-    plain = {key: field for key, field in settings.items() if key not in INCIDENT_SECRET_SETTINGS}
-    assert set(INCIDENT_SECRET_SETTINGS) <= set(settings)
-    assert set(typed) == set(plain)
-    assert set(INCIDENT_SECRET_SETTINGS) <= set(schema["definitions"]["secretKeys"]["enum"])
-    for key, value_name in INCIDENT_SECRET_SETTINGS.items():
+    data = of_kind(manifests(render({})), "Secret")["aiops-secrets"]["data"]
+    for key, value_name in SECRET_VALUES.items():
         assert value_name in schema["properties"]["secrets"]["properties"], key
+        assert key in data, key
         assert key in values_text, f"secrets.existingSecret does not document {key}"
-    for key, field in plain.items():
-        # Listed, with the service's default, in the comment above incidents.env.
-        default = field.get_default(call_default_factory=True)
-        if isinstance(default, bool):
-            shown = str(default).lower()
-        elif isinstance(default, str):
-            shown = default
-        else:
-            shown = f"{default:g}"
-        assert f'#   {key}: "{shown}"' in values_text, key
-        assert typed[key]["description"] == field.description, key
-        if field.annotation is bool:
+
+
+def service_takes(field: TypeAdapter[Any], value: object) -> bool:
+    try:
+        field.validate_python(value)
+    except ValidationError:
+        return False
+    return True
+
+
+def chart_takes(schema: jsonschema.Draft7Validator, env: str, value: object) -> bool:
+    return bool(schema.is_valid({env: value}))
+
+
+def probes(setting: settings_reference.Setting) -> list[object]:
+    """Values around the default and the bounds, as numbers and as text."""
+    numbers: list[float] = [0, 1, -1, 0.5, 2.5]
+    limits = settings_reference.bounds(setting.field)
+    for bound in limits.values():
+        numbers += [bound - 1, bound - 0.5, bound, bound + 0.5, bound + 1]
+    default = settings_reference.default_of(setting.field)
+    if isinstance(default, int | float) and not isinstance(default, bool):
+        numbers.append(default)
+    texts = [settings_reference.shown(n) for n in numbers] + ["", "abc", "1e3x", "true", "no", "maybe"]
+    return [*numbers, True, False, *texts]
+
+
+def test_the_values_schema_takes_what_the_services_take() -> None:
+    """For numbers and booleans the schema and the settings agree; a number written as text is
+    checked for its form only, so the schema never refuses text a service would take."""
+    schema = values_schema()
+    settings_schema = jsonschema.Draft7Validator({"$ref": "#/definitions/settings", **schema})
+    checked = 0
+    for setting in settings_reference.settings():
+        if setting.secret or setting.field.annotation not in (bool, int, float):
             continue
-        if field.annotation is str:
-            assert typed[key]["type"] == "string", key
-            continue
-        number, text = typed[key]["anyOf"]
-        assert number["type"] == ("integer" if field.annotation is int else "number"), key
-        assert text["type"] == "string", key
-        bounds = {}
-        for constraint in field.metadata:
-            for attribute, keyword in [("ge", "minimum"), ("gt", "exclusiveMinimum"), ("le", "maximum")]:
-                if hasattr(constraint, attribute):
-                    bounds[keyword] = getattr(constraint, attribute)
-        assert {k: v for k, v in number.items() if k != "type"} == bounds, key
+        metadata = setting.field.metadata
+        field = TypeAdapter(
+            Annotated[setting.field.annotation, *metadata] if metadata else setting.field.annotation
+        )
+        for value in probes(setting):
+            service = service_takes(field, value)
+            chart = chart_takes(settings_schema, setting.env, value)
+            if isinstance(value, str):
+                assert chart or not service, (setting.env, value)
+            elif isinstance(value, bool) == (setting.field.annotation is bool):
+                assert chart == service, (setting.env, value)
+            else:
+                assert not chart, (setting.env, value)
+            checked += 1
+    assert checked > 500
 
 
 def test_dashboards_ship_as_configmaps_for_grafanas_sidecar() -> None:

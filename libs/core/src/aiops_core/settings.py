@@ -9,7 +9,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field, JsonValue
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from aiops_core.urls import check_url
@@ -36,6 +36,10 @@ def _split_commas(value: object) -> object:
     return value
 
 
+# A field's json_schema_extra for a setting that holds a password or token: the chart and compose
+# keep it in a Secret, never in plain config (see aiops_core.settings_reference).
+SECRET: dict[str, JsonValue] = {"secret": True}
+
 # A list written as one comma-separated variable: " a, b ,," is ["a", "b"]; empty is [].
 # NoDecode keeps pydantic-settings from reading the variable as JSON first.
 CommaList = Annotated[list[str], NoDecode, BeforeValidator(_split_commas)]
@@ -48,14 +52,17 @@ class CoreSettings(BaseSettings):
         default="postgresql://postgres@127.0.0.1:5432/aiops",
         description="PostgreSQL (or TimescaleDB) connection URL, libpq style: "
         "postgresql://user:password@host:port/database.",
+        json_schema_extra=SECRET,
     )
     broker_url: BrokerUrl = Field(
         default="amqp://guest:guest@127.0.0.1:5672/",
         description="RabbitMQ connection URL: amqp://user:password@host:port/vhost.",
+        json_schema_extra=SECRET,
     )
     redis_url: RedisUrl = Field(
         default="redis://127.0.0.1:6379/0",
         description="Redis connection URL: redis://host:port/db.",
+        json_schema_extra=SECRET,
     )
     redis_key_prefix: str = Field(
         default="aiops:",
@@ -66,7 +73,8 @@ class CoreSettings(BaseSettings):
     queue_type: QueueType = Field(
         default=QueueType.QUORUM,
         description="Type of the durable work queues: quorum (replicated on a broker cluster, "
-        "poison messages dead-lettered after delivery_limit attempts) or classic.",
+        "poison messages dead-lettered after delivery_limit attempts) or classic. Changing it for an "
+        "existing queue needs the queue deleted first.",
     )
     delivery_limit: int = Field(
         default=10,
@@ -103,5 +111,9 @@ class CoreSettings(BaseSettings):
         "(safe with many replicas). Turn off when a separate job migrates.",
     )
     db_pool_max_size: int = Field(default=10, ge=1, le=200, description="Most connections in the pool.")
-    log_level: str = Field(default="INFO", description="Python logging level name.")
+    log_level: str = Field(
+        default="INFO",
+        description="Python logging level name.",
+        json_schema_extra={"enum": ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]},
+    )
     log_format: LogFormat = Field(default=LogFormat.JSON, description="json (one object a line) or text.")

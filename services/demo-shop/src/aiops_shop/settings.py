@@ -31,7 +31,10 @@ class LoadGenSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="AIOPS_", extra="ignore", frozen=True)
 
     loadgen_rps: float = Field(
-        default=5.0, gt=0, le=10_000, description="Checkouts per second the load generator sends."
+        default=5.0,
+        gt=0,
+        le=10_000,
+        description="Checkouts per second the load generator (and aiops up's) sends.",
     )
     loadgen_concurrency: int = Field(
         default=64, ge=1, le=10_000, description="Most checkouts the load generator has in flight."

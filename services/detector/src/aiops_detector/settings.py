@@ -22,7 +22,8 @@ class DetectorSettings(CoreSettings):
         description="On TimescaleDB, span chunks older than this are compressed.",
     )
     detection_enabled: bool = Field(
-        default=True, description="Run the per-series windows, baselines and detectors."
+        default=True,
+        description="Run the per-series windows, baselines and detectors (false: only write spans).",
     )
     multivariate_enabled: bool = Field(
         default=False,
@@ -55,7 +56,8 @@ class DetectorSettings(CoreSettings):
         default=90.0,
         ge=0,
         le=120,
-        description="Seconds of a new series' traffic, rolled up, before it can alarm (it learns first).",
+        description="Seconds of healthy history (rolled up) each measure of a series learns from before "
+        "it is judged against its baseline; the floors judge from the first request.",
     )
     baseline_history_minutes: int = Field(
         default=60,
@@ -69,7 +71,8 @@ class DetectorSettings(CoreSettings):
         ge=0,
         le=1,
         description="Share of failed requests a series may never exceed, whatever its history or the lack "
-        "of one (significantly beyond it, by a binomial test); 0: no floor.",
+        "of one (significantly beyond it, by a binomial test: 1 failure in 3 requests is not enough); "
+        "0: no floor.",
     )
     latency_floor_ms: float = Field(
         default=0.0,
@@ -95,7 +98,10 @@ class DetectorSettings(CoreSettings):
         default=10.0, gt=0, le=60, description="Seconds between runs of the per-minute rollup job."
     )
     rollup_retention_days: int = Field(
-        default=15, ge=1, le=400, description="Days of per-minute rollups kept for seasonal baselines."
+        default=15,
+        ge=1,
+        le=400,
+        description="Days of per-minute rollups kept (seasonal baselines look up to two weeks back).",
     )
 
     @field_validator("floors_by_service")

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
-from aiops_core.settings import CommaList, CoreSettings
+from aiops_core.settings import SECRET, CommaList, CoreSettings
 from aiops_incidents.demo_faults.urls import parse_shop_urls
 
 
@@ -11,6 +11,7 @@ class IncidentSettings(CoreSettings):
         default_factory=list,
         description="Comma-separated API tokens, each name:secret:scope with scope read or write "
         "(write can also read); empty leaves the API open.",
+        json_schema_extra=SECRET,
     )
     api_read_requires_token: bool = Field(
         default=False, description="Reads need a token too (with tokens set, writes always do)."
@@ -56,6 +57,7 @@ class IncidentSettings(CoreSettings):
     webhook_urls: CommaList = Field(
         default_factory=list,
         description="Comma-separated URLs that receive incident notifications (POST, JSON).",
+        json_schema_extra=SECRET,
     )
     webhook_max_attempts: int = Field(
         default=6,
@@ -78,6 +80,8 @@ class IncidentSettings(CoreSettings):
         description="Where the demo shop's apps are, for the fault panel: comma-separated "
         "service=URL entries, e.g. frontend=http://127.0.0.1:8080,payment=http://127.0.0.1:8081; "
         "empty: the shop apps running in the same process (aiops up), if any.",
+        # The form parse_shop_urls reads, for the chart's values schema.
+        json_schema_extra={"pattern": r"^(\s*[A-Za-z0-9][A-Za-z0-9_.-]*\s*=\s*https?://[^,\s]+\s*(,|$))*$"},
     )
 
     @field_validator("demo_shop_urls")

@@ -2,13 +2,15 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from aiops_core.settings import CommaList, CoreSettings
+from aiops_core.settings import SECRET, CommaList, CoreSettings
 
 
 class IngestSettings(CoreSettings):
     ingest_tokens: CommaList = Field(
         default_factory=list,
-        description="Comma-separated bearer tokens accepted by ingest; empty accepts any request.",
+        description="Comma-separated bearer tokens accepted by ingest (a request without one gets 401); "
+        "empty accepts any request.",
+        json_schema_extra=SECRET,
     )
     max_body_bytes: int = Field(
         default=16 * 1024 * 1024,
