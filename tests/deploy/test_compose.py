@@ -1,4 +1,4 @@
-"""compose.yaml is a valid Compose file whose services build from the Dockerfiles here."""
+"""compose.yaml is a valid Compose file whose services build from the Dockerfile here."""
 
 from __future__ import annotations
 
@@ -46,7 +46,9 @@ def test_compose_builds_every_image_from_its_dockerfile_and_confines_it() -> Non
     assert {"migrate", "ingest", "detector", "incidents", "shop", "loadgen"} == set(platform)
     for name, service in platform.items():
         if "build" in service:
-            assert (ROOT / service["build"]["dockerfile"]).is_file(), name
+            assert service["build"]["dockerfile"] == "Dockerfile", name
+            folder = ROOT / "services" / service["build"]["args"]["SERVICE"]
+            assert (folder / "pyproject.toml").is_file(), name
         assert service["read_only"] is True, name
         assert service["cap_drop"] == ["ALL"], name
     # Only the platform's own services hold its credentials.
@@ -72,7 +74,8 @@ def test_compose_runs_incidents_by_default_with_its_tokens_from_the_environment(
     assert {name for name, service in services.items() if "profiles" in service} == {"shop", "loadgen"}
     incidents = services["incidents"]
     assert incidents["image"] == "aiops-incidents:dev"
-    assert incidents["build"]["dockerfile"] == "services/incidents/Dockerfile"
+    assert incidents["build"]["dockerfile"] == "Dockerfile"
+    assert incidents["build"]["args"] == {"SERVICE": "incidents"}
     assert incidents["command"] == ["serve", "incidents", "--port", "8000"]
     assert [(p["published"], p["target"]) for p in incidents["ports"]] == [(8000, 8000)]
     assert incidents["healthcheck"]["test"][-1] == "http://127.0.0.1:8000/readyz"

@@ -1,5 +1,6 @@
-"""The Dockerfiles, the chart and skaffold.yaml agree: every image the chart deploys is built by
-skaffold from a Dockerfile that installs from the lock file and runs as the chart's user."""
+"""The Dockerfile, the chart and skaffold.yaml agree: every image the chart deploys is built by
+skaffold from the one Dockerfile, which installs from the lock file, runs as the chart's user and
+has a stage for each service with that service's default command."""
 
 from __future__ import annotations
 
@@ -11,7 +12,14 @@ import yaml
 
 from tests.deploy.chart import CHART_DIR, ROOT, manifests, render
 
-SERVICES = ["ingest", "detector", "incidents", "demo-shop"]
+# Folder under services/ -> what its image serves by default and the ports the chart gives it.
+SERVICES = {
+    "ingest": ("ingest", {4318}),
+    "detector": ("detector", {8001}),
+    "incidents": ("incidents", {8000}),
+    "demo-shop": ("shop", {8080, 8081, 8082}),
+}
+DOCKERFILE = ROOT / "Dockerfile"
 
 
 def skaffold() -> dict[str, Any]:
@@ -19,21 +27,48 @@ def skaffold() -> dict[str, Any]:
     return config
 
 
-@pytest.mark.parametrize("service", SERVICES)
-def test_dockerfile_is_multi_stage_locked_and_unprivileged(service: str) -> None:
-    dockerfile = (ROOT / "services" / service / "Dockerfile").read_text()
+def stages(dockerfile: str) -> dict[str, str]:
+    """Stage name -> its instructions (the last, unnamed stage under "")."""
+    found: dict[str, str] = {}
+    for block in re.split(r"^(?=FROM )", dockerfile, flags=re.MULTILINE)[1:]:
+        name = re.match(r"FROM \S+(?: AS (\S+))?", block)
+        assert name is not None
+        found[name[1] or ""] = block
+    return found
+
+
+def test_the_dockerfile_is_multi_stage_locked_and_unprivileged() -> None:
+    dockerfile = DOCKERFILE.read_text()
     chart_user = yaml.safe_load((CHART_DIR / "values.yaml").read_text())["podSecurityContext"]["runAsUser"]
-    assert len(re.findall(r"^FROM ", dockerfile, flags=re.MULTILINE)) == 2
-    assert re.search(r"pip install .*-c constraints\.txt", dockerfile)
-    assert re.search(rf"^USER {chart_user}:{chart_user}$", dockerfile, flags=re.MULTILINE)
-    assert 'ENTRYPOINT ["aiops"]' in dockerfile
-    assert re.search(r'^CMD \["serve", "', dockerfile, flags=re.MULTILINE)
+    by_name = stages(dockerfile)
+    build, runtime = by_name["build"], by_name["runtime"]
+    assert re.search(r"pip install .*-c constraints\.txt \./libs/core \./services/\$\{SERVICE\}", build)
+    assert "COPY services/${SERVICE}/ services/${SERVICE}/" in build
+    assert "COPY --from=build /opt/aiops /opt/aiops" in runtime
+    assert re.search(rf"^USER {chart_user}:{chart_user}$", runtime, flags=re.MULTILINE)
+    assert 'ENTRYPOINT ["aiops"]' in runtime
+    # The image made is the stage SERVICE names.
+    assert by_name[""].strip() == "FROM ${SERVICE}"
+    # No other Dockerfile to drift from this one.
+    assert list(ROOT.glob("services/*/Dockerfile")) == []
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_each_service_has_its_stage_with_its_command_and_ports(service: str) -> None:
+    assert (ROOT / "services" / service / "pyproject.toml").is_file()
+    command, ports = SERVICES[service]
+    stage = stages(DOCKERFILE.read_text())[service]
+    assert stage.startswith(f"FROM runtime AS {service}\n")
+    assert re.search(rf'^CMD \["serve", "{command}"\]$', stage, flags=re.MULTILINE)
+    (exposed,) = re.findall(r"^EXPOSE (.+)$", stage, flags=re.MULTILINE)
+    assert {int(port) for port in exposed.split()} == ports
 
 
 def test_skaffold_builds_every_image_the_chart_deploys() -> None:
     config = skaffold()
-    artifacts = {a["image"]: a["docker"]["dockerfile"] for a in config["build"]["artifacts"]}
-    assert sorted(artifacts.values()) == sorted(f"services/{s}/Dockerfile" for s in SERVICES)
+    artifacts = {a["image"]: a["docker"] for a in config["build"]["artifacts"]}
+    assert {docker["dockerfile"] for docker in artifacts.values()} == {"Dockerfile"}
+    assert sorted(docker["buildArgs"]["SERVICE"] for docker in artifacts.values()) == sorted(SERVICES)
     values = {"demoShop": {"enabled": True}}
     deployed = {
         container["image"].split(":")[0]
