@@ -115,3 +115,125 @@ written as integers.
 {{- define "aiops.alertLabels" -}}
 {{ toYaml (merge (dict "severity" .severity) .rules.additionalAlertLabels) }}
 {{- end }}
+
+{{/*
+The platform's components that this release deploys, in order, as YAML {components: [...]}; the
+templates of each kind (deployment.yaml, service.yaml, pdb.yaml, hpa.yaml, networkpolicy.yaml)
+range over them, so that probes, security context, settings and scraping cannot drift apart.
+Each component:
+  name        short name: ingest, detector, shop-frontend, ...
+  path        where its values are under .Values: [ingest], [demoShop, frontend]
+  image       its image reference
+  args        arguments to the images' entrypoint, `aiops`
+  port        the port it listens on; none for a component that serves nothing (no Service,
+              PodDisruptionBudget, HorizontalPodAutoscaler, NetworkPolicy or probes)
+  secretEnv   Secret keys passed as environment variables: [{name, optional}]
+  env         computed environment variables; the component's own `env` values win
+  public      whether clients from outside the release may connect (NetworkPolicy)
+  clientsFrom the key under networkPolicy of the peers allowed as such clients; none: anyone
+*/}}
+{{- define "aiops.components" -}}
+{{- $components := list }}
+{{- $components = append $components (dict
+  "name" "ingest"
+  "path" (list "ingest")
+  "image" (include "aiops.image" (dict "root" . "image" .Values.ingest.image))
+  "args" (list "serve" "ingest" "--port" "4318")
+  "port" 4318
+  "secretEnv" (list
+    (dict "name" "AIOPS_BROKER_URL")
+    (dict "name" "AIOPS_REDIS_URL")
+    (dict "name" "AIOPS_INGEST_TOKENS" "optional" true))
+  "public" true
+  "clientsFrom" "ingestFrom") }}
+{{- $components = append $components (dict
+  "name" "detector"
+  "path" (list "detector")
+  "image" (include "aiops.image" (dict "root" . "image" .Values.detector.image))
+  "args" (list "serve" "detector" "--port" "8001")
+  "port" 8001
+  "secretEnv" (list (dict "name" "AIOPS_DATABASE_URL") (dict "name" "AIOPS_BROKER_URL") (dict "name" "AIOPS_REDIS_URL"))
+  "env" (include "aiops.migrationEnv" . | fromYaml)) }}
+{{- $shop := .Values.demoShop }}
+{{- if .Values.incidents.enabled }}
+{{- $env := include "aiops.migrationEnv" . | fromYaml }}
+{{- if $shop.enabled }}
+{{- /* The web UI's fault panel breaks and mends the release's own demo shop. */}}
+{{- $urls := list }}
+{{- range $component := list "frontend" "payment" "inventory" }}
+{{- $url := include "aiops.serviceUrl" (dict "root" $ "component" (printf "shop-%s" $component) "port" (get $shop $component).service.port) }}
+{{- $urls = append $urls (printf "%s=%s" $component $url) }}
+{{- end }}
+{{- $_ := set $env "AIOPS_DEMO_SHOP_URLS" (join "," $urls) }}
+{{- end }}
+{{- $components = append $components (dict
+  "name" "incidents"
+  "path" (list "incidents")
+  "image" (include "aiops.image" (dict "root" . "image" .Values.incidents.image))
+  "args" (list "serve" "incidents" "--port" "8000")
+  "port" 8000
+  "secretEnv" (list
+    (dict "name" "AIOPS_DATABASE_URL")
+    (dict "name" "AIOPS_BROKER_URL")
+    (dict "name" "AIOPS_REDIS_URL")
+    (dict "name" "AIOPS_API_TOKENS" "optional" true)
+    (dict "name" "AIOPS_WEBHOOK_URLS" "optional" true))
+  "env" $env
+  "public" true
+  "clientsFrom" "incidentsFrom") }}
+{{- end }}
+{{- if $shop.enabled }}
+{{- $image := include "aiops.image" (dict "root" . "image" $shop.image) }}
+{{- $ingest := include "aiops.serviceUrl" (dict "root" . "component" "ingest" "port" .Values.ingest.service.port) }}
+{{- /* The shop's apps send their traces to ingest; OTEL_EXPORTER_OTLP_HEADERS carries a token when ingest wants one. */}}
+{{- $otlp := list (dict "name" "OTEL_EXPORTER_OTLP_HEADERS" "optional" true) }}
+{{- $components = append $components (dict
+  "name" "shop-frontend"
+  "path" (list "demoShop" "frontend")
+  "image" $image
+  "args" (list "serve" "shop-frontend" "--port" "8080")
+  "port" 8080
+  "secretEnv" $otlp
+  "env" (dict
+    "OTEL_EXPORTER_OTLP_ENDPOINT" $ingest
+    "AIOPS_SHOP_PAYMENT_URL" (include "aiops.serviceUrl" (dict "root" . "component" "shop-payment" "port" $shop.payment.service.port))
+    "AIOPS_SHOP_INVENTORY_URL" (include "aiops.serviceUrl" (dict "root" . "component" "shop-inventory" "port" $shop.inventory.service.port)))
+  "public" true) }}
+{{- $components = append $components (dict
+  "name" "shop-payment"
+  "path" (list "demoShop" "payment")
+  "image" $image
+  "args" (list "serve" "shop-payment" "--port" "8081")
+  "port" 8081
+  "secretEnv" $otlp
+  "env" (dict "OTEL_EXPORTER_OTLP_ENDPOINT" $ingest)) }}
+{{- $components = append $components (dict
+  "name" "shop-inventory"
+  "path" (list "demoShop" "inventory")
+  "image" $image
+  "args" (list "serve" "shop-inventory" "--port" "8082")
+  "port" 8082
+  "secretEnv" $otlp
+  "env" (dict "OTEL_EXPORTER_OTLP_ENDPOINT" $ingest)) }}
+{{- if $shop.loadgen.enabled }}
+{{- $frontend := include "aiops.serviceUrl" (dict "root" . "component" "shop-frontend" "port" $shop.frontend.service.port) }}
+{{- $components = append $components (dict
+  "name" "shop-loadgen"
+  "path" (list "demoShop" "loadgen")
+  "image" $image
+  "args" (list "loadgen" "--rps" ($shop.loadgen.rps | toString) "--duration" "0" "--url" $frontend)) }}
+{{- end }}
+{{- end }}
+{{- toYaml (dict "components" $components) }}
+{{- end }}
+
+{{/* Name of one component's resources: (dict "root" $ "component" $component). */}}
+{{- define "aiops.componentName" -}}
+{{- printf "%s-%s" (include "aiops.fullname" .root) .component.name }}
+{{- end }}
+
+{{/* Whether a HorizontalPodAutoscaler owns the component's replicas: "true" or empty. */}}
+{{- define "aiops.autoscaled" -}}
+{{- $values := .values }}
+{{- if and .component.port $values.autoscaling $values.autoscaling.enabled }}true{{- end }}
+{{- end }}
