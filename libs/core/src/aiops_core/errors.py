@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Mount
 
@@ -190,11 +191,18 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _handle_http_exception)
 
 
-ERROR_RESPONSE_SCHEMA: dict[str, Any] = {
-    "description": "Error",
-    "content": {
-        "application/json": {
-            "example": error_body("validation_error", "body.status_code: Input should be a valid integer")
-        }
-    },
-}
+class ErrorDetail(BaseModel):
+    field: str
+    message: str
+
+
+class ErrorInfo(BaseModel):
+    code: str
+    message: str
+    details: list[ErrorDetail] | None = None
+
+
+class ErrorBody(BaseModel):
+    """The body of every error answer: `{"error": {"code", "message", "details"?}}`."""
+
+    error: ErrorInfo
