@@ -17,8 +17,10 @@ from starlette.types import Receive, Scope, Send
 from aiops_incidents.auth import ApiAuth, parse_tokens
 from aiops_incidents.demo_faults.client import DemoShop
 from aiops_incidents.demo_faults.routes import demo_faults_router
+from aiops_incidents.dependencies import get_demo_shop
 from aiops_shop.inventory import create_app as inventory_app
 from aiops_shop.payment import create_app as payment_app
+from tests.support.apps import started
 from tests.support.incidents_api import OPEN, api_app, api_client
 from tests.support.processes import free_port
 from tests.support.serving import serving
@@ -31,7 +33,7 @@ READ = {"Authorization": "Bearer v1ewer"}
 @asynccontextmanager
 async def shop_app(app: FastAPI) -> AsyncIterator[str]:
     """A shop app on a local port, its lifespan included (it keeps the fault state)."""
-    async with app.router.lifespan_context(app), serving(app) as server:
+    async with started(app) as served, serving(served) as server:
         yield server.url
 
 
@@ -45,7 +47,7 @@ async def shop() -> AsyncIterator[dict[str, str]]:
 async def panel(urls: Mapping[str, str], auth: ApiAuth = OPEN) -> AsyncIterator[httpx.AsyncClient]:
     async with AsyncExitStack() as stack:
         http = await stack.enter_async_context(httpx.AsyncClient(timeout=5))
-        app = api_app(None, demo_faults_router(), auth=auth, demo_shop=DemoShop(urls, http))
+        app = api_app(None, demo_faults_router(), auth=auth, overrides={get_demo_shop: DemoShop(urls, http)})
         yield await stack.enter_async_context(api_client(app))
 
 

@@ -114,7 +114,7 @@ def cleared(anomaly: Anomaly, at: datetime) -> Anomaly:
 async def event_types(service: IncidentService, incident_id: object) -> list[EventType]:
     found = await service.incidents.detail(incident_id)  # type: ignore[arg-type]
     assert found is not None
-    return [event.type for event in found[3]]
+    return [event.type for event in found.timeline]
 
 
 async def test_a_fault_makes_one_incident_naming_the_failing_callee(
@@ -135,7 +135,7 @@ async def test_a_fault_makes_one_incident_naming_the_failing_callee(
 
     found = await service.incidents.detail(first)
     assert found is not None
-    summary, candidates, impact, timeline, members = found
+    summary, candidates, impact = found, found.candidates, found.impact
     assert (summary.root_cause.service, summary.root_cause.kind) == ("payment", AnomalyKind.ERROR_RATIO)  # type: ignore[union-attr]
     assert summary.fingerprint == "payment|POST /payment|error_ratio"
     assert summary.title == "payment POST /payment: errors"
@@ -148,8 +148,8 @@ async def test_a_fault_makes_one_incident_naming_the_failing_callee(
     assert [c.service for c in candidates].index("frontend") > 0
     assert impact.affected_share == 1.0
     assert summary.severity.value == "critical"
-    assert [e.type for e in timeline] == [EventType.OPENED, EventType.ANOMALY_JOINED]
-    assert {m.id for m in members} == {frontend.id, payment.id}
+    assert [e.type for e in found.timeline] == [EventType.OPENED, EventType.ANOMALY_JOINED]
+    assert {m.id for m in found.anomalies} == {frontend.id, payment.id}
     assert registry.get_sample_value("aiops_anomalies_detected_total", {"kind": "error_ratio"}) == 2
     assert registry.get_sample_value("aiops_incident_detect_seconds_count") == 1
     page = await service.incidents.page(IncidentFilters(service="payment"), None, 10)
@@ -171,7 +171,7 @@ async def test_the_impact_follows_a_growing_fault_and_keeps_its_peak(
         await service.rerank()
         found = await service.incidents.detail(incident_id)
         assert found is not None
-        return found[2]
+        return found.impact
 
     # The fault grows: for the next 30 s every payment fails.
     clock.now = fault_start + timedelta(seconds=40)
@@ -191,7 +191,7 @@ async def test_the_impact_follows_a_growing_fault_and_keeps_its_peak(
     assert recovered.peak_affected_share == 1.0
     found = await service.incidents.detail(incident_id)
     assert found is not None
-    assert found[0].severity.value == "critical", "from the peak: every checkout failed for a while"
+    assert found.severity.value == "critical", "from the peak: every checkout failed for a while"
 
 
 async def test_replicas_handling_one_fault_at_once_make_one_incident(
@@ -279,7 +279,7 @@ async def test_a_new_fault_next_to_a_lingering_symptom_opens_its_own_incident(
     assert second != first, "a new problem, not more of the old one"
     found = await service.incidents.detail(second)
     assert found is not None
-    assert found[0].fingerprint == "inventory|GET /inventory/{sku}|error_ratio"
+    assert found.fingerprint == "inventory|GET /inventory/{sku}|error_ratio"
 
 
 async def test_a_cleared_event_before_its_detected_event_is_retried(
@@ -304,12 +304,12 @@ async def test_people_acknowledge_comment_and_resolve(
         await service.comment(uuid4(), "bob", "hello?")
     found = await service.incidents.detail(incident)
     assert found is not None
-    assert [(e.type, e.actor) for e in found[3]] == [
+    assert [(e.type, e.actor) for e in found.timeline] == [
         (EventType.OPENED, "system"),
         (EventType.ACKNOWLEDGED, "alice"),
         (EventType.COMMENT, "alice"),
         (EventType.COMMENT, "bob"),
         (EventType.RESOLVED, "alice"),
     ]
-    assert found[0].acknowledged_at is not None
-    assert found[0].resolved_at is not None
+    assert found.acknowledged_at is not None
+    assert found.resolved_at is not None

@@ -18,8 +18,9 @@ from fakeredis import FakeAsyncRedis, FakeServer
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
-from aiops_core.errors import install_error_handlers
 from aiops_incidents.auth import ApiAuth, parse_tokens
+from aiops_incidents.dependencies import get_notifications
+from aiops_incidents.notifications.channel import NotificationChannel
 from aiops_incidents.notifications.stream import stream_router
 from aiops_incidents.schemas import (
     EventType,
@@ -29,6 +30,7 @@ from aiops_incidents.schemas import (
     Severity,
     TimelineEvent,
 )
+from tests.support.incidents_api import api_app
 from tests.support.processes import free_port
 from tests.support.serving import LocalServer, serving
 from tests.support.waiting import eventually
@@ -44,13 +46,12 @@ def stream_app(
     keepalive_s: float = 15.0,
     closing: asyncio.Event | None = None,
 ) -> FastAPI:
-    app = FastAPI()
-    install_error_handlers(app)
-    app.include_router(stream_router(keepalive_s=keepalive_s, closing=closing))
-    app.state.redis = redis
-    app.state.redis_key_prefix = prefix
-    app.state.auth = auth or ApiAuth((), False)
-    return app
+    return api_app(
+        None,
+        stream_router(keepalive_s=keepalive_s, closing=closing),
+        auth=auth or ApiAuth((), False),
+        overrides={get_notifications: NotificationChannel.of(redis, prefix)},
+    )
 
 
 def notification(event_id: int) -> IncidentNotification:

@@ -14,7 +14,7 @@ from aiops_incidents.app import create_app
 from aiops_incidents.settings import IncidentSettings
 from aiops_incidents.web_ui import WEB_DIR
 from aiops_shop.payment import create_app as payment_app
-from tests.support.apps import running
+from tests.support.apps import running, started
 from tests.support.serving import serving
 
 BURST = 3
@@ -22,7 +22,7 @@ BURST = 3
 
 @asynccontextmanager
 async def shop_app(app: FastAPI) -> AsyncIterator[str]:
-    async with app.router.lifespan_context(app), serving(app) as server:
+    async with started(app) as served, serving(served) as server:
         yield server.url
 
 

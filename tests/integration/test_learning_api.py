@@ -20,10 +20,11 @@ from redis.asyncio import Redis
 
 from aiops_core.models import Anomaly, AnomalyEvidence, AnomalyKind
 from aiops_detector.detection.repository import DetectionRepository
+from aiops_incidents.dependencies import get_live_stats, get_service
 from aiops_incidents.live_stats import LiveStats
 from aiops_incidents.metrics import IncidentMetrics
-from aiops_incidents.repository import GraphRepository, IncidentRepository
-from aiops_incidents.routes import IncidentsState, incidents_router
+from aiops_incidents.repository import IncidentRepository
+from aiops_incidents.routes import incidents_router
 from aiops_incidents.series.routes import series_router
 from aiops_incidents.service import IncidentService, LifecycleConfig
 from tests.integration.test_series_api import add_rollup
@@ -38,20 +39,17 @@ async def client(
     pool: asyncpg.Pool, redis_client: Redis, redis_prefix: str
 ) -> AsyncIterator[httpx.AsyncClient]:
     live_stats = LiveStats(redis_client, prefix=redis_prefix)
-    state = IncidentsState(
-        service=IncidentService(
-            pool,
-            metrics=IncidentMetrics(CollectorRegistry()),
-            live_stats=live_stats,
-            config=LifecycleConfig(),
-            clock=lambda: NOW,
-        ),
-        incidents=IncidentRepository(pool),
-        graph=GraphRepository(pool),
+    service = IncidentService(
+        pool,
+        metrics=IncidentMetrics(CollectorRegistry()),
         live_stats=live_stats,
+        config=LifecycleConfig(),
+        clock=lambda: NOW,
     )
     routers = (incidents_router(clock=lambda: NOW), series_router(clock=lambda: NOW))
-    async with api_client(api_app(pool, *routers, incidents=state)) as client:
+    async with api_client(
+        api_app(pool, *routers, overrides={get_service: service, get_live_stats: live_stats})
+    ) as client:
         yield client
 
 
@@ -88,11 +86,11 @@ def anomaly(service: str, operation: str, kind: AnomalyKind) -> Anomaly:
 
 
 async def incident_with(pool: asyncpg.Pool, member: Anomaly) -> UUID:
-    async with pool.acquire() as conn:
-        incident_id = await IncidentRepository.create(
-            conn, fingerprint=uuid4().hex, title="test", started_at=member.started_at, now=member.detected_at
-        )
-        await IncidentRepository.add_member(conn, incident_id, member, member.detected_at)
+    incidents = IncidentRepository(pool)
+    incident_id = await incidents.create(
+        fingerprint=uuid4().hex, title="test", started_at=member.started_at, now=member.detected_at
+    )
+    await incidents.add_member(incident_id, member, member.detected_at)
     return incident_id
 
 

@@ -27,15 +27,11 @@ from aiops_core.bus.topology import DEAD_LETTER_REASON_HEADER, WEBHOOK_DEAD_LETT
 from aiops_core.models import AnomalyKind
 from aiops_incidents.notifications.metrics import NotificationMetrics
 from aiops_incidents.notifications.outbox import NotificationOutbox
-from aiops_incidents.notifications.silences import create_silence, delete_silence
+from aiops_incidents.notifications.silences.repository import SilenceRepository
 from aiops_incidents.notifications.webhooks import WebhookDispatcher
 from aiops_incidents.schemas import (
     EventType,
     IncidentNotification,
-    IncidentStatus,
-    IncidentSummary,
-    RootCauseCandidate,
-    Severity,
     SilenceIn,
 )
 from aiops_incidents.settings import IncidentSettings
@@ -84,33 +80,6 @@ async def insert_event(pool: asyncpg.Pool, incident_id: UUID, event: EventType, 
         json.dumps({"note": f"{event} by {actor}"}),
     )
     return event_id
-
-
-async def load_summaries(conn: Any, ids: Sequence[UUID]) -> dict[UUID, IncidentSummary]:
-    """What the incident repository provides, built straight from the incidents rows."""
-    rows = await conn.fetch("SELECT * FROM incidents WHERE id = ANY($1::uuid[])", list(ids))
-    return {
-        row["id"]: IncidentSummary(
-            id=row["id"],
-            status=IncidentStatus(row["status"]),
-            severity=Severity(row["severity"]),
-            title=row["title"],
-            fingerprint=row["fingerprint"],
-            root_cause=RootCauseCandidate(
-                service=row["root_service"],
-                operation=row["root_operation"],
-                kind=AnomalyKind(row["root_kind"]),
-                score=1.0,
-                reason="the only candidate",
-            ),
-            services=[row["root_service"]],
-            anomaly_count=1,
-            started_at=row["started_at"],
-            opened_at=row["opened_at"],
-            updated_at=row["updated_at"],
-        )
-        for row in rows
-    }
 
 
 # --- the Redis channel, read the way a subscriber reads it -----------------------------------
@@ -175,7 +144,7 @@ def outbox_for(
     *,
     batch_size: int = 100,
 ) -> NotificationOutbox:
-    return NotificationOutbox(pool, redis, settings, load_summaries, metrics, batch_size=batch_size)
+    return NotificationOutbox(pool, redis, settings, metrics, batch_size=batch_size)
 
 
 async def deliveries(pool: asyncpg.Pool) -> list[asyncpg.Record]:
@@ -284,33 +253,28 @@ async def test_a_silence_matching_the_root_cause_holds_back_the_webhook_only(
 ) -> None:
     outbox = outbox_for(pool, redis_client, settings_for(redis_prefix, ["http://127.0.0.1:9/hook"]), metrics)
     now = datetime.now(UTC)
-    async with pool.acquire() as conn:
-        await create_silence(
-            conn,
-            SilenceIn(service="payment", kind=AnomalyKind.ERROR_RATIO, ends_at=now + timedelta(hours=1)),
-            created_by="ops",
-            now=now,
-        )
-        # Neither of these silences anything: one was deleted, one is for later.
-        deleted = await create_silence(
-            conn, SilenceIn(service="inventory", ends_at=now + timedelta(hours=1)), created_by="ops", now=now
-        )
-        assert await delete_silence(conn, deleted.id, now=now)
-        await create_silence(
-            conn,
-            SilenceIn(
-                service="inventory", starts_at=now + timedelta(hours=1), ends_at=now + timedelta(hours=2)
-            ),
-            created_by="ops",
-            now=now,
-        )
-        # Matches the service but not the operation of the third incident.
-        await create_silence(
-            conn,
-            SilenceIn(service="frontend", operation="GET /", ends_at=now + timedelta(hours=1)),
-            created_by="ops",
-            now=now,
-        )
+    silences = SilenceRepository(pool)
+    await silences.create(
+        SilenceIn(service="payment", kind=AnomalyKind.ERROR_RATIO, ends_at=now + timedelta(hours=1)),
+        created_by="ops",
+        now=now,
+    )
+    # Neither of these silences anything: one was deleted, one is for later.
+    deleted = await silences.create(
+        SilenceIn(service="inventory", ends_at=now + timedelta(hours=1)), created_by="ops", now=now
+    )
+    assert await silences.delete(deleted.id, now=now)
+    await silences.create(
+        SilenceIn(service="inventory", starts_at=now + timedelta(hours=1), ends_at=now + timedelta(hours=2)),
+        created_by="ops",
+        now=now,
+    )
+    # Matches the service but not the operation of the third incident.
+    await silences.create(
+        SilenceIn(service="frontend", operation="GET /", ends_at=now + timedelta(hours=1)),
+        created_by="ops",
+        now=now,
+    )
     silenced = await insert_incident(pool, service="payment", operation="POST /payment")
     inventory = await insert_incident(pool, service="inventory", operation="GET /stock")
     frontend = await insert_incident(pool, service="frontend", operation="POST /checkout")

@@ -11,9 +11,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from redis.asyncio import Redis
+from starlette.types import ASGIApp
 
 from aiops_core.cache import create_redis
 from aiops_core.ratelimit import RateLimiter, RateLimitMiddleware, install_rate_limit
+from tests.support.apps import started
 from tests.support.processes import free_port
 from tests.support.waiting import eventually
 
@@ -109,12 +111,9 @@ def _tiny_app(
     unlimited_prefixes: Sequence[str] = (),
 ) -> FastAPI:
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, RateLimiter]]:
         cache = create_redis(redis_url)
-        app.state.rate_limiter = RateLimiter(
-            cache, prefix=redis_prefix, scope="api", rate_per_s=0.01, burst=2
-        )
-        yield
+        yield {"rate_limiter": RateLimiter(cache, prefix=redis_prefix, scope="api", rate_per_s=0.01, burst=2)}
         await cache.aclose()
 
     app = FastAPI(lifespan=lifespan)
@@ -140,7 +139,7 @@ def _tiny_app(
 
 
 @asynccontextmanager
-async def _client(app: FastAPI, client_address: str = "127.0.0.1") -> AsyncIterator[httpx.AsyncClient]:
+async def _client(app: ASGIApp, client_address: str = "127.0.0.1") -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app, client=(client_address, 1234))
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         yield client
@@ -150,7 +149,7 @@ async def test_the_middleware_answers_429_with_retry_after_and_the_error_body(
     make_limiter: LimiterFactory, redis_url: str, redis_prefix: str
 ) -> None:
     app = _tiny_app(redis_url, redis_prefix)
-    async with app.router.lifespan_context(app), _client(app) as client:
+    async with started(app) as served, _client(served) as client:
         statuses = [(await client.get("/things")).status_code for _ in range(2)]
         refused = await client.get("/things")
         assert statuses == [200, 200]
@@ -165,7 +164,7 @@ async def test_the_middleware_answers_429_with_retry_after_and_the_error_body(
         assert [(await client.get("/livez")).status_code for _ in range(5)] == [200] * 5
 
         # Another address, or a bearer token, is another client.
-        async with _client(app, "10.1.2.3") as other:
+        async with _client(served, "10.1.2.3") as other:
             assert (await other.get("/things")).status_code == 200
         tokened = [
             (await client.get("/things", headers={"authorization": "Bearer s3cret"})).status_code
@@ -177,18 +176,18 @@ async def test_the_middleware_answers_429_with_retry_after_and_the_error_body(
 
 async def test_the_paths_a_service_names_are_not_limited(redis_url: str, redis_prefix: str) -> None:
     app = _tiny_app(redis_url, redis_prefix, unlimited_paths={"/"}, unlimited_prefixes=("/files/",))
-    async with app.router.lifespan_context(app), _client(app) as client:
+    async with started(app) as served, _client(served) as client:
         for _ in range(5):
             assert (await client.get("/")).status_code == 200
             assert (await client.get("/files/app.js")).status_code == 200
         assert [(await client.get("/things")).status_code for _ in range(3)] == [200, 200, 429]
     # Nor are Swagger UI's files, in any service.
     app = _tiny_app(redis_url, f"{redis_prefix}docs:")
-    async with app.router.lifespan_context(app), _client(app) as client:
+    async with started(app) as served, _client(served) as client:
         assert 429 not in [(await client.get("/docs/assets/swagger-ui.css")).status_code for _ in range(5)]
     # Without them, the same paths are limited like any other.
     app = _tiny_app(redis_url, f"{redis_prefix}plain:")
-    async with app.router.lifespan_context(app), _client(app) as client:
+    async with started(app) as served, _client(served) as client:
         assert [(await client.get("/files/app.js")).status_code for _ in range(3)] == [200, 200, 429]
 
 
@@ -196,7 +195,7 @@ async def test_the_raw_token_never_reaches_redis(
     redis_client: Redis, redis_url: str, redis_prefix: str
 ) -> None:
     app = _tiny_app(redis_url, redis_prefix)
-    async with app.router.lifespan_context(app), _client(app) as client:
+    async with started(app) as served, _client(served) as client:
         assert (await client.get("/things", headers={"authorization": "Bearer s3cret"})).status_code == 200
     keys = [k async for k in redis_client.scan_iter(match=f"{redis_prefix}*")]
     assert len(keys) == 1
@@ -214,5 +213,5 @@ async def test_the_middleware_without_a_limiter_fails_loudly() -> None:
         return None
 
     async with _client(app) as client:
-        with pytest.raises(RuntimeError, match=r"app\.state\.rate_limiter"):
+        with pytest.raises(RuntimeError, match=r"lifespan must yield a rate_limiter"):
             await client.get("/things")

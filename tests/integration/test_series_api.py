@@ -78,11 +78,11 @@ async def add_anomaly(
         evidence=AnomalyEvidence(),
         cleared_at=cleared_at,
     )
-    async with pool.acquire() as conn:
-        incident_id = await IncidentRepository.create(
-            conn, fingerprint=uuid4().hex, title="test", started_at=started_at, now=started_at
-        )
-        await IncidentRepository.add_member(conn, incident_id, anomaly, started_at)
+    incidents = IncidentRepository(pool)
+    incident_id = await incidents.create(
+        fingerprint=uuid4().hex, title="test", started_at=started_at, now=started_at
+    )
+    await incidents.add_member(incident_id, anomaly, started_at)
     return anomaly.id
 
 

@@ -13,21 +13,17 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from aiops_core.errors import install_error_handlers
 from aiops_incidents.auth import ApiAuth, parse_tokens
-from aiops_incidents.notifications.silences import silences_router
+from aiops_incidents.notifications.silences.routes import silences_router
+from tests.support.incidents_api import api_app
 
 WRITE = {"Authorization": "Bearer s3cret"}
 READ = {"Authorization": "Bearer v1ewer"}
 
 
 def silences_app(pool: asyncpg.Pool) -> FastAPI:
-    app = FastAPI()
-    install_error_handlers(app)
-    app.include_router(silences_router())
-    app.state.pool = pool
-    app.state.auth = ApiAuth(parse_tokens(["ops:s3cret:write", "viewer:v1ewer:read"]), False)
-    return app
+    auth = ApiAuth(parse_tokens(["ops:s3cret:write", "viewer:v1ewer:read"]), False)
+    return api_app(pool, silences_router(), auth=auth)
 
 
 @pytest.fixture
@@ -104,13 +100,11 @@ async def test_deleting_an_unknown_silence_is_a_404(client: httpx.AsyncClient) -
     ("body", "says"),
     [
         ({"ends_at": at(1)}, "at least one matcher"),
-        ({"service": "payment", "starts_at": at(2), "ends_at": at(1)}, "ends_at must be after starts_at"),
-        ({"service": "payment", "ends_at": at(-1)}, "ends_at must be in the future"),
         ({"service": "payment", "kind": "sadness", "ends_at": at(1)}, "body.kind"),
         ({"service": "payment"}, "body.ends_at"),
     ],
 )
-async def test_a_silence_that_could_never_apply_is_a_422_with_the_reason(
+async def test_a_malformed_silence_is_a_422_with_the_reason(
     client: httpx.AsyncClient, body: dict[str, Any], says: str
 ) -> None:
     response = await client.post("/aiops/silences", json=body, headers=WRITE)
@@ -118,6 +112,27 @@ async def test_a_silence_that_could_never_apply_is_a_422_with_the_reason(
     error = response.json()["error"]
     assert error["code"] == "validation_error"
     assert says in error["message"]
+    assert (await client.get("/aiops/silences", params={"include_expired": True})).json() == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"service": "payment", "starts_at": at(2), "ends_at": at(1)},
+        {"service": "payment", "ends_at": at(-1)},
+    ],
+    ids=["ends-before-it-starts", "ended-already"],
+)
+async def test_a_silence_that_could_never_be_in_force_is_a_409_with_the_reason(
+    client: httpx.AsyncClient, body: dict[str, Any]
+) -> None:
+    """Well formed (the schema cannot say "after now"), but never in force at the time it arrives."""
+    response = await client.post("/aiops/silences", json=body, headers=WRITE)
+    assert response.status_code == 409
+    error = response.json()["error"]
+    assert error["code"] == "conflict"
+    assert "would never be in force: ends_at must be after starts_at and after now" in error["message"]
+    assert error["details"] == [{"field": "body.ends_at", "message": "must be after starts_at and after now"}]
     assert (await client.get("/aiops/silences", params={"include_expired": True})).json() == []
 
 
@@ -151,5 +166,5 @@ def test_every_silences_route_is_documented_with_examples(pool: asyncpg.Pool) ->
                 assert "example" in response["content"]["application/json"], (operation["summary"], code)
     post = paths["/aiops/silences"]["post"]
     assert post["requestBody"]["content"]["application/json"]["examples"]
-    assert set(post["responses"]) >= {"201", "401", "403", "422"}
+    assert set(post["responses"]) >= {"201", "401", "403", "409", "422"}
     assert "404" in paths["/aiops/silences/{silence_id}"]["delete"]["responses"]

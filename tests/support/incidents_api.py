@@ -3,7 +3,7 @@ on it: the routes with the platform's error handling and auth, without the consu
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 
 import asyncpg
@@ -12,20 +12,30 @@ from fastapi import APIRouter, FastAPI
 
 from aiops_core.errors import install_error_handlers
 from aiops_incidents.auth import ApiAuth
+from aiops_incidents.dependencies import get_auth, get_pool
 
 OPEN = ApiAuth((), read_requires_token=False)
 
 
-def api_app(pool: asyncpg.Pool | None, *routers: APIRouter, auth: ApiAuth = OPEN, **state: object) -> FastAPI:
+def api_app(
+    pool: asyncpg.Pool | None,
+    *routers: APIRouter,
+    auth: ApiAuth = OPEN,
+    overrides: Mapping[Callable[..., object], object] | None = None,
+) -> FastAPI:
+    """`overrides`: what a dependency of `aiops_incidents.dependencies` gives, besides the pool
+    and the auth (e.g. `{get_service: service}`)."""
     app = FastAPI()
     install_error_handlers(app)
     for router in routers:
         app.include_router(router)
-    app.state.pool = pool
-    app.state.auth = auth
-    for name, value in state.items():
-        setattr(app.state, name, value)
+    for dependency, value in {get_pool: pool, get_auth: auth, **(overrides or {})}.items():
+        app.dependency_overrides[dependency] = _giving(value)
     return app
+
+
+def _giving(value: object) -> Callable[[], object]:
+    return lambda: value
 
 
 @asynccontextmanager

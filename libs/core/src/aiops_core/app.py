@@ -12,8 +12,9 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from importlib.metadata import version
+from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Request
 from prometheus_client import CollectorRegistry
 from prometheus_fastapi_instrumentator import Instrumentator
 from redis.asyncio import Redis
@@ -24,7 +25,13 @@ from aiops_core.components import Component
 from aiops_core.errors import install_error_handlers
 from aiops_core.observability.health import HealthChecks, health_router
 
-Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+# A lifespan yields the service's typed state (a TypedDict), or nothing when its routes need
+# none; Starlette hands the state to every request as `request.state`, where the service's
+# dependencies read it.
+Lifespan = (
+    Callable[[FastAPI], AbstractAsyncContextManager[Mapping[str, Any]]]
+    | Callable[[FastAPI], AbstractAsyncContextManager[None]]
+)
 
 _UNINSTRUMENTED = ["/metrics", "/livez", "/readyz", "/health"]
 # The per-route latency histogram: fine enough for p50/p95/p99 from a few ms to seconds.
@@ -78,12 +85,11 @@ def create_service_app(
         redoc_url=None,
     )
     install_api_docs(app, docs_paths)
-    app.state.health = health
     # Set when the process begins to stop, before the server waits for open responses: a
     # long-lived response (an event stream) ends on it instead of holding the shutdown.
     app.state.stopping = asyncio.Event()
     install_error_handlers(app)
-    app.include_router(health_router())
+    app.include_router(health_router(health))
     for router in routers:
         app.include_router(router)
     Instrumentator(registry=registry, excluded_handlers=_UNINSTRUMENTED).instrument(
@@ -92,3 +98,12 @@ def create_service_app(
         # Prometheus text is not JSON; left out of the schema so that it does not claim to be.
     ).expose(app, include_in_schema=False)
     return app
+
+
+def get_stopping(request: Request) -> asyncio.Event | None:
+    """The event set when the process begins to stop; None in an app not built here."""
+    stopping: asyncio.Event | None = getattr(request.app.state, "stopping", None)
+    return stopping
+
+
+Stopping = Annotated[asyncio.Event | None, Depends(get_stopping)]

@@ -17,15 +17,14 @@ outage must not take telemetry or the API down), with a warning at most every 30
 0 turns it off without any Redis call. Health, metrics and docs paths are never limited.
 
 Usage: the middleware is added when the app is built, and finds its limiter at request time in
-`app.state.rate_limiter`, which the lifespan sets once the Redis client exists:
+the state the lifespan yields, under `rate_limiter`, once the Redis client exists:
 
     app = create_service_app(...)
     install_rate_limit(app)
 
     # in the lifespan
-    app.state.rate_limiter = RateLimiter(
-        cache, prefix=settings.redis_key_prefix, scope="api", rate_per_s=..., burst=...
-    )
+    limiter = RateLimiter(cache, prefix=settings.redis_key_prefix, scope="api", rate_per_s=..., burst=...)
+    yield {"rate_limiter": limiter, ...}
 
 `install_rate_limit` puts the middleware inside the request metrics, so refusals are counted
 there as 429s; `app.add_middleware(RateLimitMiddleware)` works as well but puts it outside.
@@ -174,7 +173,7 @@ def client_identity(scope: Scope) -> str:
 
 
 class RateLimitMiddleware:
-    """Applies `app.state.rate_limiter` to every HTTP request but health, metrics and docs, and
+    """Applies the lifespan state's `rate_limiter` to every HTTP request but health, metrics and docs, and
     the paths a service adds: `unlimited_paths` exactly, everything under `unlimited_prefixes`."""
 
     def __init__(
@@ -195,9 +194,9 @@ class RateLimitMiddleware:
         if scope["type"] != "http" or self._unlimited(scope["path"]):
             await self.app(scope, receive, send)
             return
-        limiter = getattr(scope["app"].state, "rate_limiter", None)
+        limiter = scope.get("state", {}).get("rate_limiter")
         if not isinstance(limiter, RateLimiter):
-            raise RuntimeError("RateLimitMiddleware: the app's lifespan must set app.state.rate_limiter")
+            raise RuntimeError("RateLimitMiddleware: the app's lifespan must yield a rate_limiter")
         decision = await limiter.check(client_identity(scope))
         if decision.allowed:
             await self.app(scope, receive, send)

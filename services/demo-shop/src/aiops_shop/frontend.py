@@ -6,21 +6,22 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Annotated
 from uuid import uuid4
 
 import httpx
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from pydantic import BaseModel, Field
 
 from aiops_core.app import ServiceSpec, Shared
 from aiops_core.components import Component
 from aiops_core.errors import BadGatewayError, ConflictError
-from aiops_shop.common import create_shop_app, get_behaviour
+from aiops_shop.common import ShopBehaviour, create_shop_app
 from aiops_shop.faults import Behaviour
 from aiops_shop.inventory import SKU_PATTERN
 from aiops_shop.loadgen import LoadGenerator
 from aiops_shop.settings import ShopSettings
-from aiops_shop.telemetry import record_failure
+from aiops_shop.telemetry import ShopTelemetry, record_failure
 
 UNIT_PRICE = 19.99
 
@@ -33,6 +34,15 @@ class CheckoutRequest(BaseModel):
     sku: str = Field(pattern=SKU_PATTERN, examples=["SKU-7"])
     quantity: int = Field(default=1, ge=1, le=100)
     card: str = Field(default="4111111111111111", min_length=12, max_length=19, pattern=r"^\d+$")
+
+
+def get_client(request: Request) -> httpx.AsyncClient:
+    """The frontend's client for inventory and payment, traced."""
+    client: httpx.AsyncClient = request.state.client
+    return client
+
+
+Client = Annotated[httpx.AsyncClient, Depends(get_client)]
 
 
 class Order(BaseModel):
@@ -63,9 +73,8 @@ def create_app(settings: ShopSettings | None = None, shared: Shared | None = Non
         return body
 
     @router.post("/checkout", summary="Buy a product: checks stock, then charges the card")
-    async def checkout(order: CheckoutRequest, request: Request) -> Order:
-        await get_behaviour(request).perform()
-        client: httpx.AsyncClient = request.app.state.client
+    async def checkout(order: CheckoutRequest, behaviour: ShopBehaviour, client: Client) -> Order:
+        await behaviour.perform()
         stock = await call(client, "inventory", "GET", f"{inventory_url}/inventory/{order.sku}")
         if int(str(stock["available"])) < order.quantity:
             raise ConflictError(f"only {stock['available']} of {order.sku} in stock")
@@ -82,11 +91,10 @@ def create_app(settings: ShopSettings | None = None, shared: Shared | None = Non
         )
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(telemetry: ShopTelemetry) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
         async with httpx.AsyncClient(timeout=settings.shop_downstream_timeout_s) as client:
-            app.state.telemetry.instrument_client(client)
-            app.state.client = client
-            yield
+            telemetry.instrument_client(client)
+            yield {"client": client}
 
     return create_shop_app(
         service_name="frontend",

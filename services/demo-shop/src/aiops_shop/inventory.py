@@ -5,11 +5,11 @@ from __future__ import annotations
 import zlib
 from typing import Annotated
 
-from fastapi import APIRouter, FastAPI, Path, Request
+from fastapi import APIRouter, FastAPI, Path
 from pydantic import BaseModel
 
 from aiops_core.app import ServiceSpec, Shared
-from aiops_shop.common import create_shop_app, get_behaviour
+from aiops_shop.common import ShopBehaviour, create_shop_app
 from aiops_shop.faults import Behaviour
 from aiops_shop.settings import ShopSettings
 
@@ -26,8 +26,8 @@ def create_app(settings: ShopSettings | None = None, shared: Shared | None = Non
     router = APIRouter(tags=["inventory"])
 
     @router.get("/inventory/{sku}", summary="Units of a product in stock")
-    async def stock(sku: Annotated[str, Path(pattern=SKU_PATTERN)], request: Request) -> Stock:
-        await get_behaviour(request).perform()
+    async def stock(sku: Annotated[str, Path(pattern=SKU_PATTERN)], behaviour: ShopBehaviour) -> Stock:
+        await behaviour.perform()
         # Stable per product, so the same SKU always reports the same stock.
         return Stock(sku=sku, available=10 + zlib.crc32(sku.encode()) % 90)
 

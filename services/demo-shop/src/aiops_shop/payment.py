@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from uuid import uuid4
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI
 from pydantic import BaseModel, Field
 
 from aiops_core.app import ServiceSpec, Shared
-from aiops_shop.common import create_shop_app, get_behaviour
+from aiops_shop.common import ShopBehaviour, create_shop_app
 from aiops_shop.faults import Behaviour
 from aiops_shop.settings import ShopSettings
 
@@ -29,8 +29,8 @@ def create_app(settings: ShopSettings | None = None, shared: Shared | None = Non
     router = APIRouter(tags=["payment"])
 
     @router.post("/payment", summary="Charge a card")
-    async def pay(payment: PaymentRequest, request: Request) -> PaymentResult:
-        await get_behaviour(request).perform()
+    async def pay(payment: PaymentRequest, behaviour: ShopBehaviour) -> PaymentResult:
+        await behaviour.perform()
         return PaymentResult(payment_id=uuid4().hex)
 
     return create_shop_app(

@@ -15,6 +15,7 @@ from aiops_core.app import ServiceSpec, create_service_app
 from aiops_core.bus import Bus
 from aiops_core.bus.topology import ANOMALY_QUEUE, WEBHOOK_DEAD_LETTERS
 from aiops_core.clients import store_bus_and_cache
+from aiops_core.components import Component, running
 from aiops_core.observability.health import HealthChecks
 from aiops_core.observability.metrics import create_registry
 from aiops_core.observability.queue_depth import QueueDepthMonitor
@@ -26,16 +27,18 @@ from aiops_incidents.consumers import AnomalyConsumer
 from aiops_incidents.demo_faults.client import DEMO_SHOP_TIMEOUT_S, DemoShop
 from aiops_incidents.demo_faults.routes import demo_faults_router
 from aiops_incidents.demo_faults.urls import shop_urls
+from aiops_incidents.dependencies import State
 from aiops_incidents.live_stats import LiveStats
 from aiops_incidents.metrics import IncidentMetrics
+from aiops_incidents.notifications.channel import NotificationChannel
 from aiops_incidents.notifications.metrics import NotificationMetrics
 from aiops_incidents.notifications.outbox import NotificationOutbox
-from aiops_incidents.notifications.silences import silences_router
+from aiops_incidents.notifications.silences.routes import silences_router
 from aiops_incidents.notifications.stream import stream_router
 from aiops_incidents.notifications.webhooks import WebhookDispatcher
 from aiops_incidents.rca.routes import traces_router
 from aiops_incidents.record.routes import record_router
-from aiops_incidents.routes import IncidentsState, incidents_router
+from aiops_incidents.routes import incidents_router
 from aiops_incidents.series.routes import series_router
 from aiops_incidents.service import IncidentService, LifecycleConfig
 from aiops_incidents.settings import IncidentSettings
@@ -55,6 +58,11 @@ RESOLVE_INTERVAL_S = 1.0
 GAUGE_INTERVAL_S = 5.0
 # How often the outbox and the webhook deliveries look for work: the notification delay.
 NOTIFY_INTERVAL_S = 0.5
+MONITORED_QUEUES = [
+    ANOMALY_QUEUE.name,
+    ANOMALY_QUEUE.dead_letter_queue,
+    WEBHOOK_DEAD_LETTERS.dead_letter_queue,
+]
 
 
 def create_app(
@@ -74,7 +82,7 @@ def create_app(
     demo_shop_urls = shop_urls(settings.demo_shop_urls, service_urls or {})
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[State]:
         async with (
             store_bus_and_cache(settings, name="aiops-incidents", bus=bus, redis=redis) as clients,
             httpx.AsyncClient(timeout=DEMO_SHOP_TIMEOUT_S) as http,
@@ -89,23 +97,11 @@ def create_app(
                     reopen_window=timedelta(seconds=settings.reopen_window_s),
                 ),
             )
-            app.state.auth = auth
-            app.state.rate_limiter = RateLimiter(
-                clients.redis,
-                prefix=settings.redis_key_prefix,
-                scope="api",
-                rate_per_s=settings.api_rate_limit_per_s,
-                burst=settings.api_rate_limit_burst,
-            )
-            app.state.pool = clients.pool
-            app.state.redis = clients.redis
-            app.state.redis_key_prefix = settings.redis_key_prefix
-            app.state.incidents = IncidentsState(
-                service=service, incidents=service.incidents, graph=service.graph, live_stats=live_stats
-            )
-            app.state.demo_shop = DemoShop(demo_shop_urls, http)
             graph_window = timedelta(seconds=settings.graph_window_s)
-            jobs = [
+            outbox = NotificationOutbox(clients.pool, clients.redis, settings, notification_metrics)
+            webhooks = WebhookDispatcher(clients.pool, clients.bus, settings, notification_metrics)
+            components: list[Component] = [
+                webhooks,
                 PeriodicJob(
                     "service graph",
                     lambda: service.refresh_graph(graph_window),
@@ -116,35 +112,36 @@ def create_app(
                 PeriodicJob(
                     "active incidents gauge", service.refresh_active_gauge, interval_s=GAUGE_INTERVAL_S
                 ),
-            ]
-            outbox = NotificationOutbox(
-                clients.pool, clients.redis, settings, service.incidents.summaries, notification_metrics
-            )
-            webhooks = WebhookDispatcher(clients.pool, clients.bus, settings, notification_metrics)
-            await webhooks.start()
-            jobs += [
                 PeriodicJob("notification outbox", outbox.run_once, interval_s=NOTIFY_INTERVAL_S),
                 PeriodicJob("webhook deliveries", webhooks.run_once, interval_s=NOTIFY_INTERVAL_S),
+                QueueDepthMonitor(
+                    clients.bus,
+                    [
+                        ANOMALY_QUEUE.name,
+                        ANOMALY_QUEUE.dead_letter_queue,
+                        WEBHOOK_DEAD_LETTERS.dead_letter_queue,
+                    ],
+                    registry,
+                ),
+                AnomalyConsumer(clients.bus, service, prefetch=settings.broker_prefetch),
             ]
-            for job in jobs:
-                await job.start()
-            consumer = AnomalyConsumer(clients.bus, service, prefetch=settings.broker_prefetch)
-            await consumer.start()
-            queue_depth = QueueDepthMonitor(
-                clients.bus,
-                [ANOMALY_QUEUE.name, ANOMALY_QUEUE.dead_letter_queue, WEBHOOK_DEAD_LETTERS.dead_letter_queue],
-                registry,
-            )
-            await queue_depth.start()
             clients.add_health_checks(health)
-            try:
-                yield
-            finally:
-                await consumer.stop()
-                await queue_depth.stop()
-                for job in jobs:
-                    await job.stop()
-                await webhooks.stop()
+            async with running(components):
+                yield State(
+                    auth=auth,
+                    rate_limiter=RateLimiter(
+                        clients.redis,
+                        prefix=settings.redis_key_prefix,
+                        scope="api",
+                        rate_per_s=settings.api_rate_limit_per_s,
+                        burst=settings.api_rate_limit_burst,
+                    ),
+                    pool=clients.pool,
+                    service=service,
+                    live_stats=live_stats,
+                    notifications=NotificationChannel.of(clients.redis, settings.redis_key_prefix),
+                    demo_shop=DemoShop(demo_shop_urls, http),
+                )
 
     app = create_service_app(
         title="AIOps incidents",

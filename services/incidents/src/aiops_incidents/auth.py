@@ -11,10 +11,6 @@ import hmac
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated
-
-from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from aiops_core.errors import AiopsError, UnauthorizedError
 
@@ -77,25 +73,6 @@ class ApiAuth:
         return found.name
 
 
-_bearer = HTTPBearer(auto_error=False, description="A token from AIOPS_API_TOKENS (name:secret:scope).")
-
-
-def requires(needed: Scope) -> Callable[..., str]:
-    """A dependency that checks the request's token for `needed` and returns the actor's name."""
-
-    def check(
-        request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-    ) -> str:
-        auth: ApiAuth = request.app.state.auth
-        return auth.authorise(credentials.credentials if credentials else None, needed)
-
-    return check
-
-
 def auth_optional(auth: ApiAuth) -> Callable[[str], bool]:
     """Which HTTP methods need no token under this configuration (for the OpenAPI schema)."""
     return lambda method: not auth.tokens or (method == "get" and not auth.read_requires_token)
-
-
-Reader = Annotated[str, Depends(requires(Scope.READ))]
-Writer = Annotated[str, Depends(requires(Scope.WRITE))]

@@ -13,11 +13,13 @@ from uuid import UUID, uuid4
 import asyncpg
 
 from aiops_core.models import Anomaly, AnomalyEvidence, AnomalyKind
-from aiops_core.store.pool import Connection
+from aiops_core.pagination import Cursor, KeysetQuery
+from aiops_core.store.repository import Repository
 from aiops_incidents.correlation import ActiveIncident, Member
 from aiops_incidents.schemas import (
     EventType,
     Impact,
+    IncidentDetail,
     IncidentStatus,
     IncidentSummary,
     RootCauseCandidate,
@@ -60,14 +62,6 @@ class IncidentFilters:
 
 
 @dataclass(frozen=True)
-class Cursor:
-    """Where a page ended: the last item's sort key."""
-
-    at: datetime
-    id: UUID
-
-
-@dataclass(frozen=True)
 class IncidentState:
     id: UUID
     status: IncidentStatus
@@ -79,30 +73,23 @@ class IncidentState:
     impact: Impact
 
 
-class IncidentRepository:
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self.pool = pool
-
+class IncidentRepository(Repository):
     # --- what the domain changes, inside its transactions -------------------------------------
 
-    @staticmethod
-    async def lock(conn: Connection) -> None:
-        await conn.execute("SELECT pg_advisory_xact_lock($1)", INCIDENTS_LOCK_KEY)
+    async def lock(self) -> None:
+        await self.db.execute("SELECT pg_advisory_xact_lock($1)", INCIDENTS_LOCK_KEY)
 
-    @staticmethod
-    async def try_lock(conn: Connection) -> bool:
-        return bool(await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", INCIDENTS_LOCK_KEY))
+    async def try_lock(self) -> bool:
+        return bool(await self.db.fetchval("SELECT pg_try_advisory_xact_lock($1)", INCIDENTS_LOCK_KEY))
 
-    @staticmethod
-    async def incident_of_anomaly(conn: Connection, anomaly_id: UUID) -> UUID | None:
-        found: UUID | None = await conn.fetchval(
+    async def incident_of_anomaly(self, anomaly_id: UUID) -> UUID | None:
+        found: UUID | None = await self.db.fetchval(
             "SELECT incident_id FROM incident_anomalies WHERE anomaly_id = $1", anomaly_id
         )
         return found
 
-    @staticmethod
-    async def active(conn: Connection) -> list[ActiveIncident]:
-        rows = await conn.fetch(
+    async def active(self) -> list[ActiveIncident]:
+        rows = await self.db.fetch(
             """
             SELECT i.id, i.opened_at, i.root_service, a.service, a.cleared_at
             FROM incidents i JOIN incident_anomalies a ON a.incident_id = i.id
@@ -119,18 +106,16 @@ class IncidentRepository:
             for key, of_one in members.items()
         ]
 
-    @staticmethod
-    async def state(conn: Connection, incident_id: UUID, *, for_update: bool = False) -> IncidentState | None:
-        row = await conn.fetchrow(
+    async def state(self, incident_id: UUID, *, for_update: bool = False) -> IncidentState | None:
+        row = await self.db.fetchrow(
             f"SELECT {_STATE_COLUMNS} FROM incidents WHERE id = $1" + (" FOR UPDATE" if for_update else ""),
             incident_id,
         )
         return _state(row) if row else None
 
-    @staticmethod
-    async def by_fingerprint(conn: Connection, fingerprint: str) -> IncidentState | None:
+    async def by_fingerprint(self, fingerprint: str) -> IncidentState | None:
         """The unresolved incident with this fingerprint, else the one resolved last."""
-        row = await conn.fetchrow(
+        row = await self.db.fetchrow(
             f"""
             SELECT {_STATE_COLUMNS} FROM incidents WHERE fingerprint = $1
             ORDER BY status = 'resolved', resolved_at DESC NULLS FIRST LIMIT 1
@@ -139,12 +124,9 @@ class IncidentRepository:
         )
         return _state(row) if row else None
 
-    @staticmethod
-    async def create(
-        conn: Connection, *, fingerprint: str, title: str, started_at: datetime, now: datetime
-    ) -> UUID:
+    async def create(self, *, fingerprint: str, title: str, started_at: datetime, now: datetime) -> UUID:
         incident_id = uuid4()
-        await conn.execute(
+        await self.db.execute(
             """
             INSERT INTO incidents
                 (id, fingerprint, status, severity, title, started_at, opened_at, updated_at)
@@ -158,9 +140,8 @@ class IncidentRepository:
         )
         return incident_id
 
-    @staticmethod
-    async def reopen(conn: Connection, incident_id: UUID, now: datetime) -> None:
-        await conn.execute(
+    async def reopen(self, incident_id: UUID, now: datetime) -> None:
+        await self.db.execute(
             """
             UPDATE incidents SET status = 'open', resolved_at = NULL, resolved_by = NULL,
                    acknowledged_at = NULL, acknowledged_by = NULL,
@@ -171,9 +152,8 @@ class IncidentRepository:
             now,
         )
 
-    @staticmethod
-    async def add_member(conn: Connection, incident_id: UUID, anomaly: Anomaly, now: datetime) -> None:
-        await conn.execute(
+    async def add_member(self, incident_id: UUID, anomaly: Anomaly, now: datetime) -> None:
+        await self.db.execute(
             f"""
             INSERT INTO incident_anomalies (incident_id, joined_at, {_ANOMALY_COLUMNS})
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
@@ -194,17 +174,16 @@ class IncidentRepository:
             json.dumps(anomaly.baseline),
             anomaly.evidence.model_dump_json(),
         )
-        await conn.execute(
+        await self.db.execute(
             "UPDATE incidents SET started_at = least(started_at, $2), updated_at = $3 WHERE id = $1",
             incident_id,
             anomaly.started_at,
             now,
         )
 
-    @staticmethod
-    async def clear_member(conn: Connection, anomaly_id: UUID, cleared_at: datetime) -> UUID | None:
+    async def clear_member(self, anomaly_id: UUID, cleared_at: datetime) -> UUID | None:
         """Mark a member anomaly cleared; its incident's id, or None if it was cleared already."""
-        found: UUID | None = await conn.fetchval(
+        found: UUID | None = await self.db.fetchval(
             "UPDATE incident_anomalies SET cleared_at = $2 WHERE anomaly_id = $1 AND cleared_at IS NULL "
             "RETURNING incident_id",
             anomaly_id,
@@ -212,17 +191,15 @@ class IncidentRepository:
         )
         return found
 
-    @staticmethod
-    async def members(conn: Connection, incident_id: UUID) -> list[Anomaly]:
-        rows = await conn.fetch(
+    async def members(self, incident_id: UUID) -> list[Anomaly]:
+        rows = await self.db.fetch(
             f"SELECT {_ANOMALY_COLUMNS} FROM incident_anomalies WHERE incident_id = $1 ORDER BY detected_at",
             incident_id,
         )
         return [_anomaly(row) for row in rows]
 
-    @staticmethod
     async def assess(
-        conn: Connection,
+        self,
         incident_id: UUID,
         *,
         candidates: Sequence[RootCauseCandidate],
@@ -232,7 +209,7 @@ class IncidentRepository:
         now: datetime,
     ) -> None:
         top = candidates[0] if candidates else None
-        await conn.execute(
+        await self.db.execute(
             """
             UPDATE incidents SET candidates = $2, impact = $3, severity = $4, title = $5,
                    root_service = $6, root_operation = $7, root_kind = $8, ranked_at = $9, updated_at = $9
@@ -249,28 +226,24 @@ class IncidentRepository:
             now,
         )
 
-    @staticmethod
-    async def set_fingerprint(conn: Connection, incident_id: UUID, fingerprint: str) -> bool:
+    async def set_fingerprint(self, incident_id: UUID, fingerprint: str) -> bool:
         """Follow the root cause, unless another unresolved incident already has that fingerprint."""
-        taken = await conn.fetchval(
+        taken = await self.db.fetchval(
             "SELECT true FROM incidents WHERE fingerprint = $1 AND status <> 'resolved' AND id <> $2",
             fingerprint,
             incident_id,
         )
         if taken:
             return False
-        await conn.execute("UPDATE incidents SET fingerprint = $2 WHERE id = $1", incident_id, fingerprint)
+        await self.db.execute("UPDATE incidents SET fingerprint = $2 WHERE id = $1", incident_id, fingerprint)
         return True
 
-    @staticmethod
-    async def set_status(
-        conn: Connection, incident_id: UUID, status: IncidentStatus, actor: str, now: datetime
-    ) -> None:
+    async def set_status(self, incident_id: UUID, status: IncidentStatus, actor: str, now: datetime) -> None:
         if status is IncidentStatus.ACKNOWLEDGED:
             columns = "acknowledged_at = $3, acknowledged_by = $4"
         else:
             columns = "resolved_at = $3, resolved_by = $4"
-        await conn.execute(
+        await self.db.execute(
             f"UPDATE incidents SET status = $2, {columns}, updated_at = $3 WHERE id = $1",
             incident_id,
             status.value,
@@ -278,16 +251,15 @@ class IncidentRepository:
             actor,
         )
 
-    @staticmethod
     async def add_event(
-        conn: Connection,
+        self,
         incident_id: UUID,
         event: EventType,
         actor: str,
         now: datetime,
         detail: dict[str, Any] | None = None,
     ) -> int:
-        event_id: int = await conn.fetchval(
+        event_id: int = await self.db.fetchval(
             "INSERT INTO incident_events (incident_id, at, type, actor, detail) VALUES ($1, $2, $3, $4, $5) "
             "RETURNING id",
             incident_id,
@@ -298,10 +270,9 @@ class IncidentRepository:
         )
         return event_id
 
-    @staticmethod
-    async def unresolved_with_open(conn: Connection, service: str, operation: str, kind: str) -> list[UUID]:
+    async def unresolved_with_open(self, service: str, operation: str, kind: str) -> list[UUID]:
         """Unresolved incidents with an open member anomaly of this series and kind."""
-        rows = await conn.fetch(
+        rows = await self.db.fetch(
             """
             SELECT DISTINCT i.id FROM incidents i JOIN incident_anomalies a ON a.incident_id = i.id
             WHERE i.status <> 'resolved' AND a.cleared_at IS NULL
@@ -314,14 +285,12 @@ class IncidentRepository:
         )
         return [r["id"] for r in rows]
 
-    @staticmethod
-    async def unresolved(conn: Connection) -> list[UUID]:
-        return [r["id"] for r in await conn.fetch("SELECT id FROM incidents WHERE status <> 'resolved'")]
+    async def unresolved(self) -> list[UUID]:
+        return [r["id"] for r in await self.db.fetch("SELECT id FROM incidents WHERE status <> 'resolved'")]
 
-    @staticmethod
-    async def clearing(conn: Connection) -> dict[UUID, list[datetime | None]]:
+    async def clearing(self) -> dict[UUID, list[datetime | None]]:
         """Each unresolved incident's members' cleared_at."""
-        rows = await conn.fetch(
+        rows = await self.db.fetch(
             """
             SELECT i.id, array_agg(a.cleared_at) AS cleared
             FROM incidents i JOIN incident_anomalies a ON a.incident_id = i.id
@@ -332,56 +301,43 @@ class IncidentRepository:
 
     # --- what the API reads ------------------------------------------------------------------
 
-    @staticmethod
-    async def summaries(conn: Connection, ids: Sequence[UUID]) -> dict[UUID, IncidentSummary]:
-        rows = await conn.fetch(_SUMMARY_SQL + " WHERE i.id = ANY($1)", list(ids))
+    async def summaries(self, ids: Sequence[UUID]) -> dict[UUID, IncidentSummary]:
+        rows = await self.db.fetch(_SUMMARY_SQL + " WHERE i.id = ANY($1)", list(ids))
         return {row["id"]: _summary(row) for row in rows}
 
     async def page(self, filters: IncidentFilters, after: Cursor | None, limit: int) -> list[IncidentSummary]:
-        conditions, args = ["true"], []
-
-        def arg(value: object) -> str:
-            args.append(value)
-            return f"${len(args)}"
-
+        query = KeysetQuery()
         if filters.status is not None:
-            conditions.append(f"i.status = {arg(filters.status.value)}")
+            query.where(f"i.status = {query.arg(filters.status.value)}")
         if filters.severity is not None:
-            conditions.append(f"i.severity = {arg(filters.severity.value)}")
+            query.where(f"i.severity = {query.arg(filters.severity.value)}")
         if filters.service is not None:
-            conditions.append(
+            query.where(
                 "EXISTS (SELECT 1 FROM incident_anomalies s WHERE s.incident_id = i.id "
-                f"AND s.service = {arg(filters.service)})"
+                f"AND s.service = {query.arg(filters.service)})"
             )
         if filters.since is not None:
-            conditions.append(f"i.opened_at >= {arg(filters.since)}")
+            query.where(f"i.opened_at >= {query.arg(filters.since)}")
         if filters.until is not None:
-            conditions.append(f"i.opened_at < {arg(filters.until)}")
-        if after is not None:
-            conditions.append(f"(i.opened_at, i.id) < ({arg(after.at)}, {arg(after.id)})")
-        where = " AND ".join(conditions)
-        sql = f"{_SUMMARY_SQL} WHERE {where} ORDER BY i.opened_at DESC, i.id DESC LIMIT {arg(limit)}"
-        async with self.pool.acquire() as conn:
-            return [_summary(row) for row in await conn.fetch(sql, *args)]
+            query.where(f"i.opened_at < {query.arg(filters.until)}")
+        sql = f"{_SUMMARY_SQL} {query.page('i.opened_at', 'i.id', after, limit)}"
+        return [_summary(row) for row in await self.db.fetch(sql, *query.args)]
 
-    async def detail(
-        self, incident_id: UUID
-    ) -> tuple[IncidentSummary, list[RootCauseCandidate], Impact, list[TimelineEvent], list[Anomaly]] | None:
-        async with self.pool.acquire() as conn:
-            row = await conn.fetchrow(_SUMMARY_SQL + " WHERE i.id = $1", incident_id)
-            if row is None:
-                return None
-            events = await conn.fetch(
-                "SELECT id, at, type, actor, detail FROM incident_events WHERE incident_id = $1 ORDER BY id",
-                incident_id,
-            )
-            members = await self.members(conn, incident_id)
-        return (
-            _summary(row),
-            [RootCauseCandidate.model_validate(c) for c in json.loads(row["candidates"])],
-            Impact.model_validate_json(row["impact"]),
-            [_event(e) for e in events],
-            members,
+    async def detail(self, incident_id: UUID) -> IncidentDetail | None:
+        row = await self.db.fetchrow(_SUMMARY_SQL + " WHERE i.id = $1", incident_id)
+        if row is None:
+            return None
+        events = await self.db.fetch(
+            "SELECT id, at, type, actor, detail FROM incident_events WHERE incident_id = $1 ORDER BY id",
+            incident_id,
+        )
+        members = await self.members(incident_id)
+        return IncidentDetail(
+            **_summary(row).model_dump(),
+            candidates=[RootCauseCandidate.model_validate(c) for c in json.loads(row["candidates"])],
+            impact=Impact.model_validate_json(row["impact"]),
+            timeline=[_event(e) for e in events],
+            anomalies=members,
         )
 
     async def anomalies(
@@ -393,70 +349,56 @@ class IncidentRepository:
         after: Cursor | None,
         limit: int,
     ) -> list[Anomaly]:
-        conditions, args = ["true"], []
-
-        def arg(value: object) -> str:
-            args.append(value)
-            return f"${len(args)}"
-
+        query = KeysetQuery()
         if service is not None:
-            conditions.append(f"service = {arg(service)}")
+            query.where(f"service = {query.arg(service)}")
         if is_open is not None:
-            conditions.append("cleared_at IS NULL" if is_open else "cleared_at IS NOT NULL")
+            query.where("cleared_at IS NULL" if is_open else "cleared_at IS NOT NULL")
         if since is not None:
-            conditions.append(f"detected_at >= {arg(since)}")
-        if after is not None:
-            conditions.append(f"(detected_at, anomaly_id) < ({arg(after.at)}, {arg(after.id)})")
+            query.where(f"detected_at >= {query.arg(since)}")
         sql = (
-            f"SELECT {_ANOMALY_COLUMNS} FROM incident_anomalies WHERE {' AND '.join(conditions)} "
-            f"ORDER BY detected_at DESC, anomaly_id DESC LIMIT {arg(limit)}"
+            f"SELECT {_ANOMALY_COLUMNS} FROM incident_anomalies "
+            f"{query.page('detected_at', 'anomaly_id', after, limit)}"
         )
-        async with self.pool.acquire() as conn:
-            return [_anomaly(row) for row in await conn.fetch(sql, *args)]
+        return [_anomaly(row) for row in await self.db.fetch(sql, *query.args)]
 
     async def anomalies_in_force(self, service: str, since: datetime, until: datetime) -> list[Anomaly]:
         """The service's anomalies in force at some time from `since` to `until`, by start."""
-        async with self.pool.acquire() as conn:
-            rows = await conn.fetch(
-                f"""
-                SELECT {_ANOMALY_COLUMNS} FROM incident_anomalies
-                WHERE service = $1 AND started_at <= $3 AND (cleared_at IS NULL OR cleared_at >= $2)
-                ORDER BY started_at, anomaly_id
-                """,
-                service,
-                since,
-                until,
-            )
+        rows = await self.db.fetch(
+            f"""
+            SELECT {_ANOMALY_COLUMNS} FROM incident_anomalies
+            WHERE service = $1 AND started_at <= $3 AND (cleared_at IS NULL OR cleared_at >= $2)
+            ORDER BY started_at, anomaly_id
+            """,
+            service,
+            since,
+            until,
+        )
         return [_anomaly(row) for row in rows]
 
     async def open_anomaly_kinds(self) -> dict[str, list[AnomalyKind]]:
-        async with self.pool.acquire() as conn:
-            rows = await conn.fetch("SELECT service, kind FROM incident_anomalies WHERE cleared_at IS NULL")
+        rows = await self.db.fetch("SELECT service, kind FROM incident_anomalies WHERE cleared_at IS NULL")
         found: dict[str, list[AnomalyKind]] = {}
         for row in rows:
             found.setdefault(row["service"], []).append(AnomalyKind(row["kind"]))
         return found
 
     async def active_by_severity(self) -> dict[Severity, int]:
-        async with self.pool.acquire() as conn:
-            rows = await conn.fetch(
-                "SELECT severity, count(*) AS n FROM incidents WHERE status <> 'resolved' GROUP BY severity"
-            )
+        rows = await self.db.fetch(
+            "SELECT severity, count(*) AS n FROM incidents WHERE status <> 'resolved' GROUP BY severity"
+        )
         counts = dict.fromkeys(Severity, 0)
         counts.update({Severity(r["severity"]): int(r["n"]) for r in rows})
         return counts
 
 
-class GraphRepository:
+class GraphRepository(Repository):
     """The service graph: calls from a client (or producer) span in one service to its child
     server (or consumer) span in another, counted over a recent window of stored spans."""
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self.pool = pool
-
     async def refresh(self, since: datetime, until: datetime, *, forget_before: datetime) -> int:
         window_s = (until - since).total_seconds()
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with self.transaction() as conn:
             seen = await conn.fetch(
                 """
                 INSERT INTO service_edges (source, target, calls, errors, window_s, last_seen)
@@ -488,13 +430,8 @@ class GraphRepository:
             await conn.execute("DELETE FROM service_edges WHERE last_seen < $1", forget_before)
         return len(seen)
 
-    async def edges(self, conn: Connection | None = None) -> list[ServiceEdge]:
-        sql = "SELECT * FROM service_edges ORDER BY source, target"
-        if conn is None:
-            async with self.pool.acquire() as own:
-                rows = await own.fetch(sql)
-        else:
-            rows = await conn.fetch(sql)
+    async def edges(self) -> list[ServiceEdge]:
+        rows = await self.db.fetch("SELECT * FROM service_edges ORDER BY source, target")
         return [
             ServiceEdge(
                 source=r["source"],

@@ -10,6 +10,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from aiops_core.models import Anomaly, AnomalyKind, ErrorMessageCount
+from aiops_core.pagination import Page
 from aiops_core.validation import IsoDatetime, StoredText
 
 
@@ -142,14 +143,28 @@ class IncidentDetail(IncidentSummary):
     anomalies: list[Anomaly]
 
 
-class IncidentPage(BaseModel):
-    items: list[IncidentSummary]
-    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last.")
+class IncidentPage(Page[IncidentSummary]):
+    pass
 
 
-class AnomalyPage(BaseModel):
-    items: list[Anomaly]
-    next_cursor: str | None
+class AnomalyPage(Page[Anomaly]):
+    pass
+
+
+class FailingOperation(BaseModel):
+    service: str
+    operation: str
+    anomalies: int
+
+
+class LiveCounters(BaseModel):
+    counters: dict[str, int] = Field(
+        description="Since the platform started keeping them: anomalies, anomalies:<kind>, "
+        "incidents_opened, incidents_resolved."
+    )
+    failing_operations: list[FailingOperation] = Field(
+        description="Operations with the most anomalies, most first."
+    )
 
 
 class CommentIn(BaseModel):
@@ -221,8 +236,6 @@ class SilenceIn(BaseModel):
     def _matches_something(self) -> SilenceIn:
         if self.service is None and self.operation is None and self.kind is None:
             raise ValueError("a silence needs at least one matcher: service, operation or kind")
-        if self.starts_at is not None and self.ends_at <= self.starts_at:
-            raise ValueError("ends_at must be after starts_at")
         return self
 
 

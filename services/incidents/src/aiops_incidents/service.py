@@ -9,7 +9,8 @@ and the timeline rows written in that transaction are the outbox of the notifica
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
@@ -18,7 +19,7 @@ import asyncpg
 
 from aiops_core.errors import NotFoundError
 from aiops_core.models import Anomaly, AnomalyKind
-from aiops_core.store.pool import Connection
+from aiops_core.store.repository import Database
 from aiops_incidents.clock import Clock, utc_now
 from aiops_incidents.correlation import ServiceGraph, fingerprint, incident_for
 from aiops_incidents.lifecycle import SYSTEM, last_cleared, next_status, reopenable, resolvable
@@ -59,6 +60,20 @@ class LifecycleConfig:
     reopen_window: timedelta = timedelta(minutes=10)
 
 
+@dataclass(frozen=True)
+class _Stores:
+    """The repositories the domain changes incidents with, all on one transaction's connection."""
+
+    incidents: IncidentRepository
+    graph: GraphRepository
+    traces: TraceRepository
+    series: SeriesRepository
+
+    @classmethod
+    def on(cls, db: Database) -> _Stores:
+        return cls(IncidentRepository(db), GraphRepository(db), TraceRepository(db), SeriesRepository(db))
+
+
 class IncidentService:
     def __init__(
         self,
@@ -70,42 +85,51 @@ class IncidentService:
         clock: Clock = utc_now,
     ) -> None:
         self.pool = pool
+        # For reads outside a change; every change goes through `_change`.
         self.incidents = IncidentRepository(pool)
         self.graph = GraphRepository(pool)
-        self.traces = TraceRepository(pool)
         self.series = SeriesRepository(pool)
         self.metrics = metrics
         self.live_stats = live_stats
         self.config = config
         self.clock = clock
 
+    @asynccontextmanager
+    async def _change(self, *, locked: bool = True) -> AsyncIterator[_Stores]:
+        """One transaction of changes, holding the incidents lock unless `locked` is False (a
+        change of one incident that locks its row instead)."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            stores = _Stores.on(conn)
+            if locked:
+                await stores.incidents.lock()
+            yield stores
+
     # --- anomaly events ----------------------------------------------------------------------
 
     async def on_detected(self, anomaly: Anomaly) -> UUID:
         """Put the anomaly into the incident it belongs to (opening or reopening one if none);
         a repeated event changes nothing. Returns the incident's id."""
-        repo = self.incidents
-        async with self.pool.acquire() as conn, conn.transaction():
-            await repo.lock(conn)
+        async with self._change() as tx:
+            repo = tx.incidents
             now = self.clock()  # after the wait for the lock: the time the change is made
-            known = await repo.incident_of_anomaly(conn, anomaly.id)
+            known = await repo.incident_of_anomaly(anomaly.id)
             if known is not None:
                 return known
-            graph = ServiceGraph((e.source, e.target) for e in await self.graph.edges(conn))
+            graph = ServiceGraph((e.source, e.target) for e in await tx.graph.edges())
             joined = incident_for(
                 anomaly.service,
                 anomaly.started_at,
-                await repo.active(conn),
+                await repo.active(),
                 graph,
                 grace=self.config.resolve_cooldown,
             )
             opened = False
             if joined is not None:
                 incident_id = joined.id
-                await self._join(conn, incident_id, anomaly, now)
+                await self._join(tx, incident_id, anomaly, now)
             else:
                 candidates = rank(
-                    [anomaly], graph.edges, await self._sample(conn, [anomaly], anomaly.started_at, now)
+                    [anomaly], graph.edges, await self._sample(tx, [anomaly], anomaly.started_at, now)
                 )
                 top = candidates[0] if candidates else None
                 cause = (
@@ -113,31 +137,29 @@ class IncidentService:
                     if top
                     else (anomaly.service, anomaly.operation, anomaly.kind)
                 )
-                existing = await repo.by_fingerprint(conn, fingerprint(*cause))
+                existing = await repo.by_fingerprint(fingerprint(*cause))
                 if existing is not None and existing.status is not IncidentStatus.RESOLVED:
                     incident_id = existing.id
-                    await self._join(conn, incident_id, anomaly, now)
+                    await self._join(tx, incident_id, anomaly, now)
                 elif existing is not None and reopenable(
                     existing.resolved_at, now, self.config.reopen_window
                 ):
                     incident_id = existing.id
-                    await repo.reopen(conn, incident_id, now)
+                    await repo.reopen(incident_id, now)
                     await repo.add_event(
-                        conn, incident_id, EventType.REOPENED, SYSTEM, now, {"anomaly": _brief(anomaly)}
+                        incident_id, EventType.REOPENED, SYSTEM, now, {"anomaly": _brief(anomaly)}
                     )
-                    await self._join(conn, incident_id, anomaly, now, event=False)
+                    await self._join(tx, incident_id, anomaly, now, event=False)
                 else:
                     incident_id = await repo.create(
-                        conn,
                         fingerprint=fingerprint(*cause),
                         title=_title(*cause),
                         started_at=anomaly.started_at,
                         now=now,
                     )
-                    await repo.add_member(conn, incident_id, anomaly, now)
-                    severity, root = await self._assess(conn, incident_id, now, quiet=True)
+                    await repo.add_member(incident_id, anomaly, now)
+                    severity, root = await self._assess(tx, incident_id, now, quiet=True)
                     await repo.add_event(
-                        conn,
                         incident_id,
                         EventType.OPENED,
                         SYSTEM,
@@ -153,15 +175,13 @@ class IncidentService:
 
     async def on_cleared(self, anomaly: Anomaly) -> None:
         cleared_at = anomaly.cleared_at or self.clock()
-        async with self.pool.acquire() as conn, conn.transaction():
-            await self.incidents.lock(conn)
-            incident_id = await self.incidents.clear_member(conn, anomaly.id, cleared_at)
+        async with self._change() as tx:
+            incident_id = await tx.incidents.clear_member(anomaly.id, cleared_at)
             if incident_id is None:
-                if await self.incidents.incident_of_anomaly(conn, anomaly.id) is None:
+                if await tx.incidents.incident_of_anomaly(anomaly.id) is None:
                     raise AnomalyNotYetKnownError(f"anomaly {anomaly.id} cleared before it was recorded")
                 return  # cleared already: a repeated event
-            await self.incidents.add_event(
-                conn,
+            await tx.incidents.add_event(
                 incident_id,
                 EventType.ANOMALY_CLEARED,
                 SYSTEM,
@@ -174,26 +194,23 @@ class IncidentService:
     async def rerank(self) -> int:
         """Rank the root cause of every unresolved incident again: more traces have been
         stored since, and callers' anomalies may have joined."""
-        async with self.pool.acquire() as conn, conn.transaction():
-            await self.incidents.lock(conn)
-            ids = await self.incidents.unresolved(conn)
+        async with self._change() as tx:
+            ids = await tx.incidents.unresolved()
             now = self.clock()
             for incident_id in ids:
-                await self._assess(conn, incident_id, now)
+                await self._assess(tx, incident_id, now)
         return len(ids)
 
     async def resolve_calm(self) -> list[UUID]:
         """Resolve the incidents whose every anomaly has stayed cleared for the cooldown."""
         resolved = []
-        async with self.pool.acquire() as conn, conn.transaction():
-            await self.incidents.lock(conn)
+        async with self._change() as tx:
             now = self.clock()
-            for incident_id, cleared in (await self.incidents.clearing(conn)).items():
+            for incident_id, cleared in (await tx.incidents.clearing()).items():
                 if resolvable(cleared, now, self.config.resolve_cooldown):
-                    await self.incidents.set_status(conn, incident_id, IncidentStatus.RESOLVED, SYSTEM, now)
+                    await tx.incidents.set_status(incident_id, IncidentStatus.RESOLVED, SYSTEM, now)
                     seconds = round(self.config.resolve_cooldown.total_seconds())
-                    await self.incidents.add_event(
-                        conn,
+                    await tx.incidents.add_event(
                         incident_id,
                         EventType.RESOLVED,
                         SYSTEM,
@@ -218,32 +235,28 @@ class IncidentService:
     async def change_status(
         self, incident_id: UUID, wanted: IncidentStatus, actor: str, comment: str | None
     ) -> None:
-        async with self.pool.acquire() as conn, conn.transaction():
-            state = await self.incidents.state(conn, incident_id, for_update=True)
+        async with self._change(locked=False) as tx:
+            state = await tx.incidents.state(incident_id, for_update=True)
             if state is None:
                 raise NotFoundError(f"no incident {incident_id}")
             now = self.clock()
             status = next_status(state.status, wanted)
             if status is not None:
-                await self.incidents.set_status(conn, incident_id, status, actor, now)
+                await tx.incidents.set_status(incident_id, status, actor, now)
                 event = (
                     EventType.ACKNOWLEDGED if status is IncidentStatus.ACKNOWLEDGED else EventType.RESOLVED
                 )
-                await self.incidents.add_event(conn, incident_id, event, actor, now)
+                await tx.incidents.add_event(incident_id, event, actor, now)
             if comment:
-                await self.incidents.add_event(
-                    conn, incident_id, EventType.COMMENT, actor, now, {"text": comment}
-                )
+                await tx.incidents.add_event(incident_id, EventType.COMMENT, actor, now, {"text": comment})
         if status is IncidentStatus.RESOLVED:
             await self.live_stats.incident_resolved()
 
     async def comment(self, incident_id: UUID, actor: str, text: str) -> None:
-        async with self.pool.acquire() as conn, conn.transaction():
-            if await self.incidents.state(conn, incident_id, for_update=True) is None:
+        async with self._change(locked=False) as tx:
+            if await tx.incidents.state(incident_id, for_update=True) is None:
                 raise NotFoundError(f"no incident {incident_id}")
-            await self.incidents.add_event(
-                conn, incident_id, EventType.COMMENT, actor, self.clock(), {"text": text}
-            )
+            await tx.incidents.add_event(incident_id, EventType.COMMENT, actor, self.clock(), {"text": text})
 
     async def accept_as_normal(
         self, service: str, operation: str, kind: SeriesKind, actor: str, comment: str | None
@@ -254,16 +267,14 @@ class IncidentService:
         if not await self.series.series_known(service, operation):
             raise NotFoundError(f"the platform has no series {service!r} {operation!r}")
         now = self.clock()
-        async with self.pool.acquire() as conn, conn.transaction():
-            await self.series.accept(
-                conn, service=service, operation=operation, kind=kind, at=now, by=actor, comment=comment
+        async with self._change(locked=False) as tx:
+            await tx.series.accept(
+                service=service, operation=operation, kind=kind, at=now, by=actor, comment=comment
             )
-            incident_ids = await self.incidents.unresolved_with_open(conn, service, operation, kind)
+            incident_ids = await tx.incidents.unresolved_with_open(service, operation, kind)
             detail = {"service": service, "operation": operation, "kind": kind, "comment": comment}
             for incident_id in incident_ids:
-                await self.incidents.add_event(
-                    conn, incident_id, EventType.ACCEPTED_AS_NORMAL, actor, now, detail
-                )
+                await tx.incidents.add_event(incident_id, EventType.ACCEPTED_AS_NORMAL, actor, now, detail)
         log.info("series accepted as normal", extra={"series": f"{service} {operation}", "kind": kind})
         return Acceptance(
             service=service,
@@ -279,38 +290,38 @@ class IncidentService:
 
     async def _join(
         self,
-        conn: Connection,
+        tx: _Stores,
         incident_id: UUID,
         anomaly: Anomaly,
         now: datetime,
         *,
         event: bool = True,
     ) -> None:
-        await self.incidents.add_member(conn, incident_id, anomaly, now)
+        await tx.incidents.add_member(incident_id, anomaly, now)
         if event:
-            await self.incidents.add_event(
-                conn, incident_id, EventType.ANOMALY_JOINED, SYSTEM, now, {"anomaly": _brief(anomaly)}
+            await tx.incidents.add_event(
+                incident_id, EventType.ANOMALY_JOINED, SYSTEM, now, {"anomaly": _brief(anomaly)}
             )
-        await self._assess(conn, incident_id, now)
+        await self._assess(tx, incident_id, now)
 
     async def _assess(
-        self, conn: Connection, incident_id: UUID, now: datetime, *, quiet: bool = False
+        self, tx: _Stores, incident_id: UUID, now: datetime, *, quiet: bool = False
     ) -> tuple[Severity, dict[str, str] | None]:
         """Rank the root cause and measure the impact again; record what changed on the timeline
         (unless `quiet`, for a new incident whose opening says it all). Severity only rises while
         an incident is unresolved, so a fading fault does not page again on the way down."""
-        repo = self.incidents
-        state = await repo.state(conn, incident_id)
+        repo = tx.incidents
+        state = await repo.state(incident_id)
         assert state is not None
-        members = await repo.members(conn, incident_id)
-        edges = [(e.source, e.target) for e in await self.graph.edges(conn)]
-        candidates = rank(members, edges, await self._sample(conn, members, state.started_at, now))
+        members = await repo.members(incident_id)
+        edges = [(e.source, e.target) for e in await tx.graph.edges()]
+        candidates = rank(members, edges, await self._sample(tx, members, state.started_at, now))
         until = _trouble_until(members, now)
-        total, affected = await self.traces.entry_impact(
-            conn, max(state.started_at, until - IMPACT_PERIOD), until, usual_before=state.started_at
+        total, affected = await tx.traces.entry_impact(
+            max(state.started_at, until - IMPACT_PERIOD), until, usual_before=state.started_at
         )
-        series_now = await self.traces.series_now(
-            conn, sorted({(a.service, a.operation) for a in members}), now - RECENT, now
+        series_now = await tx.traces.series_now(
+            sorted({(a.service, a.operation) for a in members}), now - RECENT, now
         )
         impact = member_impact(members, series_now, total, affected, previous=state.impact)
         severity = (
@@ -319,25 +330,21 @@ class IncidentService:
         top = candidates[0] if candidates else None
         title = _title(top.service, top.operation, top.kind) if top else _title(*_first_series(members))
         await repo.assess(
-            conn, incident_id, candidates=candidates, impact=impact, severity=severity, title=title, now=now
+            incident_id, candidates=candidates, impact=impact, severity=severity, title=title, now=now
         )
         root = _root(top)
         if not quiet:
             if top is not None and state.root != (top.service, top.operation, top.kind.value):
                 await repo.add_event(
-                    conn,
                     incident_id,
                     EventType.ROOT_CAUSE_CHANGED,
                     SYSTEM,
                     now,
                     {"from": _root_of(state.root), "to": root},
                 )
-                await repo.set_fingerprint(
-                    conn, incident_id, fingerprint(top.service, top.operation, top.kind)
-                )
+                await repo.set_fingerprint(incident_id, fingerprint(top.service, top.operation, top.kind))
             if severity is not state.severity:
                 await repo.add_event(
-                    conn,
                     incident_id,
                     EventType.SEVERITY_CHANGED,
                     SYSTEM,
@@ -347,7 +354,7 @@ class IncidentService:
         return severity, root
 
     async def _sample(
-        self, conn: Connection, members: Sequence[Anomaly], started_at: datetime, now: datetime
+        self, tx: _Stores, members: Sequence[Anomaly], started_at: datetime, now: datetime
     ) -> TraceSample:
         troubled: list[TroubledTrace] = []
         seen: set[str] = set()
@@ -360,19 +367,19 @@ class IncidentService:
             until = anomaly.cleared_at or now
             ids = [
                 trace_id
-                for trace_id in await self.traces.troubled(
-                    conn, anomaly.service, anomaly.operation, failed=failed, since=since, until=until
+                for trace_id in await tx.traces.troubled(
+                    anomaly.service, anomaly.operation, failed=failed, since=since, until=until
                 )
                 if trace_id not in seen
             ]
             seen.update(ids)
-            trees = await self.traces.trees(conn, ids, since, until)
+            trees = await tx.traces.trees(ids, since, until)
             # Each anomaly's traces weigh as much in all, however many were found for it.
             weight = evidence_weight(anomaly, first_detected_at) / max(len(trees), 1)
             troubled += [TroubledTrace(tree, failed, weight) for tree in trees]
         if not troubled:
             return TraceSample()
-        usual = await self.traces.usual(conn, sorted({a.service for a in members}), started_at)
+        usual = await tx.traces.usual(sorted({a.service for a in members}), started_at)
         return TraceSample(troubled=troubled, usual_self_ms=usual_self_times(usual))
 
 

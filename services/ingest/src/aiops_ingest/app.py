@@ -15,9 +15,10 @@ from aiops_core.clients import create_bus
 from aiops_core.observability.health import HealthChecks
 from aiops_core.observability.metrics import create_registry
 from aiops_core.ratelimit import RateLimiter, install_rate_limit
+from aiops_ingest.dependencies import State
 from aiops_ingest.metrics import IngestMetrics
 from aiops_ingest.normalise import Limits, SpanNormaliser
-from aiops_ingest.routes import IngestState, ingest_router
+from aiops_ingest.routes import ingest_router
 from aiops_ingest.service import IngestService
 from aiops_ingest.settings import IngestSettings
 
@@ -42,18 +43,11 @@ def create_app(
     health = HealthChecks()
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[State]:
         owned_bus, owned_redis = bus is None, redis is None
         active_bus = bus or create_bus(settings, connection_name="aiops-ingest")
         # Only the rate limiter uses Redis, and it fails open: readiness does not depend on it.
         cache = redis or create_redis(settings.redis_url)
-        app.state.rate_limiter = RateLimiter(
-            cache,
-            prefix=settings.redis_key_prefix,
-            scope="ingest",
-            rate_per_s=settings.ingest_rate_limit_per_s,
-            burst=settings.ingest_rate_limit_burst,
-        )
         if owned_bus:
             await active_bus.start()
         health.add("broker", active_bus.ping)
@@ -72,9 +66,18 @@ def create_app(
             batch_max_spans=settings.batch_max_spans,
             batch_linger_s=settings.batch_linger_ms / 1000,
         )
-        app.state.ingest = IngestState(service=service, tokens=tuple(settings.ingest_tokens))
         try:
-            yield
+            yield State(
+                service=service,
+                tokens=tuple(settings.ingest_tokens),
+                rate_limiter=RateLimiter(
+                    cache,
+                    prefix=settings.redis_key_prefix,
+                    scope="ingest",
+                    rate_per_s=settings.ingest_rate_limit_per_s,
+                    burst=settings.ingest_rate_limit_burst,
+                ),
+            )
         finally:
             await service.close()
             if owned_bus:

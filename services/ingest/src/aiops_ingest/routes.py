@@ -2,53 +2,21 @@
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Callable, Coroutine, Mapping
-from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.routing import APIRoute
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from aiops_core.errors import (
-    ERROR_RESPONSE_SCHEMA,
     AiopsError,
     PayloadTooLargeError,
-    UnauthorizedError,
     UnsupportedMediaTypeError,
 )
+from aiops_core.openapi import error_responses
+from aiops_ingest.dependencies import Ingest, require_token
 from aiops_ingest.otlp import Encoding, encode_response, encode_status, encoding_of
 from aiops_ingest.schemas import TELEMETRY_BODY_SCHEMA, TelemetryAccepted, parse_telemetry_body
-from aiops_ingest.service import IngestService
-
-
-@dataclass(frozen=True)
-class IngestState:
-    service: IngestService
-    tokens: tuple[str, ...]
-
-
-def get_state(request: Request) -> IngestState:
-    state: IngestState = request.app.state.ingest
-    return state
-
-
-_bearer = HTTPBearer(auto_error=False, description="Required when AIOPS_INGEST_TOKENS is set.")
-
-
-def require_token(
-    state: Annotated[IngestState, Depends(get_state)],
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> None:
-    if not state.tokens:
-        return
-    offered = credentials.credentials.encode() if credentials else b""
-    # Compare with every token, in constant time, so timing reveals nothing.
-    matches = [hmac.compare_digest(offered, token.encode()) for token in state.tokens]
-    if not any(matches):
-        raise UnauthorizedError("missing or invalid bearer token")
-
 
 # google.rpc.Code values for the HTTP statuses ingest answers with.
 _RPC_CODES = {400: 3, 401: 16, 413: 8, 415: 3, 503: 14}
@@ -177,10 +145,10 @@ def ingest_router(max_body_bytes: int) -> APIRouter:
         responses=_OTLP_RESPONSES,
         dependencies=[Depends(require_token)],
     )
-    async def export_traces(request: Request, state: Annotated[IngestState, Depends(get_state)]) -> Response:
+    async def export_traces(request: Request, service: Ingest) -> Response:
         encoding = encoding_of(request.headers.get("content-type"))
         body = await read_body(request, max_body_bytes)
-        result = await state.service.accept_otlp(body, encoding, request.headers.get("content-encoding"))
+        result = await service.accept_otlp(body, encoding, request.headers.get("content-encoding"))
         return Response(
             encode_response(result.rejected_count, result.rejection_message(), encoding),
             media_type=encoding.value,
@@ -197,25 +165,15 @@ def ingest_router(max_body_bytes: int) -> APIRouter:
                 "content": {"application/json": {"schema": TELEMETRY_BODY_SCHEMA}},
             }
         },
-        responses={
-            400: ERROR_RESPONSE_SCHEMA,
-            401: ERROR_RESPONSE_SCHEMA,
-            413: ERROR_RESPONSE_SCHEMA,
-            415: ERROR_RESPONSE_SCHEMA,
-            422: ERROR_RESPONSE_SCHEMA,
-            429: ERROR_RESPONSE_SCHEMA,
-            503: ERROR_RESPONSE_SCHEMA,
-        },
+        responses=error_responses(400, 401, 413, 415, 422, 429, 503),
         dependencies=[Depends(require_token)],
     )
-    async def telemetry(
-        request: Request, state: Annotated[IngestState, Depends(get_state)]
-    ) -> TelemetryAccepted:
+    async def telemetry(request: Request, service: Ingest) -> TelemetryAccepted:
         media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
         if media_type != "application/json":
             raise UnsupportedMediaTypeError(f"Content-Type {media_type or '(none)'!r}: send application/json")
         records = parse_telemetry_body(await read_body(request, max_body_bytes))
-        result = await state.service.accept_records(records)
+        result = await service.accept_records(records)
         return TelemetryAccepted(
             accepted=len(result.spans),
             rejected=result.rejected_count,

@@ -5,12 +5,25 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    WithJsonSchema,
+    field_validator,
+)
 from pydantic_core import from_json
 
 from aiops_core.errors import BadRequestError, validation_error
 
 MAX_RECORDS_PER_REQUEST = 10_000
+_HEX32 = "[0-9a-fA-F]{32}"
+_UUID = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+# What the validator below accepts, for the schema (pydantic's own regexes have no look-ahead):
+# an all-zero trace id is no trace id.
+TRACE_ID_PATTERN = rf"^(?!0{{32}}$)(?!0{{8}}-0{{4}}-0{{4}}-0{{4}}-0{{12}}$)(?:{_HEX32}|{_UUID})$"
 
 
 def _now() -> datetime:
@@ -46,9 +59,9 @@ class TelemetryRecord(BaseModel):
     error_message: str | None = Field(
         default=None, max_length=4096, description="Set for a failed request; marks it an error."
     )
-    trace_id: str | None = Field(
+    trace_id: Annotated[str, WithJsonSchema({"type": "string", "pattern": TRACE_ID_PATTERN})] | None = Field(
         default=None,
-        description="32 hex digits (a UUID is accepted too); a new trace id when absent.",
+        description="32 hex digits (a UUID is accepted too), not all zero; a new trace id when absent.",
     )
     timestamp: datetime = Field(
         default_factory=_now, description="When the request started; UTC when no offset is given."
@@ -77,8 +90,16 @@ TelemetryRecords = Annotated[list[TelemetryRecord], Field(min_length=1, max_leng
 _ONE = TypeAdapter(TelemetryRecord)
 _MANY: TypeAdapter[list[TelemetryRecord]] = TypeAdapter(TelemetryRecords)
 
-# The request body's schema for the OpenAPI document: one record or a list of them.
-TELEMETRY_BODY_SCHEMA = {"anyOf": [_ONE.json_schema(), _MANY.json_schema()]}
+# The request body's schema for the OpenAPI document: one record or a list of them. The
+# record's schema is written out in both places: a `$ref` here would point into a document
+# FastAPI does not know about.
+_RECORD_SCHEMA = _ONE.json_schema()
+TELEMETRY_BODY_SCHEMA = {
+    "anyOf": [
+        _RECORD_SCHEMA,
+        {"type": "array", "items": _RECORD_SCHEMA, "minItems": 1, "maxItems": MAX_RECORDS_PER_REQUEST},
+    ]
+}
 
 
 def parse_telemetry_body(raw: bytes) -> list[TelemetryRecord]:

@@ -10,7 +10,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 Check = Callable[[], Awaitable[None]]
@@ -47,7 +47,7 @@ NOT_READY_EXAMPLE = {
 }
 
 
-def health_router() -> APIRouter:
+def health_router(health: HealthChecks) -> APIRouter:
     router = APIRouter(tags=["health"])
 
     @router.get(
@@ -58,8 +58,7 @@ def health_router() -> APIRouter:
     async def livez() -> dict[str, str]:
         return {"status": "ok"}
 
-    async def ready(request: Request) -> JSONResponse:
-        health: HealthChecks = request.app.state.health
+    async def ready() -> JSONResponse:
         checks = await health.run()
         failing = [name for name, result in checks.items() if result != "ok"]
         body: dict[str, Any] = {"status": "unavailable" if failing else "ok", "checks": checks}

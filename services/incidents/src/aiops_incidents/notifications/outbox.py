@@ -7,9 +7,8 @@ them again."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 import asyncpg
 from redis.asyncio import Redis
@@ -17,16 +16,15 @@ from redis.exceptions import RedisError
 
 from aiops_core.store.pool import Connection
 from aiops_incidents.clock import Clock, utc_now
-from aiops_incidents.notifications import repository
-from aiops_incidents.notifications.channel import incidents_channel
+from aiops_incidents.notifications.channel import NotificationChannel
 from aiops_incidents.notifications.metrics import NotificationMetrics
-from aiops_incidents.notifications.silences import silenced_incidents
-from aiops_incidents.schemas import WEBHOOK_EVENTS, IncidentNotification, IncidentSummary
+from aiops_incidents.notifications.repository import NewDelivery, OutboxRepository
+from aiops_incidents.notifications.silences.repository import SilenceRepository
+from aiops_incidents.repository import IncidentRepository
+from aiops_incidents.schemas import WEBHOOK_EVENTS, IncidentNotification
 from aiops_incidents.settings import IncidentSettings
 
 log = logging.getLogger(__name__)
-
-SummaryLoader = Callable[[Connection, Sequence[UUID]], Awaitable[dict[UUID, IncidentSummary]]]
 
 
 @dataclass(frozen=True)
@@ -41,18 +39,15 @@ class NotificationOutbox:
         pool: asyncpg.Pool,
         redis: Redis,
         settings: IncidentSettings,
-        load_summaries: SummaryLoader,
         metrics: NotificationMetrics,
         *,
         batch_size: int = 100,
         clock: Clock = utc_now,
     ) -> None:
         self._pool = pool
-        self._redis = redis
-        self._channel = incidents_channel(settings.redis_key_prefix)
+        self._channel = NotificationChannel.of(redis, settings.redis_key_prefix)
         # One delivery per URL and event (the table says so too): a URL listed twice counts once.
         self._webhook_urls = tuple(dict.fromkeys(settings.webhook_urls))
-        self._load_summaries = load_summaries
         self._metrics = metrics
         self._batch_size = batch_size
         self._clock = clock
@@ -70,16 +65,17 @@ class NotificationOutbox:
         return done.events
 
     async def _fan_out(self, conn: Connection) -> _FanOut:
-        claimed = await repository.claim_unnotified_events(conn, self._batch_size)
+        outbox = OutboxRepository(conn)
+        claimed = await outbox.claim_unnotified_events(self._batch_size)
         if not claimed:
             return _FanOut(0, 0)
         now = self._clock()
         incident_ids = list({c.incident_id for c in claimed})
-        summaries = await self._load_summaries(conn, incident_ids)
-        silenced = await silenced_incidents(conn, incident_ids, now=now)
+        summaries = await IncidentRepository(conn).summaries(incident_ids)
+        silenced = await SilenceRepository(conn).silenced_incidents(incident_ids, now=now)
 
         notifications: list[IncidentNotification] = []
-        deliveries: list[repository.NewDelivery] = []
+        deliveries: list[NewDelivery] = []
         silenced_deliveries = 0
         for item in claimed:
             summary = summaries.get(item.incident_id)
@@ -99,17 +95,17 @@ class NotificationOutbox:
             for url in self._webhook_urls:
                 delivery_id = uuid4()
                 payload = notification.model_copy(update={"delivery_id": delivery_id}).model_dump_json()
-                deliveries.append(repository.NewDelivery(delivery_id, item.id, url, payload))
+                deliveries.append(NewDelivery(delivery_id, item.id, url, payload))
 
         # Published before the commit: if the commit then fails, the events go out again on the
         # next run. The channel is at-least-once (and so is the stream); subscribers that care
         # drop repeats by the event id.
         if notifications:
-            async with self._redis.pipeline(transaction=False) as pipe:
+            async with self._channel.redis.pipeline(transaction=False) as pipe:
                 for notification in notifications:
-                    pipe.publish(self._channel, notification.model_dump_json())
+                    pipe.publish(self._channel.name, notification.model_dump_json())
                 await pipe.execute()
             self._metrics.count("redis", "published", len(notifications))
-        await repository.insert_deliveries(conn, deliveries, now)
-        await repository.mark_notified(conn, [c.id for c in claimed], now)
+        await outbox.insert_deliveries(deliveries, now)
+        await outbox.mark_notified([c.id for c in claimed], now)
         return _FanOut(len(claimed), silenced_deliveries)

@@ -13,7 +13,7 @@ from uuid import UUID
 
 from asyncpg import Record
 
-from aiops_core.store.pool import Connection
+from aiops_core.store.repository import Repository
 from aiops_incidents.schemas import EventType, TimelineEvent
 
 log = logging.getLogger(__name__)
@@ -44,23 +44,110 @@ class DueDelivery:
     last_error: str | None
 
 
-# --- the outbox ------------------------------------------------------------------------------
+class OutboxRepository(Repository):
+    """Timeline events waiting to be fanned out, and the deliveries they make."""
+
+    async def claim_unnotified_events(self, limit: int) -> list[UnnotifiedEvent]:
+        """The oldest events not yet fanned out, locked until the caller's transaction ends."""
+        rows = await self.db.fetch(
+            """
+            SELECT id, incident_id, at, type, actor, detail::text AS detail
+            FROM incident_events
+            WHERE notified_at IS NULL
+            ORDER BY id
+            LIMIT $1
+            FOR UPDATE SKIP LOCKED
+            """,
+            limit,
+        )
+        return [UnnotifiedEvent(row["id"], row["incident_id"], _timeline_event(row)) for row in rows]
+
+    async def mark_notified(self, event_ids: Sequence[int], now: datetime) -> None:
+        await self.db.execute(
+            "UPDATE incident_events SET notified_at = $2 WHERE id = ANY($1::bigint[])", list(event_ids), now
+        )
+
+    async def insert_deliveries(self, deliveries: Sequence[NewDelivery], now: datetime) -> None:
+        # The payload goes in as text and is cast in SQL, whatever jsonb codec the pool may have.
+        await self.db.executemany(
+            """
+            INSERT INTO webhook_deliveries (id, event_id, url, payload, next_attempt_at)
+            VALUES ($1, $2, $3, $4::text::jsonb, $5)
+            ON CONFLICT (event_id, url) DO NOTHING
+            """,
+            [(d.id, d.event_id, d.url, d.payload, now) for d in deliveries],
+        )
 
 
-async def claim_unnotified_events(conn: Connection, limit: int) -> list[UnnotifiedEvent]:
-    """The oldest events not yet fanned out, locked until the caller's transaction ends."""
-    rows = await conn.fetch(
-        """
-        SELECT id, incident_id, at, type, actor, detail::text AS detail
-        FROM incident_events
-        WHERE notified_at IS NULL
-        ORDER BY id
-        LIMIT $1
-        FOR UPDATE SKIP LOCKED
-        """,
-        limit,
-    )
-    return [UnnotifiedEvent(row["id"], row["incident_id"], _timeline_event(row)) for row in rows]
+class DeliveryRepository(Repository):
+    """Webhook deliveries: claimed when due, then delivered, retried later or dead."""
+
+    async def claim_due_deliveries(
+        self, *, now: datetime, lease_until: datetime, limit: int
+    ) -> list[DueDelivery]:
+        """Pending deliveries that are due, leased until `lease_until`: their next attempt moves
+        there, so no other replica takes them while this one posts (no transaction stays open
+        during the HTTP call), and a replica that dies mid-post only delays them."""
+        rows = await self.db.fetch(
+            """
+            UPDATE webhook_deliveries d
+            SET next_attempt_at = $2
+            FROM (
+                SELECT id FROM webhook_deliveries
+                WHERE status = 'pending' AND next_attempt_at <= $1
+                ORDER BY next_attempt_at
+                LIMIT $3
+                FOR UPDATE SKIP LOCKED
+            ) due
+            WHERE d.id = due.id
+            RETURNING d.id, d.url, d.payload::text AS payload, d.payload -> 'event' ->> 'type' AS event_type,
+                      d.attempts, d.last_error
+            """,
+            now,
+            lease_until,
+            limit,
+        )
+        return [
+            DueDelivery(
+                id=row["id"],
+                url=row["url"],
+                payload=row["payload"],
+                event_type=row["event_type"] or "",
+                attempts=row["attempts"],
+                last_error=row["last_error"],
+            )
+            for row in rows
+        ]
+
+    async def mark_delivered(self, delivery_id: UUID, now: datetime) -> None:
+        await self.db.execute(
+            """
+            UPDATE webhook_deliveries
+            SET status = 'delivered', attempts = attempts + 1, delivered_at = $2, last_error = NULL
+            WHERE id = $1 AND status = 'pending'
+            """,
+            delivery_id,
+            now,
+        )
+
+    async def record_failure(
+        self, delivery_id: UUID, *, attempts: int, error: str, next_attempt_at: datetime
+    ) -> None:
+        await self.db.execute(
+            """
+            UPDATE webhook_deliveries SET attempts = $2, last_error = $3, next_attempt_at = $4
+            WHERE id = $1 AND status = 'pending'
+            """,
+            delivery_id,
+            attempts,
+            error,
+            next_attempt_at,
+        )
+
+    async def mark_dead(self, delivery_id: UUID) -> None:
+        await self.db.execute(
+            "UPDATE webhook_deliveries SET status = 'dead' WHERE id = $1 AND status = 'pending'", delivery_id
+        )
 
 
 def _timeline_event(row: Record) -> TimelineEvent | None:
@@ -76,95 +163,3 @@ def _timeline_event(row: Record) -> TimelineEvent | None:
         # Skipped rather than retried: one unreadable row must not hold back every later event.
         log.error("incident event cannot be notified", extra={"event_id": row["id"], "error": str(exc)})
         return None
-
-
-async def mark_notified(conn: Connection, event_ids: Sequence[int], now: datetime) -> None:
-    await conn.execute(
-        "UPDATE incident_events SET notified_at = $2 WHERE id = ANY($1::bigint[])", list(event_ids), now
-    )
-
-
-async def insert_deliveries(conn: Connection, deliveries: Sequence[NewDelivery], now: datetime) -> None:
-    # The payload goes in as text and is cast in SQL, whatever jsonb codec the pool may have.
-    await conn.executemany(
-        """
-        INSERT INTO webhook_deliveries (id, event_id, url, payload, next_attempt_at)
-        VALUES ($1, $2, $3, $4::text::jsonb, $5)
-        ON CONFLICT (event_id, url) DO NOTHING
-        """,
-        [(d.id, d.event_id, d.url, d.payload, now) for d in deliveries],
-    )
-
-
-# --- webhook deliveries ----------------------------------------------------------------------
-
-
-async def claim_due_deliveries(
-    conn: Connection, *, now: datetime, lease_until: datetime, limit: int
-) -> list[DueDelivery]:
-    """Pending deliveries that are due, leased until `lease_until`: their next attempt moves
-    there, so no other replica takes them while this one posts (no transaction stays open
-    during the HTTP call), and a replica that dies mid-post only delays them."""
-    rows = await conn.fetch(
-        """
-        UPDATE webhook_deliveries d
-        SET next_attempt_at = $2
-        FROM (
-            SELECT id FROM webhook_deliveries
-            WHERE status = 'pending' AND next_attempt_at <= $1
-            ORDER BY next_attempt_at
-            LIMIT $3
-            FOR UPDATE SKIP LOCKED
-        ) due
-        WHERE d.id = due.id
-        RETURNING d.id, d.url, d.payload::text AS payload, d.payload -> 'event' ->> 'type' AS event_type,
-                  d.attempts, d.last_error
-        """,
-        now,
-        lease_until,
-        limit,
-    )
-    return [
-        DueDelivery(
-            id=row["id"],
-            url=row["url"],
-            payload=row["payload"],
-            event_type=row["event_type"] or "",
-            attempts=row["attempts"],
-            last_error=row["last_error"],
-        )
-        for row in rows
-    ]
-
-
-async def mark_delivered(conn: Connection, delivery_id: UUID, now: datetime) -> None:
-    await conn.execute(
-        """
-        UPDATE webhook_deliveries
-        SET status = 'delivered', attempts = attempts + 1, delivered_at = $2, last_error = NULL
-        WHERE id = $1 AND status = 'pending'
-        """,
-        delivery_id,
-        now,
-    )
-
-
-async def record_failure(
-    conn: Connection, delivery_id: UUID, *, attempts: int, error: str, next_attempt_at: datetime
-) -> None:
-    await conn.execute(
-        """
-        UPDATE webhook_deliveries SET attempts = $2, last_error = $3, next_attempt_at = $4
-        WHERE id = $1 AND status = 'pending'
-        """,
-        delivery_id,
-        attempts,
-        error,
-        next_attempt_at,
-    )
-
-
-async def mark_dead(conn: Connection, delivery_id: UUID) -> None:
-    await conn.execute(
-        "UPDATE webhook_deliveries SET status = 'dead' WHERE id = $1 AND status = 'pending'", delivery_id
-    )

@@ -17,17 +17,17 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 from fastapi.sse import EventSourceResponse, format_sse_event
 from pydantic import ValidationError
-from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 from starlette.types import Receive, Scope, Send
 
-from aiops_core.errors import ERROR_RESPONSE_SCHEMA, DependencyUnavailableError, error_body
-from aiops_incidents.auth import Reader
-from aiops_incidents.notifications.channel import incidents_channel
+from aiops_core.app import Stopping
+from aiops_core.errors import DependencyUnavailableError
+from aiops_core.openapi import error_responses
+from aiops_incidents.dependencies import API_ERRORS, Notifications, Reader
 from aiops_incidents.schemas import IncidentNotification
 
 log = logging.getLogger(__name__)
@@ -120,23 +120,14 @@ async def _events(
 def stream_router(*, keepalive_s: float = KEEPALIVE_S, closing: asyncio.Event | None = None) -> APIRouter:
     """The stream route. Set `closing` when the server begins to stop: open streams then end
     within a second, instead of holding the server until its graceful-shutdown timeout."""
-    router = APIRouter(prefix="/aiops", tags=["incidents"])
+    router = APIRouter(prefix="/aiops", tags=["incidents"], responses=API_ERRORS)
     responses: dict[int | str, dict[str, Any]] = {
         200: {
             "description": "A stream of `incident` events, one per timeline event; comment lines "
             "(`: keepalive`) in between.",
             "content": {"text/event-stream": {"example": _EXAMPLE}},
         },
-        401: ERROR_RESPONSE_SCHEMA,
-        403: ERROR_RESPONSE_SCHEMA,
-        503: {
-            **ERROR_RESPONSE_SCHEMA,
-            "content": {
-                "application/json": {
-                    "example": error_body("dependency_unavailable", "cache unavailable: Connection refused")
-                }
-            },
-        },
+        **error_responses(503, examples={503: "cache unavailable: Connection refused"}),
     }
 
     @router.get(
@@ -152,19 +143,17 @@ def stream_router(*, keepalive_s: float = KEEPALIVE_S, closing: asyncio.Event | 
         "read the incidents API after a reconnect.",
         responses=responses,
     )
-    async def incident_stream(request: Request, _: Reader) -> EventSourceResponse:
-        redis: Redis = request.app.state.redis
-        channel = incidents_channel(request.app.state.redis_key_prefix)
-        pubsub = redis.pubsub()
+    async def incident_stream(
+        notifications: Notifications, stopping: Stopping, _: Reader
+    ) -> EventSourceResponse:
+        pubsub = notifications.redis.pubsub()
         try:
-            await pubsub.subscribe(channel)
+            await pubsub.subscribe(notifications.name)
         except (RedisError, OSError) as exc:
-            await _close(pubsub, channel)
+            await _close(pubsub, notifications.name)
             raise DependencyUnavailableError("cache", str(exc)) from exc
         # Without a `closing` of its own, the stream ends when the process begins to stop.
-        stopping = closing if closing is not None else getattr(request.app.state, "stopping", None)
-        return _SubscriptionResponse(
-            pubsub, channel, _events(pubsub, keepalive_s=keepalive_s, closing=stopping)
-        )
+        events = _events(pubsub, keepalive_s=keepalive_s, closing=closing or stopping)
+        return _SubscriptionResponse(pubsub, notifications.name, events)
 
     return router

@@ -22,8 +22,8 @@ from pydantic import ValidationError
 from aiops_core.bus import BrokerUnavailableError, Bus
 from aiops_core.bus.topology import DEAD_LETTER_EXCHANGE, DEAD_LETTER_REASON_HEADER, WEBHOOK_DEAD_LETTERS
 from aiops_incidents.clock import Clock, utc_now
-from aiops_incidents.notifications import repository
 from aiops_incidents.notifications.metrics import NotificationMetrics
+from aiops_incidents.notifications.repository import DeliveryRepository, DueDelivery
 from aiops_incidents.schemas import IncidentNotification
 from aiops_incidents.settings import IncidentSettings
 
@@ -55,7 +55,7 @@ class WebhookDispatcher:
         batch_size: int = 20,
         clock: Clock = utc_now,
     ) -> None:
-        self._pool = pool
+        self._deliveries = DeliveryRepository(pool)
         self._bus = bus
         self._metrics = metrics
         self._max_attempts = settings.webhook_max_attempts
@@ -82,10 +82,9 @@ class WebhookDispatcher:
         one); how many were due."""
         now = self._clock()
         lease_until = now + timedelta(seconds=self._timeout_s + LEASE_GRACE_S)
-        async with self._pool.acquire() as conn:
-            due = await repository.claim_due_deliveries(
-                conn, now=now, lease_until=lease_until, limit=self._batch_size
-            )
+        due = await self._deliveries.claim_due_deliveries(
+            now=now, lease_until=lease_until, limit=self._batch_size
+        )
         outcomes = await asyncio.gather(*(self._attempt(d) for d in due), return_exceptions=True)
         for delivery, outcome in zip(due, outcomes, strict=True):
             if isinstance(outcome, Exception):
@@ -96,26 +95,24 @@ class WebhookDispatcher:
                 )
         return len(due)
 
-    async def _attempt(self, delivery: repository.DueDelivery) -> None:
+    async def _attempt(self, delivery: DueDelivery) -> None:
         if delivery.attempts >= self._max_attempts:
             # Failed for good on an earlier run, when the bus could not take the dead letter.
             await self._dead_letter(delivery, delivery.attempts, delivery.last_error or "unknown")
             return
         error = await self._post(delivery)
         now = self._clock()
-        async with self._pool.acquire() as conn:
-            if error is None:
-                await repository.mark_delivered(conn, delivery.id, now)
-                self._metrics.count("webhook", "delivered")
-                return
-            attempts = delivery.attempts + 1
-            await repository.record_failure(
-                conn,
-                delivery.id,
-                attempts=attempts,
-                error=error,
-                next_attempt_at=now + timedelta(seconds=retry_delay_s(attempts, self._backoff_s)),
-            )
+        if error is None:
+            await self._deliveries.mark_delivered(delivery.id, now)
+            self._metrics.count("webhook", "delivered")
+            return
+        attempts = delivery.attempts + 1
+        await self._deliveries.record_failure(
+            delivery.id,
+            attempts=attempts,
+            error=error,
+            next_attempt_at=now + timedelta(seconds=retry_delay_s(attempts, self._backoff_s)),
+        )
         if attempts < self._max_attempts:
             self._metrics.count("webhook", "failed")
             log.warning(
@@ -125,7 +122,7 @@ class WebhookDispatcher:
             return
         await self._dead_letter(delivery, attempts, error)
 
-    async def _post(self, delivery: repository.DueDelivery) -> str | None:
+    async def _post(self, delivery: DueDelivery) -> str | None:
         """POST the delivery; None when the receiver took it (2xx), else what went wrong."""
         if self._client is None:
             raise RuntimeError("WebhookDispatcher.start() was not called")
@@ -146,7 +143,7 @@ class WebhookDispatcher:
             return None
         return f"HTTP {response.status_code}"
 
-    async def _dead_letter(self, delivery: repository.DueDelivery, attempts: int, error: str) -> None:
+    async def _dead_letter(self, delivery: DueDelivery, attempts: int, error: str) -> None:
         reason = f"webhook to {_host(delivery.url)} failed {attempts} times; last error: {error}"
         try:
             await self._bus.publish(
@@ -163,13 +160,12 @@ class WebhookDispatcher:
                 extra={"delivery_id": str(delivery.id), "error": str(exc)},
             )
             return
-        async with self._pool.acquire() as conn:
-            await repository.mark_dead(conn, delivery.id)
+        await self._deliveries.mark_dead(delivery.id)
         self._metrics.count("webhook", "dead")
         log.error("webhook delivery dead-lettered", extra={"delivery_id": str(delivery.id), "reason": reason})
 
 
-def _body(delivery: repository.DueDelivery) -> bytes:
+def _body(delivery: DueDelivery) -> bytes:
     # jsonb keeps no key order: going through the model sends the documented field order.
     try:
         return IncidentNotification.model_validate_json(delivery.payload).model_dump_json().encode()

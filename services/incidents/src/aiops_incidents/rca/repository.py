@@ -6,9 +6,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-import asyncpg
-
-from aiops_core.store.pool import Connection
+from aiops_core.store.repository import Repository
 from aiops_incidents.rca.traces import StoredSpan, TraceTree
 from aiops_incidents.severity import SeriesNow
 
@@ -23,13 +21,9 @@ USUAL_SPAN = timedelta(minutes=10)
 TRACE_REACH = timedelta(minutes=1)
 
 
-class TraceRepository:
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self.pool = pool
-
+class TraceRepository(Repository):
     async def troubled(
         self,
-        conn: Connection,
         service: str,
         operation: str,
         *,
@@ -39,7 +33,7 @@ class TraceRepository:
     ) -> list[str]:
         """The latest failed requests of a series in a period, or its slowest ones."""
         order = "max(start_time) DESC" if failed else "max(duration_ms) DESC"
-        rows = await conn.fetch(
+        rows = await self.db.fetch(
             f"""
             SELECT trace_id FROM spans
             WHERE service = $1 AND operation = $2 AND start_time >= $3 AND start_time < $4
@@ -54,9 +48,9 @@ class TraceRepository:
         )
         return [r["trace_id"] for r in rows]
 
-    async def usual(self, conn: Connection, services: Sequence[str], before: datetime) -> list[TraceTree]:
+    async def usual(self, services: Sequence[str], before: datetime) -> list[TraceTree]:
         """Recent traces through these services from before `before`, to learn usual self-times."""
-        rows = await conn.fetch(
+        rows = await self.db.fetch(
             """
             SELECT trace_id FROM spans
             WHERE service = ANY($1) AND start_time >= $2 AND start_time < $3 AND NOT is_error
@@ -67,14 +61,12 @@ class TraceRepository:
             before - USUAL_GAP,
             USUAL_TRACES,
         )
-        return await self.trees(conn, [r["trace_id"] for r in rows], before - USUAL_GAP - USUAL_SPAN, before)
+        return await self.trees([r["trace_id"] for r in rows], before - USUAL_GAP - USUAL_SPAN, before)
 
-    async def trees(
-        self, conn: Connection, trace_ids: Sequence[str], since: datetime, until: datetime
-    ) -> list[TraceTree]:
+    async def trees(self, trace_ids: Sequence[str], since: datetime, until: datetime) -> list[TraceTree]:
         if not trace_ids:
             return []
-        rows = await conn.fetch(
+        rows = await self.db.fetch(
             """
             SELECT trace_id, span_id, parent_span_id, service, operation, kind, start_time, duration_ms,
                    is_error, error_message
@@ -90,24 +82,23 @@ class TraceRepository:
         return [TraceTree(spans) for spans in by_trace.values()]
 
     async def trace(self, trace_id: str) -> list[StoredSpan]:
-        async with self.pool.acquire() as conn:
-            rows = await conn.fetch(
-                """
-                SELECT trace_id, span_id, parent_span_id, service, operation, kind, start_time, duration_ms,
-                       is_error, error_message
-                FROM spans WHERE trace_id = $1 ORDER BY start_time, span_id
-                """,
-                trace_id,
-            )
+        rows = await self.db.fetch(
+            """
+            SELECT trace_id, span_id, parent_span_id, service, operation, kind, start_time, duration_ms,
+                   is_error, error_message
+            FROM spans WHERE trace_id = $1 ORDER BY start_time, span_id
+            """,
+            trace_id,
+        )
         return [StoredSpan(**dict(row)) for row in rows]
 
     async def entry_impact(
-        self, conn: Connection, since: datetime, until: datetime, *, usual_before: datetime
+        self, since: datetime, until: datetime, *, usual_before: datetime
     ) -> tuple[int, int]:
         """Entry-point requests (root spans) in a period, and how many of them failed or took
         more than 1.5 times their operation's usual p95, learned in the 5 minutes before
         `usual_before` (the incident's start: later, the fault itself would be usual)."""
-        row = await conn.fetchrow(
+        row = await self.db.fetchrow(
             """
             WITH usual AS (
                 SELECT service, operation, percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms) AS p95
@@ -129,12 +120,12 @@ class TraceRepository:
         return int(row["total"]), int(row["affected"])
 
     async def series_now(
-        self, conn: Connection, series: Sequence[tuple[str, str]], since: datetime, until: datetime
+        self, series: Sequence[tuple[str, str]], since: datetime, until: datetime
     ) -> dict[tuple[str, str], SeriesNow]:
         """Each series' requests (server, consumer and root spans) in a period."""
         if not series:
             return {}
-        rows = await conn.fetch(
+        rows = await self.db.fetch(
             """
             SELECT s.service, s.operation, count(*) AS requests, count(*) FILTER (WHERE s.is_error) AS errors,
                    percentile_cont(0.95) WITHIN GROUP (ORDER BY s.duration_ms) AS p95_ms

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path
 
 from aiops_core.errors import NotFoundError
-from aiops_incidents.auth import Reader
-from aiops_incidents.rca.repository import TraceRepository
+from aiops_core.openapi import error_responses
+from aiops_incidents.dependencies import API_ERRORS, Reader, TraceStore
 from aiops_incidents.rca.schemas import Trace, TraceSpan
-from aiops_incidents.routes import ERRORS
 
 TraceId = Annotated[
     str,
@@ -23,11 +22,17 @@ TraceId = Annotated[
 
 
 def traces_router() -> APIRouter:
-    router = APIRouter(prefix="/aiops", tags=["traces"], responses=ERRORS)
+    router = APIRouter(prefix="/aiops", tags=["traces"], responses=API_ERRORS)
 
-    @router.get("/traces/{trace_id}", summary="One stored trace: its spans by start time")
-    async def trace(request: Request, trace_id: TraceId, _: Reader) -> Trace:
-        spans = await TraceRepository(request.app.state.pool).trace(trace_id)
+    @router.get(
+        "/traces/{trace_id}",
+        summary="One stored trace: its spans by start time",
+        responses=error_responses(
+            404, examples={404: "no stored span has the trace id 4bf92f3577b34da6a3ce929d0e0e4736"}
+        ),
+    )
+    async def trace(traces: TraceStore, trace_id: TraceId, _: Reader) -> Trace:
+        spans = await traces.trace(trace_id)
         if not spans:
             raise NotFoundError(f"no stored span has the trace id {trace_id}")
         return Trace(trace_id=trace_id, spans=[TraceSpan.model_validate(span) for span in spans])

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-import asyncpg
-
+from aiops_core.store.repository import Repository
 from aiops_incidents.record.schemas import RecordPeriod
 
 # Periods are laid on a grid that starts at a UTC midnight, so days start at UTC midnight and
@@ -46,14 +45,10 @@ ORDER BY p.start
 """
 
 
-class RecordRepository:
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self.pool = pool
-
+class RecordRepository(Repository):
     async def record(self, step: timedelta, periods: int, now: datetime) -> list[RecordPeriod]:
         """The `periods` periods of length `step` up to the one `now` is in, oldest first."""
-        async with self.pool.acquire() as conn:
-            rows = await conn.fetch(_RECORD_SQL, step.total_seconds(), periods, now)
+        rows = await self.db.fetch(_RECORD_SQL, step.total_seconds(), periods, now)
         return [
             RecordPeriod(
                 start=row["start"],

@@ -5,13 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 
-from aiops_incidents.auth import Reader
 from aiops_incidents.clock import Clock, utc_now
-from aiops_incidents.record.repository import RecordRepository
+from aiops_incidents.dependencies import API_ERRORS, Reader, RecordStore
 from aiops_incidents.record.schemas import Record, RecordBucket
-from aiops_incidents.routes import ERRORS
 
 # The length of each kind of period, and how many of them a page shows unless asked.
 BUCKETS = {
@@ -22,7 +20,7 @@ MOST_PERIODS = 168  # a week of hours, or about half a year of days
 
 
 def record_router(clock: Clock = utc_now) -> APIRouter:
-    router = APIRouter(prefix="/aiops", tags=["incidents"], responses=ERRORS)
+    router = APIRouter(prefix="/aiops", tags=["incidents"], responses=API_ERRORS)
 
     @router.get(
         "/stats/record",
@@ -31,7 +29,7 @@ def record_router(clock: Clock = utc_now) -> APIRouter:
         "present, the last being the current one.",
     )
     async def record(
-        request: Request,
+        store: RecordStore,
         _: Reader,
         bucket: Annotated[RecordBucket, Query(description="Length of a period.")] = RecordBucket.DAY,
         periods: Annotated[
@@ -45,9 +43,7 @@ def record_router(clock: Clock = utc_now) -> APIRouter:
         ] = None,
     ) -> Record:
         length, default_periods = BUCKETS[bucket]
-        rows = await RecordRepository(request.app.state.pool).record(
-            length, periods or default_periods, clock()
-        )
+        rows = await store.record(length, periods or default_periods, clock())
         return Record(bucket=bucket, periods=rows)
 
     return router

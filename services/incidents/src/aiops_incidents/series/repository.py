@@ -7,50 +7,40 @@ from collections import defaultdict
 from datetime import datetime
 from uuid import uuid4
 
-import asyncpg
-
-from aiops_core.store.pool import Connection
+from aiops_core.store.repository import Repository
 from aiops_incidents.series.bands import MinuteRollup
 from aiops_incidents.series.learning import learning_of
 from aiops_incidents.series.schemas import Learning
 
 
-class SeriesRepository:
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self.pool = pool
-
+class SeriesRepository(Repository):
     async def known(self, service: str) -> bool:
         """Whether any series of the service was ever rolled up (and is still kept)."""
-        async with self.pool.acquire() as conn:
-            return bool(
-                await conn.fetchval(
-                    "SELECT EXISTS (SELECT 1 FROM series_rollups WHERE service = $1)", service
-                )
-            )
+        return bool(
+            await self.db.fetchval("SELECT EXISTS (SELECT 1 FROM series_rollups WHERE service = $1)", service)
+        )
 
     async def series_known(self, service: str, operation: str) -> bool:
-        async with self.pool.acquire() as conn:
-            return bool(
-                await conn.fetchval(
-                    "SELECT EXISTS (SELECT 1 FROM series_rollups WHERE service = $1 AND operation = $2)",
-                    service,
-                    operation,
-                )
+        return bool(
+            await self.db.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM series_rollups WHERE service = $1 AND operation = $2)",
+                service,
+                operation,
             )
+        )
 
     async def learning(
         self, now: datetime, *, service: str | None = None, since: datetime | None = None
     ) -> dict[tuple[str, str], Learning]:
         """Each series' learning state (of one service, or of those learned since `since`)."""
-        async with self.pool.acquire() as conn:
-            rows = await conn.fetch(
-                """
-                SELECT service, operation, measured_at, history_s, min_history_s FROM series_learning
-                WHERE ($1::text IS NULL OR service = $1) AND ($2::timestamptz IS NULL OR measured_at >= $2)
-                """,
-                service,
-                since,
-            )
+        rows = await self.db.fetch(
+            """
+            SELECT service, operation, measured_at, history_s, min_history_s FROM series_learning
+            WHERE ($1::text IS NULL OR service = $1) AND ($2::timestamptz IS NULL OR measured_at >= $2)
+            """,
+            service,
+            since,
+        )
         return {
             (r["service"], r["operation"]): learning_of(
                 json.loads(r["history_s"]), r["min_history_s"], r["measured_at"], now
@@ -58,9 +48,8 @@ class SeriesRepository:
             for r in rows
         }
 
-    @staticmethod
     async def accept(
-        conn: Connection,
+        self,
         *,
         service: str,
         operation: str,
@@ -69,7 +58,7 @@ class SeriesRepository:
         by: str,
         comment: str | None,
     ) -> None:
-        await conn.execute(
+        await self.db.execute(
             """
             INSERT INTO baseline_acceptances (id, service, operation, kind, accepted_at, accepted_by, comment)
             VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -85,17 +74,16 @@ class SeriesRepository:
 
     async def rollups(self, service: str, since: datetime, until: datetime) -> dict[str, list[MinuteRollup]]:
         """The service's rollups of the minutes from `since` to `until`, by operation, oldest first."""
-        async with self.pool.acquire() as conn:
-            rows = await conn.fetch(
-                """
-                SELECT operation, minute, requests, errors, p95_ms, covered_until
-                FROM series_rollups WHERE service = $1 AND minute >= $2 AND minute <= $3
-                ORDER BY operation, minute
-                """,
-                service,
-                since,
-                until,
-            )
+        rows = await self.db.fetch(
+            """
+            SELECT operation, minute, requests, errors, p95_ms, covered_until
+            FROM series_rollups WHERE service = $1 AND minute >= $2 AND minute <= $3
+            ORDER BY operation, minute
+            """,
+            service,
+            since,
+            until,
+        )
         by_operation: dict[str, list[MinuteRollup]] = defaultdict(list)
         for row in rows:
             by_operation[row["operation"]].append(

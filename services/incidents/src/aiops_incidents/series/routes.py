@@ -5,20 +5,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request, status
+from fastapi import APIRouter, Path, Query, status
 
+from aiops_core.openapi import error_responses
 from aiops_core.validation import StoredText
-from aiops_incidents.auth import Reader, Writer
 from aiops_incidents.clock import Clock, utc_now
-from aiops_incidents.routes import ERRORS, get_state
+from aiops_incidents.dependencies import API_ERRORS, Incidents, Reader, Series, Writer
 from aiops_incidents.series.schemas import Acceptance, AcceptIn, ServiceSeries
-from aiops_incidents.series.service import SeriesReader
 
 ServiceName = Annotated[StoredText, Path(max_length=256, description="A service name, e.g. payment.")]
 
 
 def series_router(clock: Clock = utc_now) -> APIRouter:
-    router = APIRouter(prefix="/aiops", tags=["incidents"], responses=ERRORS)
+    router = APIRouter(prefix="/aiops", tags=["incidents"], responses=API_ERRORS)
 
     @router.get(
         "/services/{service}/series",
@@ -28,14 +27,14 @@ def series_router(clock: Clock = utc_now) -> APIRouter:
         "included), each minute with the band of values usual in the healthy minutes of the hour "
         "before it, the anomalies in force during the period, and whether the operation is still "
         "learning. 404 for a service the platform has never seen.",
+        responses=error_responses(404, examples={404: "the platform has no series of a service 'billing'"}),
     )
     async def series(
-        request: Request,
+        reader: Series,
         service: ServiceName,
         _: Reader,
         minutes: Annotated[int, Query(ge=5, le=1440, description="Length of the period.")] = 60,
     ) -> ServiceSeries:
-        reader = SeriesReader(request.app.state.pool)
         return await reader.of_service(service, minutes=minutes, now=clock())
 
     @router.post(
@@ -46,10 +45,11 @@ def series_router(clock: Clock = utc_now) -> APIRouter:
         "clears at the detector's next evaluation, and the acceptance is recorded on the timeline "
         "of every unresolved incident with that anomaly. 404 for a series the platform has never seen.",
         status_code=status.HTTP_201_CREATED,
+        responses=error_responses(
+            400, 404, examples={404: "the platform has no series 'payment' 'POST /refund'"}
+        ),
     )
-    async def accept(request: Request, service: ServiceName, body: AcceptIn, actor: Writer) -> Acceptance:
-        return await get_state(request).service.accept_as_normal(
-            service, body.operation, body.kind, actor, body.comment
-        )
+    async def accept(incidents: Incidents, service: ServiceName, body: AcceptIn, actor: Writer) -> Acceptance:
+        return await incidents.accept_as_normal(service, body.operation, body.kind, actor, body.comment)
 
     return router

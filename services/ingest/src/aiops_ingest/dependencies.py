@@ -1,0 +1,52 @@
+"""What ingest's routes need, each reached through one annotated dependency.
+
+The lifespan yields a `State`; Starlette hands it to every request as `request.state`, and the
+`get_*` functions here are its only readers; tests replace them with `app.dependency_overrides`.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated, TypedDict
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from aiops_core.errors import UnauthorizedError
+from aiops_core.ratelimit import RateLimiter
+from aiops_ingest.service import IngestService
+
+
+class State(TypedDict):
+    """What ingest's lifespan yields; requests reach it only through the dependencies below."""
+
+    service: IngestService
+    tokens: tuple[str, ...]
+    rate_limiter: RateLimiter
+
+
+def get_service(request: Request) -> IngestService:
+    service: IngestService = request.state.service
+    return service
+
+
+def get_tokens(request: Request) -> tuple[str, ...]:
+    tokens: tuple[str, ...] = request.state.tokens
+    return tokens
+
+
+Ingest = Annotated[IngestService, Depends(get_service)]
+_bearer = HTTPBearer(auto_error=False, description="Required when AIOPS_INGEST_TOKENS is set.")
+
+
+def require_token(
+    tokens: Annotated[tuple[str, ...], Depends(get_tokens)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> None:
+    if not tokens:
+        return
+    offered = credentials.credentials.encode() if credentials else b""
+    # Compare with every token, in constant time, so timing reveals nothing.
+    matches = [hmac.compare_digest(offered, token.encode()) for token in tokens]
+    if not any(matches):
+        raise UnauthorizedError("missing or invalid bearer token")
