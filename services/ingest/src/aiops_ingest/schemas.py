@@ -7,6 +7,7 @@ from typing import Annotated
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     TypeAdapter,
@@ -17,6 +18,7 @@ from pydantic import (
 from pydantic_core import from_json
 
 from aiops_core.errors import BadRequestError, validation_error
+from aiops_core.validation import IsoDatetimeUtcByDefault
 
 MAX_RECORDS_PER_REQUEST = 10_000
 _HEX32 = "[0-9a-fA-F]{32}"
@@ -24,6 +26,18 @@ _UUID = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]
 # What the validator below accepts, for the schema (pydantic's own regexes have no look-ahead):
 # an all-zero trace id is no trace id.
 TRACE_ID_PATTERN = rf"^(?!0{{32}}$)(?!0{{8}}-0{{4}}-0{{4}}-0{{4}}-0{{12}}$)(?:{_HEX32}|{_UUID})$"
+
+
+def _a_number(value: object) -> object:
+    # What the schema calls a number: `true` or "502" is refused rather than converted (pydantic
+    # would), while 502.0 is the integer JSON Schema says it is.
+    if isinstance(value, bool | str):
+        raise ValueError("must be a JSON number")
+    return value
+
+
+JsonInteger = Annotated[int, BeforeValidator(_a_number)]
+JsonNumber = Annotated[float, BeforeValidator(_a_number)]
 
 
 def _now() -> datetime:
@@ -54,8 +68,8 @@ class TelemetryRecord(BaseModel):
     service_name: str = Field(min_length=1, max_length=256)
     endpoint: str = Field(min_length=1, max_length=2048, description="Path; ids are templated.")
     method: str = Field(default="GET", min_length=1, max_length=16, pattern=r"^[A-Za-z]+$")
-    status_code: int = Field(ge=100, le=599)
-    latency_ms: float = Field(ge=0, le=86_400_000)
+    status_code: JsonInteger = Field(ge=100, le=599)
+    latency_ms: JsonNumber = Field(ge=0, le=86_400_000)
     error_message: str | None = Field(
         default=None, max_length=4096, description="Set for a failed request; marks it an error."
     )
@@ -63,7 +77,7 @@ class TelemetryRecord(BaseModel):
         default=None,
         description="32 hex digits (a UUID is accepted too), not all zero; a new trace id when absent.",
     )
-    timestamp: datetime = Field(
+    timestamp: IsoDatetimeUtcByDefault = Field(
         default_factory=_now, description="When the request started; UTC when no offset is given."
     )
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
 from asyncpg import Record
@@ -95,9 +95,15 @@ def _silence(row: Record) -> Silence:
         service=row["service"],
         operation=row["operation"],
         kind=AnomalyKind(row["kind"]) if row["kind"] else None,
-        starts_at=row["starts_at"],
-        ends_at=row["ends_at"],
+        starts_at=_aware(row["starts_at"]),
+        ends_at=_aware(row["ends_at"]),
         created_by=row["created_by"],
         comment=row["comment"],
         created_at=row["created_at"],
     )
+
+
+def _aware(value: datetime) -> datetime:
+    # asyncpg reads PostgreSQL's -infinity and infinity (what the ends of the calendar become,
+    # see aiops_core.validation) as datetime.min and datetime.max without a time zone.
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
