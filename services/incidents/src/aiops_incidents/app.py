@@ -58,6 +58,7 @@ RESOLVE_INTERVAL_S = 1.0
 GAUGE_INTERVAL_S = 5.0
 # How often the outbox and the webhook deliveries look for work: the notification delay.
 NOTIFY_INTERVAL_S = 0.5
+# Its own queue's lag, and what lies dead-lettered.
 MONITORED_QUEUES = [
     ANOMALY_QUEUE.name,
     ANOMALY_QUEUE.dead_letter_queue,
@@ -114,15 +115,7 @@ def create_app(
                 ),
                 PeriodicJob("notification outbox", outbox.run_once, interval_s=NOTIFY_INTERVAL_S),
                 PeriodicJob("webhook deliveries", webhooks.run_once, interval_s=NOTIFY_INTERVAL_S),
-                QueueDepthMonitor(
-                    clients.bus,
-                    [
-                        ANOMALY_QUEUE.name,
-                        ANOMALY_QUEUE.dead_letter_queue,
-                        WEBHOOK_DEAD_LETTERS.dead_letter_queue,
-                    ],
-                    registry,
-                ),
+                QueueDepthMonitor(clients.bus, MONITORED_QUEUES, registry),
                 AnomalyConsumer(clients.bus, service, prefetch=settings.broker_prefetch),
             ]
             clients.add_health_checks(health)
