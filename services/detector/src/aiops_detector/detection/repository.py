@@ -15,6 +15,7 @@ import asyncpg
 from aiops_core.healthy_time import Measure, Trouble
 from aiops_core.models import Anomaly, AnomalyEvidence, AnomalyKind
 from aiops_core.store.pool import Connection
+from aiops_core.store.repository import Repository
 from aiops_detector.detection.baselines import RollupRow
 from aiops_detector.detection.windows import Series
 
@@ -73,15 +74,12 @@ class PendingEvents:
         await self.conn.execute(f"UPDATE anomalies SET {column} = $2 WHERE id = $1", anomaly_id, at)
 
 
-class DetectionRepository:
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self._pool = pool
-
+class DetectionRepository(Repository):
     async def roll_up(self, until: datetime, *, first_run_from: datetime) -> bool:
         """Roll up request spans from where the last run stopped to `until` (the minute in
         progress included, to be rolled up again next time). False when another replica holds
         the job."""
-        async with self._pool.acquire() as conn, conn.transaction():
+        async with self.transaction() as conn:
             if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", ROLLUP_LOCK_KEY):
                 return False
             done_until = await conn.fetchval(
@@ -101,11 +99,11 @@ class DetectionRepository:
         return True
 
     async def forget_rollups_before(self, cutoff: datetime) -> int:
-        status = await self._pool.execute("DELETE FROM series_rollups WHERE minute < $1", cutoff)
+        status = await self.db.execute("DELETE FROM series_rollups WHERE minute < $1", cutoff)
         return int(status.split()[-1])
 
     async def first_seen(self, series: Series) -> datetime | None:
-        value: datetime | None = await self._pool.fetchval(
+        value: datetime | None = await self.db.fetchval(
             """
             SELECT first_start FROM series_rollups WHERE service = $1 AND operation = $2
             ORDER BY minute LIMIT 1
@@ -116,7 +114,7 @@ class DetectionRepository:
         return value
 
     async def rollups(self, series: Series, ranges: Sequence[tuple[datetime, datetime]]) -> list[RollupRow]:
-        rows = await self._pool.fetch(
+        rows = await self.db.fetch(
             """
             SELECT DISTINCT r.minute, r.requests, r.errors, r.p50_ms, r.p95_ms, r.first_start,
                    r.covered_until
@@ -135,7 +133,7 @@ class DetectionRepository:
     async def troubles(self, service: str, since: datetime, operation: str | None = None) -> list[Trouble]:
         """The anomalies of one series of the service (of all of them without `operation`), of
         every kind, open at some time after `since`."""
-        rows = await self._pool.fetch(
+        rows = await self.db.fetch(
             """
             SELECT kind, started_at, cleared_at FROM anomalies
             WHERE service = $1 AND ($2::text IS NULL OR operation = $2)
@@ -149,7 +147,7 @@ class DetectionRepository:
 
     async def acceptances(self, series: Series) -> dict[AnomalyKind, datetime]:
         """When each kind of the series was last accepted as normal by an operator."""
-        rows = await self._pool.fetch(
+        rows = await self.db.fetch(
             """
             SELECT kind, max(accepted_at) AS accepted_at FROM baseline_acceptances
             WHERE service = $1 AND operation = $2 GROUP BY kind
@@ -162,7 +160,7 @@ class DetectionRepository:
     async def record_learning(self, learning: Sequence[SeriesLearning]) -> None:
         if not learning:
             return
-        await self._pool.executemany(
+        await self.db.executemany(
             """
             INSERT INTO series_learning (service, operation, measured_at, history_s, min_history_s)
             VALUES ($1, $2, $3, $4, $5)
@@ -184,7 +182,7 @@ class DetectionRepository:
         )
 
     async def open_anomalies(self) -> list[OpenAnomaly]:
-        rows = await self._pool.fetch(
+        rows = await self.db.fetch(
             f"""
             SELECT {_ANOMALY_COLUMNS}, calm_since,
                    (SELECT max(b.accepted_at) FROM baseline_acceptances b
@@ -197,7 +195,7 @@ class DetectionRepository:
 
     async def open(self, anomaly: Anomaly) -> bool:
         """Insert an open anomaly; False when its series and kind already has one."""
-        inserted = await self._pool.fetchval(
+        inserted = await self.db.fetchval(
             """
             INSERT INTO anomalies (id, service, operation, kind, score, peak_score, started_at,
                                    detected_at, window_s, observed, baseline, evidence)
@@ -220,7 +218,7 @@ class DetectionRepository:
         return inserted is not None
 
     async def still_anomalous(self, anomaly_id: UUID, score: float) -> None:
-        await self._pool.execute(
+        await self.db.execute(
             """
             UPDATE anomalies SET score = $2, peak_score = greatest(peak_score, $2), calm_since = NULL
             WHERE id = $1 AND cleared_at IS NULL
@@ -231,7 +229,7 @@ class DetectionRepository:
 
     async def clear(self, anomaly_id: UUID, now: datetime) -> bool:
         """Clear the anomaly at once (its series and kind were accepted as normal)."""
-        cleared = await self._pool.fetchval(
+        cleared = await self.db.fetchval(
             "UPDATE anomalies SET cleared_at = $2 WHERE id = $1 AND cleared_at IS NULL RETURNING id",
             anomaly_id,
             now,
@@ -241,7 +239,7 @@ class DetectionRepository:
     async def calm(self, anomaly_id: UUID, now: datetime, clear_after: timedelta) -> bool:
         """Record that the anomaly's series looked normal at `now`; clear it once it has looked
         normal for `clear_after`. True when this call cleared it."""
-        cleared = await self._pool.fetchval(
+        cleared = await self.db.fetchval(
             """
             UPDATE anomalies
             SET calm_since = coalesce(calm_since, $2),
@@ -259,7 +257,7 @@ class DetectionRepository:
     async def unpublished_events(self, limit: int = 100) -> AsyncIterator[PendingEvents]:
         """Events not yet published, locked until the block ends so that one replica at a time
         publishes each; those marked inside the block stay marked."""
-        async with self._pool.acquire() as conn, conn.transaction():
+        async with self.transaction() as conn:
             rows = await conn.fetch(
                 f"""
                 SELECT {_ANOMALY_COLUMNS}, detected_published_at FROM anomalies
@@ -277,7 +275,7 @@ class DetectionRepository:
             yield PendingEvents(conn, events)
 
     async def anomalies(self, since: datetime) -> list[Anomaly]:
-        rows = await self._pool.fetch(
+        rows = await self.db.fetch(
             f"SELECT {_ANOMALY_COLUMNS} FROM anomalies WHERE detected_at >= $1 ORDER BY detected_at", since
         )
         return [_anomaly(row) for row in rows]

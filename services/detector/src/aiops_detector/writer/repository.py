@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import asyncpg
 from pydantic_core import to_json
 
 from aiops_core.models import Span, SpanBatch
 from aiops_core.store.partitions import ensure_partitions
+from aiops_core.store.repository import Database, Repository
 
 SPAN_COLUMNS = (
     "start_time",
@@ -46,9 +46,9 @@ def span_record(span: Span) -> tuple[Any, ...]:
     )
 
 
-class SpanRepository:
-    def __init__(self, pool: asyncpg.Pool, *, partitioned: bool) -> None:
-        self._pool = pool
+class SpanRepository(Repository):
+    def __init__(self, db: Database, *, partitioned: bool) -> None:
+        super().__init__(db)
         # On plain PostgreSQL, rows need a partition for their day; the days known to exist
         # are remembered so that the common case costs no query.
         self._partitioned = partitioned
@@ -60,7 +60,7 @@ class SpanRepository:
         records = [span_record(span) for span in batch.spans]
         if self._partitioned:
             await self.ensure_partitions({record[0].date() for record in records})
-        async with self._pool.acquire() as conn, conn.transaction():
+        async with self.transaction() as conn:
             fresh = await conn.fetchval(
                 "INSERT INTO ingested_batches (batch_id, span_count) VALUES ($1, $2) "
                 "ON CONFLICT (batch_id) DO NOTHING RETURNING true",
@@ -76,7 +76,7 @@ class SpanRepository:
         missing = days - self._known_days
         if not missing:
             return
-        async with self._pool.acquire() as conn:
+        async with self.transaction() as conn:
             await ensure_partitions(conn, missing)
         self._known_days |= missing
 
@@ -86,5 +86,5 @@ class SpanRepository:
 
     async def forget_batches_before(self, cutoff: datetime) -> int:
         """Drop batch ids older than the retention age; their spans are gone too."""
-        result = await self._pool.execute("DELETE FROM ingested_batches WHERE committed_at < $1", cutoff)
+        result = await self.db.execute("DELETE FROM ingested_batches WHERE committed_at < $1", cutoff)
         return int(result.split()[-1])
