@@ -17,14 +17,15 @@ from aiops_core.bus.topology import (
     SPAN_STORE_QUEUE,
     TELEMETRY_EXCHANGE,
 )
-from aiops_core.models import SpanBatch
+from aiops_core.models import SpanBatch, SpanKind
+from aiops_core.peers import NodeKind
 from aiops_core.settings import QueueType
 from aiops_detector.writer.consumer import SpanWriterConsumer
 from aiops_detector.writer.metrics import WriterMetrics
 from aiops_detector.writer.repository import SpanRepository
 from tests.support.bus import depth, drain
 from tests.support.proxy import TcpProxy
-from tests.support.spans import batch_at
+from tests.support.spans import batch_at, batch_of, request_span
 from tests.support.waiting import eventually
 
 
@@ -222,3 +223,16 @@ async def test_a_queue_of_another_type_is_reported_not_retried_silently(broker_u
         assert "PRECONDITION_FAILED" in reason
     finally:
         await classic.close()
+
+
+async def test_the_peer_and_the_instance_are_stored_with_the_span(pool: asyncpg.Pool) -> None:
+    moment = datetime.now(UTC)
+    call = request_span(moment, service="inventory", operation="SELECT stock", kind=SpanKind.CLIENT)
+    call = call.model_copy(
+        update={"peer": "postgresql stock-db", "peer_kind": NodeKind.DATABASE, "instance": "i-2"}
+    )
+    repository = SpanRepository(pool, partitioned=True)
+    assert await repository.write_batch(batch_of([call]))
+    row = await pool.fetchrow("SELECT peer, peer_kind, instance FROM spans WHERE span_id = $1", call.span_id)
+    assert row is not None
+    assert dict(row) == {"peer": "postgresql stock-db", "peer_kind": "database", "instance": "i-2"}

@@ -22,6 +22,9 @@ def _spans(n: int, prefix: int = 0) -> list[SpanFields]:
             is_error=False,
             error_message=None,
             attributes={},
+            peer=None,
+            peer_kind=None,
+            instance=None,
         )
         for i in range(n)
     ]

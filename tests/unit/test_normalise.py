@@ -139,6 +139,21 @@ def test_selected_resource_attributes_are_kept() -> None:
     assert span.attributes == {"service.version": "1.2.3"}
 
 
+def test_a_client_span_names_its_peer_and_every_span_its_instance() -> None:
+    db_call = SpanSpec(
+        name="SELECT stock",
+        kind=OtlpSpan.SPAN_KIND_CLIENT,
+        attributes={"db.system": "postgresql", "server.address": "stock-db", "db.namespace": "stock"},
+    )
+    request = build_request([db_call, http_server_span()], service="inventory")
+    resource = request.resource_spans[0].resource
+    resource.attributes.append(KeyValue(key="service.instance.id", value=AnyValue(string_value="inv-2")))
+    call, served = as_spans(normaliser.from_otlp(request))
+    assert (call.peer, call.peer_kind, call.instance) == ("postgresql stock-db", "database", "inv-2")
+    assert call.operation == "SELECT stock"
+    assert (served.peer, served.peer_kind, served.instance) == (None, None, "inv-2")
+
+
 def test_missing_service_name_is_unknown_service() -> None:
     request = build_request([SpanSpec()])
     del request.resource_spans[0].resource.attributes[:]

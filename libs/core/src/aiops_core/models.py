@@ -14,6 +14,8 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from pydantic_core import to_json
 
+from aiops_core.peers import NodeKind
+
 
 class SpanKind(StrEnum):
     UNSPECIFIED = "unspecified"
@@ -45,6 +47,18 @@ class Span(BaseModel):
     is_error: bool
     error_message: str | None = Field(default=None, max_length=2048)
     attributes: dict[str, JsonValue] = Field(default_factory=dict)
+    peer: str | None = Field(
+        default=None,
+        max_length=256,
+        description="For a client or producer span, the node it calls, named from its attributes "
+        "(aiops_core.peers): 'postgresql stock-db', 'api.stripe.com'.",
+    )
+    peer_kind: NodeKind | None = Field(default=None, description="What the peer is; set with `peer`.")
+    instance: str | None = Field(
+        default=None,
+        max_length=256,
+        description="The instance of the service that sent it: service.instance.id, pod or host.",
+    )
 
 
 class SpanFields(TypedDict):
@@ -65,6 +79,9 @@ class SpanFields(TypedDict):
     is_error: bool
     error_message: str | None
     attributes: dict[str, JsonValue]
+    peer: str | None
+    peer_kind: str | None
+    instance: str | None
 
 
 class SpanBatch(BaseModel):

@@ -21,6 +21,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Status
 from pydantic import JsonValue
 
 from aiops_core.models import SpanFields, SpanKind
+from aiops_core.peers import infer_peer, instance_of
 from aiops_ingest.otlp import is_valid_id
 from aiops_ingest.route_templates import template_path
 from aiops_ingest.schemas import TelemetryRecord
@@ -158,6 +159,7 @@ class SpanNormaliser:
         for key, value in resource_attributes.items():
             attributes.setdefault(key, value)
         parent = otlp.parent_span_id
+        peer = infer_peer(kind, attributes)
         return SpanFields(
             trace_id=otlp.trace_id.hex(),
             span_id=otlp.span_id.hex(),
@@ -171,6 +173,9 @@ class SpanNormaliser:
             is_error=is_error,
             error_message=self._error_message(otlp, http_status) if is_error else None,
             attributes=attributes,
+            peer=peer.name if peer else None,
+            peer_kind=peer.kind.value if peer else None,
+            instance=instance_of(attributes),
         )
 
     def _attributes(self, kvs: Iterable[KeyValue]) -> dict[str, JsonValue]:
@@ -278,6 +283,9 @@ class SpanNormaliser:
                         "url.path": _clean(record.endpoint, self._limits.max_attribute_length),
                         "http.response.status_code": record.status_code,
                     },
+                    peer=None,
+                    peer_kind=None,
+                    instance=None,
                 )
             )
         return result

@@ -24,6 +24,9 @@ SPAN_COLUMNS = (
     "is_error",
     "error_message",
     "attributes",
+    "peer",
+    "peer_kind",
+    "instance",
 )
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -43,6 +46,9 @@ def span_record(span: Span) -> tuple[Any, ...]:
         span.is_error,
         span.error_message,
         to_json(span.attributes).decode(),
+        span.peer,
+        span.peer_kind.value if span.peer_kind else None,
+        span.instance,
     )
 
 
