@@ -17,13 +17,14 @@ from redis.asyncio import Redis
 
 from aiops_core.errors import ConflictError, NotFoundError
 from aiops_core.models import Anomaly, AnomalyEvidence, AnomalyKind, Span
+from aiops_core.peers import NodeKind
 from aiops_detector.writer.repository import SpanRepository
 from aiops_incidents.live_stats import LiveStats
 from aiops_incidents.metrics import IncidentMetrics
 from aiops_incidents.repository import IncidentFilters
 from aiops_incidents.schemas import EventType, Impact, IncidentStatus
 from aiops_incidents.service import AnomalyNotYetKnownError, IncidentService, LifecycleConfig
-from tests.support.shop_traces import CHECKOUT, INVENTORY, PAYMENT, checkout_trace
+from tests.support.shop_traces import CHECKOUT, INVENTORY, PAYMENT, STOCK_DB, checkout_trace
 from tests.support.spans import batch_of
 
 COOLDOWN = timedelta(seconds=30)
@@ -154,6 +155,43 @@ async def test_a_fault_makes_one_incident_naming_the_failing_callee(
     assert registry.get_sample_value("aiops_incident_detect_seconds_count") == 1
     page = await service.incidents.page(IncidentFilters(service="payment"), None, 10)
     assert [i.id for i in page] == [first]
+
+
+async def test_a_slow_database_that_sends_no_spans_is_named_the_root_cause(
+    service: IncidentService, pool: asyncpg.Pool, fault_start: datetime
+) -> None:
+    usual = [
+        checkout_trace(fault_start - timedelta(seconds=120 - i), stock_db_ms=2) for i in range(0, 110, 2)
+    ]
+    slow = [
+        checkout_trace(fault_start + timedelta(seconds=i / 3), stock_db_ms=300, inventory_ms=306)
+        for i in range(30)
+    ]
+    await store(pool, usual + slow)
+    assert await service.refresh_graph(timedelta(minutes=5)) == 3
+    edges = {(e.source, e.target, e.target_kind) for e in await service.graph.edges()}
+    assert edges == {
+        ("frontend", "inventory", NodeKind.SERVICE),
+        ("frontend", "payment", NodeKind.SERVICE),
+        ("inventory", STOCK_DB, NodeKind.DATABASE),
+    }, "the frontend's answered calls are service edges; the database's are inferred"
+
+    # Only the services waiting on the database are seen to be slow.
+    incident = await service.on_detected(anomaly(INVENTORY, AnomalyKind.LATENCY, fault_start))
+    await service.on_detected(anomaly(CHECKOUT, AnomalyKind.LATENCY, fault_start))
+
+    found = await service.incidents.detail(incident)
+    assert found is not None
+    top = found.candidates[0]
+    assert (top.service, top.operation, top.kind, top.node_kind) == (
+        STOCK_DB,
+        "SELECT stock",
+        AnomalyKind.LATENCY,
+        NodeKind.DATABASE,
+    )
+    assert top.evidence.seen_from == ["inventory"]
+    assert top.reason == f"{STOCK_DB}: p95 300 ms against 2 ms usual, seen from inventory"
+    assert found.fingerprint == f"{STOCK_DB}|SELECT stock|latency"
 
 
 async def test_the_impact_follows_a_growing_fault_and_keeps_its_peak(

@@ -118,6 +118,7 @@ async def test_a_service_still_learning_is_learning_not_ok_and_a_failing_one_is_
     assert set(found) == {"payment", "inventory", "checkout"}
     assert found["payment"] == {
         "service": "payment",
+        "kind": "service",
         "health": "learning",
         "open_anomalies": 0,
         "learning": True,

@@ -10,7 +10,14 @@ from uuid import uuid4
 from aiops_core.models import Anomaly, AnomalyEvidence, AnomalyKind, Span
 from aiops_incidents.rca.ranking import TraceSample, TroubledTrace, evidence_weight, rank
 from aiops_incidents.rca.traces import StoredSpan, TraceTree, error_origins, latency_origins, usual_self_times
-from tests.support.shop_traces import CHECKOUT, INVENTORY, PAYMENT, checkout_trace
+from tests.support.shop_traces import (
+    CHECKOUT,
+    INVENTORY,
+    PAYMENT,
+    PAYMENT_HOST,
+    STOCK_QUERY,
+    checkout_trace,
+)
 
 T0 = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
@@ -27,6 +34,9 @@ def stored(span: Span) -> StoredSpan:
         duration_ms=span.duration_ns / 1e6,
         is_error=span.is_error,
         error_message=span.error_message,
+        peer=span.peer,
+        peer_kind=span.peer_kind.value if span.peer_kind else None,
+        instance=span.instance,
     )
 
 
@@ -170,3 +180,27 @@ def test_a_symptom_that_shows_up_later_weighs_less_than_the_first_evidence() -> 
     ranked = rank([*errors, later], [("frontend", "inventory"), ("frontend", "payment")], sample)
     assert (ranked[0].service, ranked[0].kind) == ("payment", AnomalyKind.ERROR_RATIO)
     assert evidence_weight(later, first) < 0.5 * evidence_weight(errors[0], first)
+
+
+def test_a_failing_call_to_a_database_that_sends_no_spans_blames_the_database() -> None:
+    tree = shop_trace(stock_db_ms=2, stock_db_fails=True)
+    assert blamed(error_origins(tree, USUAL)) == {(*STOCK_QUERY, AnomalyKind.ERROR_RATIO): 1.0}
+
+
+def test_a_slow_database_is_blamed_for_the_time_its_callers_wait() -> None:
+    usual = usual_self_times([shop_trace(stock_db_ms=2) for _ in range(20)])
+    tree = shop_trace(stock_db_ms=300, inventory_ms=306)
+    assert blamed(latency_origins(tree, usual)) == {(*STOCK_QUERY, AnomalyKind.LATENCY): 1.0}
+
+
+def test_an_unanswered_http_call_blames_its_peer_only_once_the_graph_inferred_it() -> None:
+    # Payment is down: the frontend's call to it fails, and no server span answers it.
+    spans = [s for s in checkout_trace(T0, payment_fails=True) if s.service != "payment"]
+    [call] = [s for s in spans if s.peer == PAYMENT_HOST[0]]
+    unanswered = [stored(s) for s in spans]
+    assert blamed(error_origins(TraceTree(unanswered), USUAL)) == {
+        ("frontend", "POST /checkout", AnomalyKind.ERROR_RATIO): 1.0
+    }, "an address the graph saw a service answer is not a peer of its own"
+    assert blamed(error_origins(TraceTree(unanswered, {PAYMENT_HOST[0]}), USUAL)) == {
+        (PAYMENT_HOST[0], call.operation, AnomalyKind.ERROR_RATIO): 1.0
+    }

@@ -14,6 +14,7 @@ import asyncpg
 
 from aiops_core.models import Anomaly, AnomalyEvidence, AnomalyKind
 from aiops_core.pagination import Cursor, KeysetQuery
+from aiops_core.peers import NodeKind
 from aiops_core.store.repository import Repository
 from aiops_incidents.correlation import ActiveIncident, Member
 from aiops_incidents.schemas import (
@@ -32,6 +33,8 @@ from aiops_incidents.schemas import (
 # transaction-scoped advisory lock, so replicas take turns instead of racing; it is arbitrary
 # and fixed, like the migration lock.
 INCIDENTS_LOCK_KEY = 7_420_005
+# A peer whose calls a server span answers more often than this is instrumented, not inferred.
+ANSWERED_AT_MOST = 0.1
 
 _SUMMARY_SQL = """
 SELECT i.*, coalesce(m.services, '{}') AS services, coalesce(m.anomaly_count, 0) AS anomaly_count
@@ -393,16 +396,17 @@ class IncidentRepository(Repository):
 
 
 class GraphRepository(Repository):
-    """The service graph: calls from a client (or producer) span in one service to its child
-    server (or consumer) span in another, counted over a recent window of stored spans."""
+    """The service graph, counted over a recent window of stored spans: calls from a client (or
+    producer) span in one service to its child server (or consumer) span in another, and calls to
+    inferred peers — a client span's peer (aiops_core.peers) that no server span answers."""
 
     async def refresh(self, since: datetime, until: datetime, *, forget_before: datetime) -> int:
         window_s = (until - since).total_seconds()
         async with self.transaction() as conn:
-            seen = await conn.fetch(
+            served = await conn.fetch(
                 """
-                INSERT INTO service_edges (source, target, calls, errors, window_s, last_seen)
-                SELECT c.service, s.service, count(*), count(*) FILTER (WHERE s.is_error), $3,
+                INSERT INTO service_edges (source, target, target_kind, calls, errors, window_s, last_seen)
+                SELECT c.service, s.service, 'service', count(*), count(*) FILTER (WHERE s.is_error), $3,
                        max(s.start_time)
                 FROM spans s
                 JOIN spans c ON c.trace_id = s.trace_id AND c.span_id = s.parent_span_id
@@ -412,13 +416,64 @@ class GraphRepository(Repository):
                   AND c.service <> s.service
                 GROUP BY c.service, s.service
                 ON CONFLICT (source, target) DO UPDATE
-                SET calls = excluded.calls, errors = excluded.errors, window_s = excluded.window_s,
-                    last_seen = excluded.last_seen
+                SET target_kind = excluded.target_kind, calls = excluded.calls, errors = excluded.errors,
+                    window_s = excluded.window_s, last_seen = excluded.last_seen
                 RETURNING source, target
                 """,
                 since,
                 until,
                 window_s,
+            )
+            calls = await conn.fetch(
+                """
+                SELECT service, peer, peer_kind, count(*) AS calls,
+                       count(*) FILTER (WHERE is_error) AS errors, max(start_time) AS last_seen,
+                       count(*) FILTER (WHERE EXISTS (
+                           SELECT 1 FROM spans s
+                           WHERE s.trace_id = c.trace_id AND s.parent_span_id = c.span_id
+                             AND s.kind IN ('server', 'consumer') AND s.start_time >= $1 AND s.start_time < $2
+                       )) AS answered
+                FROM spans c
+                WHERE c.peer IS NOT NULL AND c.start_time >= $1 AND c.start_time < $2
+                  AND c.kind IN ('client', 'producer')
+                GROUP BY service, peer, peer_kind
+                """,
+                since,
+                until,
+            )
+            # A peer is inferred when almost none of the calls to it are answered by a server span
+            # (the few that are may be calls whose server span has not arrived yet); a peer that
+            # answers is a service, and its edge comes from the server spans above.
+            inferred = [r for r in calls if r["answered"] <= ANSWERED_AT_MOST * r["calls"]]
+            await conn.executemany(
+                """
+                INSERT INTO service_edges (source, target, target_kind, calls, errors, window_s, last_seen)
+                VALUES ($1, $2, $3, $4, $5, $6, $7)
+                ON CONFLICT (source, target) DO UPDATE
+                SET target_kind = excluded.target_kind, calls = excluded.calls, errors = excluded.errors,
+                    window_s = excluded.window_s, last_seen = excluded.last_seen
+                """,
+                [
+                    (
+                        r["service"],
+                        r["peer"],
+                        r["peer_kind"],
+                        r["calls"],
+                        r["errors"],
+                        window_s,
+                        r["last_seen"],
+                    )
+                    for r in inferred
+                ],
+            )
+            answered = [r for r in calls if r["answered"] > ANSWERED_AT_MOST * r["calls"]]
+            await conn.execute(
+                """
+                DELETE FROM service_edges e USING unnest($1::text[], $2::text[]) AS a(source, target)
+                WHERE e.source = a.source AND e.target = a.target AND e.target_kind <> 'service'
+                """,
+                [r["service"] for r in answered],
+                [r["peer"] for r in answered],
             )
             # An edge not seen in this window has no calls now; it is kept (with its last_seen)
             # until it has not been seen for a long time.
@@ -428,7 +483,7 @@ class GraphRepository(Repository):
                 since,
             )
             await conn.execute("DELETE FROM service_edges WHERE last_seen < $1", forget_before)
-        return len(seen)
+        return len(served) + len(inferred)
 
     async def edges(self) -> list[ServiceEdge]:
         rows = await self.db.fetch("SELECT * FROM service_edges ORDER BY source, target")
@@ -436,6 +491,7 @@ class GraphRepository(Repository):
             ServiceEdge(
                 source=r["source"],
                 target=r["target"],
+                target_kind=NodeKind(r["target_kind"]),
                 calls_per_s=r["calls"] / r["window_s"] if r["window_s"] else 0.0,
                 error_ratio=r["errors"] / r["calls"] if r["calls"] else 0.0,
                 last_seen=r["last_seen"],

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from aiops_core.models import Anomaly, AnomalyKind, ErrorMessageCount
 from aiops_core.pagination import Page
+from aiops_core.peers import NodeKind
 from aiops_core.validation import IsoDatetime, StoredText
 
 
@@ -65,12 +66,21 @@ class CandidateEvidence(BaseModel):
     error_messages: list[ErrorMessageCount] = Field(default_factory=list)
     observed: dict[str, float | None] = Field(default_factory=dict)
     baseline: dict[str, float | None] = Field(default_factory=dict)
+    seen_from: list[str] = Field(
+        default_factory=list,
+        description="For an inferred peer: the services whose calls to it went wrong.",
+    )
 
 
 class RootCauseCandidate(BaseModel):
-    service: str
+    service: str = Field(description="The service, or the inferred peer (see node_kind).")
     operation: str
     kind: AnomalyKind
+    node_kind: NodeKind = Field(
+        default=NodeKind.SERVICE,
+        description="service: it sends spans; otherwise a peer inferred from its callers' client "
+        "spans (a database, a cache, a queue, an HTTP API), named as they name it.",
+    )
     score: float = Field(
         ge=0, le=1, description="Share of the blame, from 0 to 1; candidates are ranked by it."
     )
@@ -186,6 +196,10 @@ class ServiceHealth(StrEnum):
 
 class ServiceNode(BaseModel):
     service: str
+    kind: NodeKind = Field(
+        default=NodeKind.SERVICE,
+        description="service: it sends spans; otherwise inferred from its callers' client spans.",
+    )
     health: ServiceHealth = Field(
         description="failing: an open error anomaly; degraded: another open anomaly; learning: no "
         "open anomaly, but a series of it is still learning its baseline (only the floors judge "
@@ -202,6 +216,11 @@ class ServiceNode(BaseModel):
 class ServiceEdge(BaseModel):
     source: str
     target: str
+    target_kind: NodeKind = Field(
+        default=NodeKind.SERVICE,
+        description="service: the target sends spans; otherwise a peer inferred from the source's "
+        "client spans, which no server span answers (a database, a cache, a queue, an HTTP API).",
+    )
     calls_per_s: float
     error_ratio: float
     last_seen: datetime

@@ -9,7 +9,7 @@ and the timeline rows written in that transaction are the outbox of the notifica
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,6 +19,7 @@ import asyncpg
 
 from aiops_core.errors import NotFoundError
 from aiops_core.models import Anomaly, AnomalyKind
+from aiops_core.peers import NodeKind
 from aiops_core.store.repository import Database
 from aiops_incidents.clock import Clock, utc_now
 from aiops_incidents.correlation import ServiceGraph, fingerprint, incident_for
@@ -29,7 +30,7 @@ from aiops_incidents.rca.ranking import TRAFFIC_KINDS, TraceSample, TroubledTrac
 from aiops_incidents.rca.repository import TraceRepository
 from aiops_incidents.rca.traces import usual_self_times
 from aiops_incidents.repository import GraphRepository, IncidentRepository
-from aiops_incidents.schemas import EventType, IncidentStatus, RootCauseCandidate, Severity
+from aiops_incidents.schemas import EventType, IncidentStatus, RootCauseCandidate, ServiceEdge, Severity
 from aiops_incidents.series.repository import SeriesRepository
 from aiops_incidents.series.schemas import Acceptance, SeriesKind
 from aiops_incidents.severity import assess, member_impact
@@ -115,7 +116,8 @@ class IncidentService:
             known = await repo.incident_of_anomaly(anomaly.id)
             if known is not None:
                 return known
-            graph = ServiceGraph((e.source, e.target) for e in await tx.graph.edges())
+            edges = await tx.graph.edges()
+            graph = ServiceGraph((e.source, e.target) for e in edges)
             joined = incident_for(
                 anomaly.service,
                 anomaly.started_at,
@@ -128,9 +130,9 @@ class IncidentService:
                 incident_id = joined.id
                 await self._join(tx, incident_id, anomaly, now)
             else:
-                candidates = rank(
-                    [anomaly], graph.edges, await self._sample(tx, [anomaly], anomaly.started_at, now)
-                )
+                peers = peer_kinds(edges)
+                sample = await self._sample(tx, [anomaly], anomaly.started_at, now, peers)
+                candidates = rank([anomaly], graph.edges, sample, peers)
                 top = candidates[0] if candidates else None
                 cause = (
                     (top.service, top.operation, top.kind)
@@ -314,8 +316,10 @@ class IncidentService:
         state = await repo.state(incident_id)
         assert state is not None
         members = await repo.members(incident_id)
-        edges = [(e.source, e.target) for e in await tx.graph.edges()]
-        candidates = rank(members, edges, await self._sample(tx, members, state.started_at, now))
+        edges = await tx.graph.edges()
+        peers = peer_kinds(edges)
+        sample = await self._sample(tx, members, state.started_at, now, peers)
+        candidates = rank(members, [(e.source, e.target) for e in edges], sample, peers)
         until = _trouble_until(members, now)
         total, affected = await tx.traces.entry_impact(
             max(state.started_at, until - IMPACT_PERIOD), until, usual_before=state.started_at
@@ -354,7 +358,12 @@ class IncidentService:
         return severity, root
 
     async def _sample(
-        self, tx: _Stores, members: Sequence[Anomaly], started_at: datetime, now: datetime
+        self,
+        tx: _Stores,
+        members: Sequence[Anomaly],
+        started_at: datetime,
+        now: datetime,
+        peers: Mapping[str, NodeKind],
     ) -> TraceSample:
         troubled: list[TroubledTrace] = []
         seen: set[str] = set()
@@ -373,14 +382,19 @@ class IncidentService:
                 if trace_id not in seen
             ]
             seen.update(ids)
-            trees = await tx.traces.trees(ids, since, until)
+            trees = await tx.traces.trees(ids, since, until, peers)
             # Each anomaly's traces weigh as much in all, however many were found for it.
             weight = evidence_weight(anomaly, first_detected_at) / max(len(trees), 1)
             troubled += [TroubledTrace(tree, failed, weight) for tree in trees]
         if not troubled:
             return TraceSample()
-        usual = await tx.traces.usual(sorted({a.service for a in members}), started_at)
+        usual = await tx.traces.usual(sorted({a.service for a in members}), started_at, peers)
         return TraceSample(troubled=troubled, usual_self_ms=usual_self_times(usual))
+
+
+def peer_kinds(edges: Sequence[ServiceEdge]) -> dict[str, NodeKind]:
+    """The peers the service graph inferred (targets that send no spans), with their kinds."""
+    return {e.target: e.target_kind for e in edges if e.target_kind is not NodeKind.SERVICE}
 
 
 def _trouble_until(members: Sequence[Anomaly], now: datetime) -> datetime:

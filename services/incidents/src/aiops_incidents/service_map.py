@@ -1,4 +1,5 @@
-"""The service map: the services of the learned graph with each one's health.
+"""The service map: the services of the learned graph, and the peers inferred from their calls,
+with each one's health.
 
 A service is failing with an open error anomaly, degraded with another open anomaly, learning
 with none while some series of it has not learned its baseline yet (only the floors judge it: no
@@ -10,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from aiops_core.models import AnomalyKind
+from aiops_core.peers import NodeKind
 from aiops_incidents.schemas import ServiceEdge, ServiceGraph, ServiceHealth, ServiceNode
 from aiops_incidents.series.schemas import Learning
 
@@ -27,13 +29,21 @@ def service_map(
         else:
             remaining.setdefault(service, None)
     names = sorted({e.source for e in edges} | {e.target for e in edges} | set(open_kinds) | set(remaining))
+    # A name that sends spans of its own (the source of an edge) is a service, whatever a caller
+    # of it once inferred.
+    kinds = {e.target: e.target_kind for e in edges} | {e.source: NodeKind.SERVICE for e in edges}
     return ServiceGraph(
-        services=[_node(name, open_kinds.get(name, []), remaining.get(name)) for name in names],
+        services=[
+            _node(name, kinds.get(name, NodeKind.SERVICE), open_kinds.get(name, []), remaining.get(name))
+            for name in names
+        ],
         edges=list(edges),
     )
 
 
-def _node(service: str, open_kinds: list[AnomalyKind], learning_remaining_s: float | None) -> ServiceNode:
+def _node(
+    service: str, kind: NodeKind, open_kinds: list[AnomalyKind], learning_remaining_s: float | None
+) -> ServiceNode:
     """`learning_remaining_s`: None when every series of the service has learned."""
     if AnomalyKind.ERROR_RATIO in open_kinds:
         health = ServiceHealth.FAILING
@@ -45,6 +55,7 @@ def _node(service: str, open_kinds: list[AnomalyKind], learning_remaining_s: flo
         health = ServiceHealth.OK
     return ServiceNode(
         service=service,
+        kind=kind,
         health=health,
         open_anomalies=len(open_kinds),
         learning=learning_remaining_s is not None,

@@ -9,6 +9,9 @@ Two sources of blame, combined:
 
 With no trace to go by (spans not stored yet, or a traffic-only incident) the second source
 alone decides.
+
+A candidate may be a peer inferred from its callers' spans (a database nobody instrumented): its
+evidence then says which services saw it misbehave.
 """
 
 from __future__ import annotations
@@ -19,7 +22,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from aiops_core.models import Anomaly, AnomalyKind, ErrorMessageCount
-from aiops_incidents.rca.traces import Blame, Origin, SpanKey, TraceTree, error_origins, latency_origins
+from aiops_core.peers import NodeKind
+from aiops_incidents.rca.traces import (
+    Blame,
+    Origin,
+    SpanKey,
+    StoredSpan,
+    TraceTree,
+    error_origins,
+    latency_origins,
+)
 from aiops_incidents.schemas import CandidateEvidence, RootCauseCandidate
 
 TRACE_WEIGHT = 0.8
@@ -68,8 +80,13 @@ class _Tally:
 
 
 def rank(
-    anomalies: Sequence[Anomaly], edges: Iterable[tuple[str, str]], sample: TraceSample
+    anomalies: Sequence[Anomaly],
+    edges: Iterable[tuple[str, str]],
+    sample: TraceSample,
+    peer_kinds: Mapping[str, NodeKind] | None = None,
 ) -> list[RootCauseCandidate]:
+    """`peer_kinds`: the peers the service graph inferred, by name, with what each one is."""
+    edges = list(edges)
     tallies: dict[Blame, _Tally] = defaultdict(_Tally)
     _tally_traces(tallies, sample)
     _tally_anomalies(tallies, anomalies, edges)
@@ -77,8 +94,12 @@ def rank(
     if total <= 0:
         return []
     by_series = {(a.service, a.operation, a.kind): a for a in anomalies}
+    callers: dict[str, set[str]] = defaultdict(set)
+    for source, target in edges:
+        callers[target].add(source)
+    peers = _Peers(peer_kinds or {}, callers, sample.usual_self_ms)
     candidates = [
-        _candidate(blame, tally, _raw(tally) / total, by_series.get(blame))
+        _candidate(blame, tally, _raw(tally) / total, by_series.get(blame), peers)
         for blame, tally in tallies.items()
     ]
     candidates.sort(key=lambda c: (-c.score, c.service, c.operation, c.kind))
@@ -133,11 +154,72 @@ def _tally_anomalies(
         tallies[blame].anomaly_weight = weight / total if total > 0 else 0.0
 
 
-def _candidate(blame: Blame, tally: _Tally, score: float, anomaly: Anomaly | None) -> RootCauseCandidate:
+@dataclass(frozen=True)
+class _Peers:
+    """What the ranking knows of inferred peers: their kinds, callers and usual call times."""
+
+    kinds: Mapping[str, NodeKind]
+    callers: Mapping[str, set[str]]
+    usual_self_ms: Mapping[SpanKey, float]
+
+    def kind_of(self, name: str, origins: Sequence[Origin]) -> NodeKind:
+        for origin in origins:
+            if origin.span.peer == name and origin.span.peer_kind:
+                return NodeKind(origin.span.peer_kind)
+        return self.kinds.get(name, NodeKind.SERVICE)
+
+    def seen_from(self, name: str, origins: Sequence[Origin]) -> list[str]:
+        """The services whose calls to the peer went wrong (from the traces), else its callers."""
+        found = {o.span.service for o in origins if o.span.peer == name}
+        return sorted(found or self.callers.get(name, set()))
+
+    def reason(self, blame: Blame, origins: Sequence[Origin], anomaly: Anomaly | None) -> str | None:
+        """'postgresql stock-db: p95 300 ms against 2 ms usual, seen from inventory', from the
+        troubled calls (or the peer's own anomaly); None for a service."""
+        name, _operation, kind = blame
+        if self.kind_of(name, origins) is NodeKind.SERVICE:
+            return None
+        callers = self.seen_from(name, origins)
+        seen = f", seen from {_and(callers)}" if callers else ""
+        calls = [o.span for o in origins]
+        if kind is AnomalyKind.LATENCY:
+            now, usual = _p95_against_usual(calls, self.usual_self_ms, anomaly)
+            if now is not None and usual is not None:
+                return f"{name}: p95 {now:.0f} ms against {usual:.0f} ms usual{seen}"
+            return f"{name}: slower than usual{seen}"
+        failed = sum(1 for span in calls if span.is_error)
+        if failed:
+            return f"{name}: {failed} call(s) failed in the troubled traces{seen}"
+        return f"{name}: failing{seen}"
+
+
+def _p95_against_usual(
+    calls: Sequence[StoredSpan], usual_self_ms: Mapping[SpanKey, float], anomaly: Anomaly | None
+) -> tuple[float | None, float | None]:
+    if anomaly is not None and anomaly.observed.get("p95_ms") is not None:
+        return anomaly.observed.get("p95_ms"), anomaly.baseline.get("p95_ms")
+    if not calls:
+        return None, None
+    durations = sorted(span.duration_ms for span in calls)
+    p95 = durations[min(len(durations) - 1, int(0.95 * len(durations)))]
+    usual = [usual_self_ms[span.key] for span in calls if span.key in usual_self_ms]
+    return p95, (sorted(usual)[len(usual) // 2] if usual else None)
+
+
+def _and(names: Sequence[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def _candidate(
+    blame: Blame, tally: _Tally, score: float, anomaly: Anomaly | None, peers: _Peers
+) -> RootCauseCandidate:
     service, operation, kind = blame
     exemplars = _exemplars(tally.origins)
     traces = len(tally.origins)
-    if traces:
+    peer_reason = peers.reason(blame, tally.origins, anomaly)
+    if peer_reason is not None:
+        reason = peer_reason
+    elif traces:
         where = "its own latency" if kind is AnomalyKind.LATENCY else "it failed while its callees succeeded"
         reason = f"where the trouble started in {traces} troubled trace(s): {where}"
     elif anomaly is None:
@@ -149,13 +231,16 @@ def _candidate(blame: Blame, tally: _Tally, score: float, anomaly: Anomaly | Non
     messages = [ErrorMessageCount(message=m, count=c) for m, c in tally.messages.most_common(5)]
     if not messages and anomaly is not None:
         messages = anomaly.evidence.error_messages
+    node_kind = peers.kind_of(service, tally.origins)
     return RootCauseCandidate(
         service=service,
         operation=operation,
         kind=kind,
+        node_kind=node_kind,
         score=round(min(1.0, score), 4),
         reason=reason,
         evidence=CandidateEvidence(
+            seen_from=peers.seen_from(service, tally.origins) if node_kind is not NodeKind.SERVICE else [],
             trace_ids=[origin.span.trace_id for origin in exemplars]
             or (anomaly.evidence.trace_ids[:MAX_EXEMPLARS] if anomaly else []),
             span_paths=[[f"{s.service} {s.operation}" for s in origin.path] for origin in exemplars],

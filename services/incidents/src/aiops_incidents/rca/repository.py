@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 
 from aiops_core.store.repository import Repository
@@ -19,6 +19,17 @@ USUAL_GAP = timedelta(seconds=15)
 USUAL_SPAN = timedelta(minutes=10)
 # A trace's spans start within this of the span it was picked by.
 TRACE_REACH = timedelta(minutes=1)
+STORED_SPAN_COLUMNS = (
+    "trace_id, span_id, parent_span_id, service, operation, kind, start_time, duration_ms, is_error, "
+    "error_message, peer, peer_kind, instance"
+)
+# The spans that show a series' trouble: a service's requests (server and consumer spans), or
+# the calls to a peer (aiops_core.peers). $1 is the service or peer, $2 the operation.
+_SERIES_SPANS = """
+    operation = $2 AND (
+        (service = $1 AND kind IN ('server', 'consumer')) OR (peer = $1 AND kind IN ('client', 'producer'))
+    )
+"""
 
 
 class TraceRepository(Repository):
@@ -36,8 +47,7 @@ class TraceRepository(Repository):
         rows = await self.db.fetch(
             f"""
             SELECT trace_id FROM spans
-            WHERE service = $1 AND operation = $2 AND start_time >= $3 AND start_time < $4
-              AND kind IN ('server', 'consumer') {"AND is_error" if failed else ""}
+            WHERE {_SERIES_SPANS} AND start_time >= $3 AND start_time < $4 {"AND is_error" if failed else ""}
             GROUP BY trace_id ORDER BY {order} LIMIT $5
             """,
             service,
@@ -48,12 +58,16 @@ class TraceRepository(Repository):
         )
         return [r["trace_id"] for r in rows]
 
-    async def usual(self, services: Sequence[str], before: datetime) -> list[TraceTree]:
-        """Recent traces through these services from before `before`, to learn usual self-times."""
+    async def usual(
+        self, services: Sequence[str], before: datetime, inferred: Collection[str] = ()
+    ) -> list[TraceTree]:
+        """Recent traces through these services (or calling these peers) from before `before`, to
+        learn usual self-times."""
         rows = await self.db.fetch(
             """
             SELECT trace_id FROM spans
-            WHERE service = ANY($1) AND start_time >= $2 AND start_time < $3 AND NOT is_error
+            WHERE (service = ANY($1) OR peer = ANY($1)) AND start_time >= $2 AND start_time < $3
+              AND NOT is_error
             GROUP BY trace_id ORDER BY max(start_time) DESC LIMIT $4
             """,
             list(services),
@@ -61,15 +75,19 @@ class TraceRepository(Repository):
             before - USUAL_GAP,
             USUAL_TRACES,
         )
-        return await self.trees([r["trace_id"] for r in rows], before - USUAL_GAP - USUAL_SPAN, before)
+        return await self.trees(
+            [r["trace_id"] for r in rows], before - USUAL_GAP - USUAL_SPAN, before, inferred
+        )
 
-    async def trees(self, trace_ids: Sequence[str], since: datetime, until: datetime) -> list[TraceTree]:
+    async def trees(
+        self, trace_ids: Sequence[str], since: datetime, until: datetime, inferred: Collection[str] = ()
+    ) -> list[TraceTree]:
+        """The traces, each as a tree; `inferred`: the HTTP peers known to send no spans."""
         if not trace_ids:
             return []
         rows = await self.db.fetch(
-            """
-            SELECT trace_id, span_id, parent_span_id, service, operation, kind, start_time, duration_ms,
-                   is_error, error_message
+            f"""
+            SELECT {STORED_SPAN_COLUMNS}
             FROM spans WHERE trace_id = ANY($1) AND start_time >= $2 AND start_time < $3
             """,
             list(set(trace_ids)),
@@ -79,13 +97,12 @@ class TraceRepository(Repository):
         by_trace: dict[str, list[StoredSpan]] = defaultdict(list)
         for row in rows:
             by_trace[row["trace_id"]].append(StoredSpan(**dict(row)))
-        return [TraceTree(spans) for spans in by_trace.values()]
+        return [TraceTree(spans, inferred) for spans in by_trace.values()]
 
     async def trace(self, trace_id: str) -> list[StoredSpan]:
         rows = await self.db.fetch(
-            """
-            SELECT trace_id, span_id, parent_span_id, service, operation, kind, start_time, duration_ms,
-                   is_error, error_message
+            f"""
+            SELECT {STORED_SPAN_COLUMNS}
             FROM spans WHERE trace_id = $1 ORDER BY start_time, span_id
             """,
             trace_id,
@@ -122,24 +139,30 @@ class TraceRepository(Repository):
     async def series_now(
         self, series: Sequence[tuple[str, str]], since: datetime, until: datetime
     ) -> dict[tuple[str, str], SeriesNow]:
-        """Each series' requests (server, consumer and root spans) in a period."""
+        """Each series' requests in a period: a service's (server, consumer and root spans), or a
+        peer's (the calls to it)."""
         if not series:
             return {}
         rows = await self.db.fetch(
             """
-            SELECT s.service, s.operation, count(*) AS requests, count(*) FILTER (WHERE s.is_error) AS errors,
-                   percentile_cont(0.95) WITHIN GROUP (ORDER BY s.duration_ms) AS p95_ms
-            FROM spans s JOIN unnest($1::text[], $2::text[]) AS m(service, operation)
-                 ON s.service = m.service AND s.operation = m.operation
-            WHERE s.start_time >= $3 AND s.start_time < $4
-              AND (s.kind IN ('server', 'consumer') OR s.parent_span_id IS NULL)
-            GROUP BY s.service, s.operation
+            WITH wanted AS (SELECT * FROM unnest($1::text[], $2::text[]) AS m(name, operation)),
+            calls AS (
+                SELECT s.service AS name, s.operation, s.is_error, s.duration_ms
+                FROM spans s JOIN wanted m ON s.service = m.name AND s.operation = m.operation
+                WHERE s.start_time >= $3 AND s.start_time < $4
+                  AND (s.kind IN ('server', 'consumer') OR s.parent_span_id IS NULL)
+                UNION ALL
+                SELECT s.peer, s.operation, s.is_error, s.duration_ms
+                FROM spans s JOIN wanted m ON s.peer = m.name AND s.operation = m.operation
+                WHERE s.start_time >= $3 AND s.start_time < $4 AND s.kind IN ('client', 'producer')
+            )
+            SELECT name, operation, count(*) AS requests, count(*) FILTER (WHERE is_error) AS errors,
+                   percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms) AS p95_ms
+            FROM calls GROUP BY name, operation
             """,
-            [service for service, _ in series],
+            [name for name, _ in series],
             [operation for _, operation in series],
             since,
             until,
         )
-        return {
-            (r["service"], r["operation"]): SeriesNow(r["requests"], r["errors"], r["p95_ms"]) for r in rows
-        }
+        return {(r["name"], r["operation"]): SeriesNow(r["requests"], r["errors"], r["p95_ms"]) for r in rows}

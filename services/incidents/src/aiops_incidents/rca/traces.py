@@ -10,19 +10,24 @@ compared with the usual self-time of spans like it; the blame is shared among th
 proportion to the self-time they gained.
 
 Blame goes to request series, the level anomalies are detected at: the (service, operation) of
-the nearest server or consumer span (or the root) above a span within its own service.
+the nearest server or consumer span (or the root) above a span within its own service. A call to
+an inferred peer (a database, a cache, an API that sends no spans: no server span answers it) is
+the peer's own series, (peer, operation), so a slow database is blamed, not the service waiting
+on it.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from aiops_core.models import AnomalyKind
+from aiops_core.peers import NodeKind
 
 REQUEST_KINDS = frozenset({"server", "consumer"})
+CALLER_KINDS = frozenset({"client", "producer"})
 # A callee that took this many times its usual self-time (and SLOW_CALLEE_MIN_MS more) is slow.
 SLOW_CALLEE_FACTOR = 3.0
 SLOW_CALLEE_MIN_MS = 50.0
@@ -42,6 +47,9 @@ class StoredSpan:
     duration_ms: float
     is_error: bool
     error_message: str | None = None
+    peer: str | None = None
+    peer_kind: str | None = None
+    instance: str | None = None
 
     @property
     def key(self) -> SpanKey:
@@ -64,7 +72,10 @@ class Origin:
 
 
 class TraceTree:
-    def __init__(self, spans: Iterable[StoredSpan]) -> None:
+    def __init__(self, spans: Iterable[StoredSpan], inferred: Collection[str] = ()) -> None:
+        """`inferred`: the HTTP peers the service graph found no server span answering; a
+        database, cache or queue peer is taken as inferred without it."""
+        self.inferred = inferred
         self.spans = {span.span_id: span for span in spans}
         self.children: dict[str, list[StoredSpan]] = defaultdict(list)
         for span in self.spans.values():
@@ -81,8 +92,12 @@ class TraceTree:
         return tuple(reversed(path))
 
     def series_of(self, span: StoredSpan) -> Series:
-        """The request series a span belongs to: the nearest request span above it (or itself)
-        in its own service, else the topmost span of its service on the way up."""
+        """The request series a span belongs to: the peer's for an unanswered call to an inferred
+        peer; else the nearest request span above it (or itself) in its own service, else the
+        topmost span of its service on the way up."""
+        if self.calls_inferred_peer(span):
+            assert span.peer is not None
+            return span.peer, span.operation
         current = span
         while True:
             if current.kind in REQUEST_KINDS:
@@ -91,6 +106,11 @@ class TraceTree:
             if parent is None or parent.service != span.service:
                 return current.service, current.operation
             current = parent
+
+    def calls_inferred_peer(self, span: StoredSpan) -> bool:
+        if span.kind not in CALLER_KINDS or span.peer is None or self.children.get(span.span_id):
+            return False
+        return span.peer_kind != NodeKind.HTTP or span.peer in self.inferred
 
     def self_time_ms(self, span: StoredSpan) -> float:
         """Duration minus the union of the children's time within the span (children may overlap)."""
