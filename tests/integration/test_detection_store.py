@@ -10,7 +10,8 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 from redis.asyncio import Redis
 
-from aiops_core.models import Anomaly, AnomalyEvidence, AnomalyKind, SpanKind
+from aiops_core.models import Anomaly, AnomalyEvidence, AnomalyKind, Span, SpanKind
+from aiops_core.peers import NodeKind
 from aiops_detector.detection.repository import DetectionRepository
 from aiops_detector.detection.window_store import WindowSpans, WindowStore, merge_slots
 from aiops_detector.detection.windows import Series, aggregate
@@ -89,6 +90,40 @@ async def test_rollups_count_request_spans_per_minute_and_redo_the_minute_in_pro
     rows = await rollups.rollups(PAYMENT, [(minute - timedelta(minutes=5), minute + timedelta(minutes=5))])
     assert [(r.minute, r.requests) for r in rows] == [(minute, 28), (minute + timedelta(minutes=1), 4)]
     assert await rollups.first_seen(PAYMENT) == minute
+
+
+async def test_rollups_count_the_calls_to_peers_that_send_no_spans(pool: asyncpg.Pool) -> None:
+    spans = SpanRepository(pool, partitioned=True)
+    rollups = DetectionRepository(pool)
+    minute = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=2)
+
+    def call(peer: str, kind: NodeKind, error: str | None = None) -> Span:
+        span = request_span(minute, service="inventory", operation="q", kind=SpanKind.CLIENT, error=error)
+        return span.model_copy(update={"peer": peer, "peer_kind": kind})
+
+    stored = [call("postgresql stock-db", NodeKind.DATABASE) for _ in range(4)]
+    stored += [call("postgresql stock-db", NodeKind.DATABASE, error="reset")]
+    stored += [call(host, NodeKind.HTTP) for host in ("api.stripe.com", "payment.shop") for _ in range(3)]
+    await spans.ensure_partitions({minute.date(), (minute + timedelta(minutes=2)).date()})
+    await spans.write_batch(batch_of(stored))
+    await pool.execute(
+        "INSERT INTO service_edges (source, target, target_kind, calls, errors, window_s, last_seen) "
+        "VALUES ('inventory', 'api.stripe.com', 'http', 3, 0, 30, now())"
+    )
+    assert await rollups.http_peers() == {"api.stripe.com"}
+
+    assert await rollups.roll_up(minute + timedelta(seconds=45), first_run_from=minute - timedelta(hours=1))
+    around = [(minute - timedelta(minutes=5), minute + timedelta(minutes=5))]
+    counted = {
+        name: [(r.requests, r.errors) for r in await rollups.rollups(Series(name, "q"), around)]
+        for name in ("postgresql stock-db", "api.stripe.com", "payment.shop", "inventory")
+    }
+    assert counted == {
+        "postgresql stock-db": [(5, 1)],
+        "api.stripe.com": [(3, 0)],
+        "payment.shop": [],  # not known to send no spans: maybe a service, counted as one
+        "inventory": [],  # calls are not the caller's requests
+    }
 
 
 def anomaly(kind: AnomalyKind = AnomalyKind.ERROR_RATIO) -> Anomaly:

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from aiops_core.models import SpanKind
+from aiops_core.models import Span, SpanKind
+from aiops_core.peers import NodeKind
 from aiops_detector.detection.windows import EXEMPLARS_PER_BATCH, Series, aggregate
 from tests.support.spans import request_span
 
@@ -34,3 +35,25 @@ def test_exemplars_favour_failed_and_slow_requests_and_stay_few() -> None:
 def test_a_root_span_of_any_kind_is_a_request() -> None:
     root = request_span(T0, kind=SpanKind.INTERNAL).model_copy(update={"parent_span_id": None})
     assert Series("payment", "POST /payment") in aggregate([root], slot_s=1)
+
+
+def _call(peer: str, kind: NodeKind, *, error: str | None = None, ms: float = 2.0) -> Span:
+    span = request_span(T0, service="inventory", operation="SELECT stock", kind=SpanKind.CLIENT, error=error)
+    return span.model_copy(update={"peer": peer, "peer_kind": kind, "duration_ns": int(ms * 1e6)})
+
+
+def test_calls_to_a_database_are_the_database_s_series() -> None:
+    spans = [_call("postgresql stock-db", NodeKind.DATABASE, ms=300) for _ in range(3)]
+    spans.append(_call("postgresql stock-db", NodeKind.DATABASE, error="connection reset"))
+    deltas = aggregate(spans, slot_s=1)
+    assert set(deltas) == {Series("postgresql stock-db", "SELECT stock")}
+    [slot] = deltas[Series("postgresql stock-db", "SELECT stock")].slots.values()
+    assert (slot.requests, slot.errors, slot.latency.total) == (4, 1, 4)
+
+
+def test_calls_to_an_http_peer_count_only_once_the_graph_found_it_sends_no_spans() -> None:
+    calls = [_call("api.stripe.com", NodeKind.HTTP)]
+    assert aggregate(calls, slot_s=1) == {}, "it may be a service, answering with spans of its own"
+    assert set(aggregate(calls, slot_s=1, http_peers={"api.stripe.com"})) == {
+        Series("api.stripe.com", "SELECT stock")
+    }

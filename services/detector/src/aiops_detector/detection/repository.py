@@ -1,4 +1,4 @@
-"""The detection SQL: per-minute rollups of request spans, and the anomalies table."""
+"""The detection SQL: per-minute rollups of each series' spans, and the anomalies table."""
 
 from __future__ import annotations
 
@@ -23,18 +23,28 @@ from aiops_detector.detection.windows import Series
 ROLLUP_LOCK_KEY = 7_420_002
 ROLLUP_NAME = "series"
 
-_ROLL_UP = """
+# The series as `windows.series_of` counts them: a service's requests, and the calls to a peer
+# that sends no spans (an HTTP peer once the service graph found no server span answering it).
+_HTTP_PEERS = "SELECT target FROM service_edges WHERE target_kind = 'http'"
+_ROLL_UP = f"""
 INSERT INTO series_rollups AS r
     (service, operation, minute, requests, errors, p50_ms, p95_ms, p99_ms, first_start, covered_until)
-SELECT service, operation, date_bin('1 minute', start_time, 'epoch'::timestamptz),
+SELECT name, operation, date_bin('1 minute', start_time, 'epoch'::timestamptz),
        count(*), count(*) FILTER (WHERE is_error),
        percentile_disc(0.5) WITHIN GROUP (ORDER BY duration_ms),
        percentile_disc(0.95) WITHIN GROUP (ORDER BY duration_ms),
        percentile_disc(0.99) WITHIN GROUP (ORDER BY duration_ms),
        min(start_time), $2
-FROM spans
-WHERE start_time >= $1 AND start_time < $2
-  AND (kind IN ('server', 'consumer') OR parent_span_id IS NULL)
+FROM (
+    SELECT service AS name, operation, start_time, duration_ms, is_error FROM spans
+    WHERE start_time >= $1 AND start_time < $2
+      AND (kind IN ('server', 'consumer') OR parent_span_id IS NULL)
+    UNION ALL
+    SELECT peer, operation, start_time, duration_ms, is_error FROM spans
+    WHERE start_time >= $1 AND start_time < $2
+      AND peer IS NOT NULL AND kind IN ('client', 'producer') AND parent_span_id IS NOT NULL
+      AND (peer_kind <> 'http' OR peer IN ({_HTTP_PEERS}))
+) AS series_spans
 GROUP BY 1, 2, 3
 ON CONFLICT (service, operation, minute) DO UPDATE SET
     requests = excluded.requests, errors = excluded.errors, p50_ms = excluded.p50_ms,
@@ -97,6 +107,10 @@ class DetectionRepository(Repository):
                 until,
             )
         return True
+
+    async def http_peers(self) -> frozenset[str]:
+        """The HTTP peers the service graph found sending no spans (see `windows.series_of`)."""
+        return frozenset(r["target"] for r in await self.db.fetch(_HTTP_PEERS))
 
     async def forget_rollups_before(self, cutoff: datetime) -> int:
         status = await self.db.execute("DELETE FROM series_rollups WHERE minute < $1", cutoff)

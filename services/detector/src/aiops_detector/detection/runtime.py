@@ -13,6 +13,7 @@ from aiops_core.bus import Bus
 from aiops_core.components import Component
 from aiops_core.periodic import PeriodicJob
 from aiops_detector.detection.baseline_cache import BaselineCache
+from aiops_detector.detection.http_peers import HTTP_PEERS_INTERVAL_S, HttpPeers
 from aiops_detector.detection.metrics import DetectionMetrics
 from aiops_detector.detection.multivariate import ServiceModels
 from aiops_detector.detection.repository import DetectionRepository
@@ -71,8 +72,14 @@ class DetectionRuntime:
             if settings.multivariate_enabled
             else None,
         )
+        http_peers = HttpPeers(repository)
         consumer = WindowConsumer(
-            bus, windows, metrics, slot_s=config.slot_s, prefetch=settings.broker_prefetch
+            bus,
+            windows,
+            metrics,
+            slot_s=config.slot_s,
+            prefetch=settings.broker_prefetch,
+            http_peers=http_peers.known,
         )
         rollup = RollupJob(
             repository, first_run_history=history, retention=timedelta(days=settings.rollup_retention_days)
@@ -86,6 +93,7 @@ class DetectionRuntime:
         # Started in this order and stopped in reverse: the windows fill before the first
         # evaluation reads them, and evaluation ends before the consumer stops feeding them.
         self.components: list[Component] = [
+            PeriodicJob("http peers", http_peers.refresh, interval_s=HTTP_PEERS_INTERVAL_S),
             consumer,
             PeriodicJob("rollup", rollup.run_once, interval_s=settings.rollup_interval_s),
             PeriodicJob("evaluation", evaluate, interval_s=interval_s),

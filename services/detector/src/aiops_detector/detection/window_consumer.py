@@ -9,6 +9,7 @@ anything else (Redis unreachable) is retried after a backoff.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Collection
 
 from aiops_core.bus import Bus, IncomingMessage, QueueConsumer
 from aiops_core.bus.topology import SPAN_DETECT_QUEUE
@@ -24,15 +25,24 @@ class WindowConsumer(QueueConsumer[SpanBatch]):
     what = "span batch"
 
     def __init__(
-        self, bus: Bus, windows: WindowStore, metrics: DetectionMetrics, *, slot_s: int, prefetch: int
+        self,
+        bus: Bus,
+        windows: WindowStore,
+        metrics: DetectionMetrics,
+        *,
+        slot_s: int,
+        prefetch: int,
+        http_peers: Callable[[], Collection[str]] = frozenset,
     ) -> None:
+        """`http_peers`: the HTTP peers known to send no spans, now (see `windows.series_of`)."""
         super().__init__(bus, prefetch=prefetch)
         self._windows = windows
         self._metrics = metrics
         self._slot_s = slot_s
+        self._http_peers = http_peers
 
     async def process(self, batch: SpanBatch, message: IncomingMessage) -> None:
-        deltas = aggregate(batch.spans, self._slot_s)
+        deltas = aggregate(batch.spans, self._slot_s, self._http_peers())
         merged = await self._windows.merge(batch.batch_id, deltas, received_s=time.time()) if deltas else True
         self._metrics.batches.labels("merged" if merged else "duplicate").inc()
         self._metrics.lag_seconds.observe(max(0.0, (time.time_ns() - batch.created_at_unix_nano) / 1e9))

@@ -1,10 +1,13 @@
 """Per-series window deltas built from one span batch, in memory, before any Redis call.
 
 A series is (service, operation) of the spans that are requests to a service: server and
-consumer spans, and root spans of any kind. A batch becomes one delta per (series, second):
-request count, error count and a latency histogram, plus a few exemplar traces and the error
-messages seen — so that merging it into the shared windows costs one Redis round trip however
-many spans it holds.
+consumer spans, and root spans of any kind. A peer that sends no spans of its own (a database, a
+cache, a queue, an HTTP API: aiops_core.peers) has series too, (peer, operation), of the calls
+its callers make to it: its latency and errors as the client side sees them.
+
+A batch becomes one delta per (series, second): request count, error count and a latency
+histogram, plus a few exemplar traces and the error messages seen — so that merging it into the
+shared windows costs one Redis round trip however many spans it holds.
 """
 
 from __future__ import annotations
@@ -12,13 +15,15 @@ from __future__ import annotations
 import hashlib
 import math
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
 from aiops_core.models import Span, SpanKind
+from aiops_core.peers import NodeKind
 from aiops_detector.detection.sketch import LatencyHistogram
 
 REQUEST_KINDS = frozenset({SpanKind.SERVER, SpanKind.CONSUMER})
+CALLER_KINDS = frozenset({SpanKind.CLIENT, SpanKind.PRODUCER})
 # Per series and batch: enough exemplars to show a few traces, few enough to stay cheap.
 EXEMPLARS_PER_BATCH = 3
 MESSAGE_MAX_CHARS = 200
@@ -70,14 +75,32 @@ def is_request(span: Span) -> bool:
     return span.kind in REQUEST_KINDS or span.parent_span_id is None
 
 
-def aggregate(spans: Iterable[Span], slot_s: int) -> dict[Series, SeriesDelta]:
+def series_of(span: Span, http_peers: Collection[str]) -> Series | None:
+    """The series a span counts in: its service's for a request, its peer's for a call to a
+    database, cache or queue, or to an HTTP peer the service graph found sending no spans
+    (`http_peers`; an address that a service answers is that service, already counted)."""
+    if is_request(span):
+        return Series(span.service, span.operation)
+    peer = span.peer
+    if (
+        peer is not None
+        and span.kind in CALLER_KINDS
+        and (span.peer_kind is not NodeKind.HTTP or peer in http_peers)
+    ):
+        return Series(peer, span.operation)
+    return None
+
+
+def aggregate(
+    spans: Iterable[Span], slot_s: int, http_peers: Collection[str] = ()
+) -> dict[Series, SeriesDelta]:
     deltas: dict[Series, SeriesDelta] = {}
     errors_by_series: dict[Series, list[Exemplar]] = {}
     slowest_by_series: dict[Series, list[Exemplar]] = {}
     for span in spans:
-        if not is_request(span):
+        series = series_of(span, http_peers)
+        if series is None:
             continue
-        series = Series(span.service, span.operation)
         delta = deltas.setdefault(series, SeriesDelta())
         start_s = span.start_time_unix_nano / 1e9
         delta.oldest_start_s = min(delta.oldest_start_s, start_s)
