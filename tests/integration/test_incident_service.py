@@ -194,6 +194,50 @@ async def test_a_slow_database_that_sends_no_spans_is_named_the_root_cause(
     assert found.fingerprint == f"{STOCK_DB}|SELECT stock|latency"
 
 
+def two_payments(start: datetime, count: int, *, slow: tuple[str, ...] = ()) -> list[list[Span]]:
+    """Checkouts served by payment-1 and payment-2 in turn; the `slow` ones take 300 ms more."""
+    traces = []
+    for i in range(count):
+        instance = f"payment-{i % 2 + 1}"
+        ms = 340 if instance in slow else 40
+        traces.append(
+            checkout_trace(start + timedelta(seconds=i / 3), payment_ms=ms, instances={"payment": instance})
+        )
+    return traces
+
+
+@pytest.mark.parametrize(
+    ("slow", "instance"), [(("payment-2",), "payment-2"), (("payment-1", "payment-2"), None)]
+)
+async def test_one_bad_instance_is_named_and_a_bad_release_is_not(
+    service: IncidentService,
+    pool: asyncpg.Pool,
+    fault_start: datetime,
+    slow: tuple[str, ...],
+    instance: str | None,
+) -> None:
+    await store(pool, two_payments(fault_start - timedelta(seconds=120), 300))
+    await store(pool, two_payments(fault_start, 60, slow=slow))
+    await service.refresh_graph(timedelta(minutes=5))
+    incident = await service.on_detected(anomaly(PAYMENT, AnomalyKind.LATENCY, fault_start))
+    await service.on_detected(anomaly(CHECKOUT, AnomalyKind.LATENCY, fault_start))
+
+    found = await service.incidents.detail(incident)
+    assert found is not None
+    top = found.candidates[0]
+    assert (top.service, top.kind, top.instance) == ("payment", AnomalyKind.LATENCY, instance)
+    by_instance = {row.instance: row for row in top.evidence.instances}
+    assert set(by_instance) == {"payment-1", "payment-2"}
+    assert [name for name, row in by_instance.items() if row.outlier] == ([instance] if instance else [])
+    if instance:
+        assert found.fingerprint == "payment|POST /payment|latency|payment-2"
+        assert found.title == "payment POST /payment: slow on payment-2"
+        assert top.reason.startswith("payment-2: p95 3")
+        assert top.reason.endswith("1 of 2 instances")
+    else:
+        assert found.fingerprint == "payment|POST /payment|latency"
+
+
 async def test_the_impact_follows_a_growing_fault_and_keeps_its_peak(
     service: IncidentService, pool: asyncpg.Pool, fault_start: datetime, clock: FakeClock
 ) -> None:

@@ -17,9 +17,11 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 from uuid import UUID
 
 from aiops_incidents.lifecycle import last_cleared
+from aiops_incidents.schemas import RootCauseCandidate
 
 
 @dataclass(frozen=True)
@@ -83,5 +85,26 @@ def incident_for(
     return min(current, key=lambda i: (i.opened_at, str(i.id)), default=None)
 
 
-def fingerprint(service: str, operation: str, kind: str) -> str:
-    return f"{service}|{operation}|{kind}"
+class RootKey(NamedTuple):
+    """What an incident is about: its root cause's series and kind, and the instance when the
+    cause is one instance (its fingerprint then says so: another instance failing the same way
+    is another incident)."""
+
+    service: str
+    operation: str
+    kind: str
+    instance: str | None = None
+
+    @classmethod
+    def of(cls, candidate: RootCauseCandidate) -> RootKey:
+        return cls(candidate.service, candidate.operation, candidate.kind.value, candidate.instance)
+
+    @property
+    def fingerprint(self) -> str:
+        series = f"{self.service}|{self.operation}|{self.kind}"
+        return f"{series}|{self.instance}" if self.instance else series
+
+    def as_dict(self) -> dict[str, str]:
+        """As the timeline shows it; `instance` only when there is one."""
+        found = {"service": self.service, "operation": self.operation, "kind": self.kind}
+        return found | ({"instance": self.instance} if self.instance else {})

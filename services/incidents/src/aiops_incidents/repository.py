@@ -16,7 +16,7 @@ from aiops_core.models import Anomaly, AnomalyEvidence, AnomalyKind
 from aiops_core.pagination import Cursor, KeysetQuery
 from aiops_core.peers import NodeKind
 from aiops_core.store.repository import Repository
-from aiops_incidents.correlation import ActiveIncident, Member
+from aiops_incidents.correlation import ActiveIncident, Member, RootKey
 from aiops_incidents.schemas import (
     EventType,
     Impact,
@@ -47,7 +47,7 @@ LEFT JOIN LATERAL (
 
 _STATE_COLUMNS = (
     "id, status, severity, fingerprint, started_at, resolved_at, root_service, root_operation, root_kind, "
-    "impact"
+    "root_instance, impact"
 )
 _ANOMALY_COLUMNS = (
     "anomaly_id, service, operation, kind, score, started_at, detected_at, cleared_at, window_s, "
@@ -72,7 +72,7 @@ class IncidentState:
     fingerprint: str
     started_at: datetime
     resolved_at: datetime | None
-    root: tuple[str, str, str] | None
+    root: RootKey | None
     impact: Impact
 
 
@@ -215,7 +215,8 @@ class IncidentRepository(Repository):
         await self.db.execute(
             """
             UPDATE incidents SET candidates = $2, impact = $3, severity = $4, title = $5,
-                   root_service = $6, root_operation = $7, root_kind = $8, ranked_at = $9, updated_at = $9
+                   root_service = $6, root_operation = $7, root_kind = $8, root_instance = $10,
+                   ranked_at = $9, updated_at = $9
             WHERE id = $1
             """,
             incident_id,
@@ -227,6 +228,7 @@ class IncidentRepository(Repository):
             top.operation if top else None,
             top.kind.value if top else None,
             now,
+            top.instance if top else None,
         )
 
     async def set_fingerprint(self, incident_id: UUID, fingerprint: str) -> bool:
@@ -501,7 +503,11 @@ class GraphRepository(Repository):
 
 
 def _state(row: asyncpg.Record) -> IncidentState:
-    root = (row["root_service"], row["root_operation"], row["root_kind"]) if row["root_service"] else None
+    root = (
+        RootKey(row["root_service"], row["root_operation"], row["root_kind"], row["root_instance"])
+        if row["root_service"]
+        else None
+    )
     return IncidentState(
         id=row["id"],
         status=IncidentStatus(row["status"]),

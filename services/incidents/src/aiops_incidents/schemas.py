@@ -54,6 +54,19 @@ WEBHOOK_EVENTS = frozenset(
 )
 
 
+class InstanceBreakdown(BaseModel):
+    """One instance's requests of a candidate's series during the incident."""
+
+    instance: str = Field(description="service.instance.id, pod or host; 'other (N)' for the rest folded.")
+    requests: int = Field(ge=0)
+    errors: int = Field(ge=0)
+    error_ratio: float = Field(ge=0, le=1)
+    p95_ms: float | None
+    outlier: bool = Field(
+        default=False, description="This instance carries the trouble; its siblings do not."
+    )
+
+
 class CandidateEvidence(BaseModel):
     trace_ids: list[str] = Field(
         default_factory=list, description="Traces in which this is where it started."
@@ -70,6 +83,10 @@ class CandidateEvidence(BaseModel):
         default_factory=list,
         description="For an inferred peer: the services whose calls to it went wrong.",
     )
+    instances: list[InstanceBreakdown] = Field(
+        default_factory=list,
+        description="For a service: its requests during the incident by instance, the busiest first.",
+    )
 
 
 class RootCauseCandidate(BaseModel):
@@ -80,6 +97,11 @@ class RootCauseCandidate(BaseModel):
         default=NodeKind.SERVICE,
         description="service: it sends spans; otherwise a peer inferred from its callers' client "
         "spans (a database, a cache, a queue, an HTTP API), named as they name it.",
+    )
+    instance: str | None = Field(
+        default=None,
+        description="The one instance of the service that carries the trouble while its siblings "
+        "do not (delete that pod rather than roll back); null when the service as a whole does.",
     )
     score: float = Field(
         ge=0, le=1, description="Share of the blame, from 0 to 1; candidates are ranked by it."

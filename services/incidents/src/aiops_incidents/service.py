@@ -22,15 +22,23 @@ from aiops_core.models import Anomaly, AnomalyKind
 from aiops_core.peers import NodeKind
 from aiops_core.store.repository import Database
 from aiops_incidents.clock import Clock, utc_now
-from aiops_incidents.correlation import ServiceGraph, fingerprint, incident_for
+from aiops_incidents.correlation import RootKey, ServiceGraph, incident_for
 from aiops_incidents.lifecycle import SYSTEM, last_cleared, next_status, reopenable, resolvable
 from aiops_incidents.live_stats import LiveStats
 from aiops_incidents.metrics import IncidentMetrics
+from aiops_incidents.rca.instances import folded, instance_cause
 from aiops_incidents.rca.ranking import TRAFFIC_KINDS, TraceSample, TroubledTrace, evidence_weight, rank
 from aiops_incidents.rca.repository import TraceRepository
 from aiops_incidents.rca.traces import usual_self_times
 from aiops_incidents.repository import GraphRepository, IncidentRepository
-from aiops_incidents.schemas import EventType, IncidentStatus, RootCauseCandidate, ServiceEdge, Severity
+from aiops_incidents.schemas import (
+    EventType,
+    IncidentStatus,
+    InstanceBreakdown,
+    RootCauseCandidate,
+    ServiceEdge,
+    Severity,
+)
 from aiops_incidents.series.repository import SeriesRepository
 from aiops_incidents.series.schemas import Acceptance, SeriesKind
 from aiops_incidents.severity import assess, member_impact
@@ -42,6 +50,10 @@ SEVERITY_ORDER = [Severity.LOW, Severity.MEDIUM, Severity.HIGH, Severity.CRITICA
 IMPACT_PERIOD = timedelta(minutes=5)
 # A member series' error ratio and latency now are measured over this much of the recent past.
 RECENT = timedelta(seconds=30)
+# The first candidates are broken down by instance over at most this much of the trouble.
+INSTANCE_CANDIDATES = 3
+INSTANCE_PERIOD = timedelta(minutes=2)
+INSTANCE_KINDS = frozenset({AnomalyKind.LATENCY, AnomalyKind.ERROR_RATIO})
 KIND_WORDS = {
     AnomalyKind.ERROR_RATIO: "errors",
     AnomalyKind.LATENCY: "slow",
@@ -130,16 +142,13 @@ class IncidentService:
                 incident_id = joined.id
                 await self._join(tx, incident_id, anomaly, now)
             else:
-                peers = peer_kinds(edges)
-                sample = await self._sample(tx, [anomaly], anomaly.started_at, now, peers)
-                candidates = rank([anomaly], graph.edges, sample, peers)
-                top = candidates[0] if candidates else None
+                candidates = await self._ranked(tx, [anomaly], anomaly.started_at, now, edges)
                 cause = (
-                    (top.service, top.operation, top.kind)
-                    if top
-                    else (anomaly.service, anomaly.operation, anomaly.kind)
+                    RootKey.of(candidates[0])
+                    if candidates
+                    else RootKey(anomaly.service, anomaly.operation, anomaly.kind.value)
                 )
-                existing = await repo.by_fingerprint(fingerprint(*cause))
+                existing = await repo.by_fingerprint(cause.fingerprint)
                 if existing is not None and existing.status is not IncidentStatus.RESOLVED:
                     incident_id = existing.id
                     await self._join(tx, incident_id, anomaly, now)
@@ -154,8 +163,8 @@ class IncidentService:
                     await self._join(tx, incident_id, anomaly, now, event=False)
                 else:
                     incident_id = await repo.create(
-                        fingerprint=fingerprint(*cause),
-                        title=_title(*cause),
+                        fingerprint=cause.fingerprint,
+                        title=_title(cause),
                         started_at=anomaly.started_at,
                         now=now,
                     )
@@ -316,10 +325,7 @@ class IncidentService:
         state = await repo.state(incident_id)
         assert state is not None
         members = await repo.members(incident_id)
-        edges = await tx.graph.edges()
-        peers = peer_kinds(edges)
-        sample = await self._sample(tx, members, state.started_at, now, peers)
-        candidates = rank(members, [(e.source, e.target) for e in edges], sample, peers)
+        candidates = await self._ranked(tx, members, state.started_at, now, await tx.graph.edges())
         until = _trouble_until(members, now)
         total, affected = await tx.traces.entry_impact(
             max(state.started_at, until - IMPACT_PERIOD), until, usual_before=state.started_at
@@ -331,22 +337,22 @@ class IncidentService:
         severity = (
             max(assess(impact), state.severity, key=SEVERITY_ORDER.index) if not quiet else assess(impact)
         )
-        top = candidates[0] if candidates else None
-        title = _title(top.service, top.operation, top.kind) if top else _title(*_first_series(members))
+        top = RootKey.of(candidates[0]) if candidates else None
+        title = _title(top or _first_series(members))
         await repo.assess(
             incident_id, candidates=candidates, impact=impact, severity=severity, title=title, now=now
         )
-        root = _root(top)
+        root = top.as_dict() if top else None
         if not quiet:
-            if top is not None and state.root != (top.service, top.operation, top.kind.value):
+            if top is not None and state.root != top:
                 await repo.add_event(
                     incident_id,
                     EventType.ROOT_CAUSE_CHANGED,
                     SYSTEM,
                     now,
-                    {"from": _root_of(state.root), "to": root},
+                    {"from": state.root.as_dict() if state.root else None, "to": root},
                 )
-                await repo.set_fingerprint(incident_id, fingerprint(top.service, top.operation, top.kind))
+                await repo.set_fingerprint(incident_id, top.fingerprint)
             if severity is not state.severity:
                 await repo.add_event(
                     incident_id,
@@ -356,6 +362,55 @@ class IncidentService:
                     {"from": state.severity.value, "to": severity.value},
                 )
         return severity, root
+
+    async def _ranked(
+        self,
+        tx: _Stores,
+        members: Sequence[Anomaly],
+        started_at: datetime,
+        now: datetime,
+        edges: Sequence[ServiceEdge],
+    ) -> list[RootCauseCandidate]:
+        """The root-cause candidates, best first, each service among the first named at the
+        instance that carries its trouble when one does (see `rca.instances`)."""
+        peers = peer_kinds(edges)
+        sample = await self._sample(tx, members, started_at, now, peers)
+        candidates = rank(members, [(e.source, e.target) for e in edges], sample, peers)
+        until = _trouble_until(members, now)
+        since = max(started_at - timedelta(seconds=5), until - INSTANCE_PERIOD)
+        return [
+            await self._at_instance_grain(tx, candidate, since, until)
+            if index < INSTANCE_CANDIDATES
+            else candidate
+            for index, candidate in enumerate(candidates)
+        ]
+
+    async def _at_instance_grain(
+        self, tx: _Stores, candidate: RootCauseCandidate, since: datetime, until: datetime
+    ) -> RootCauseCandidate:
+        if candidate.node_kind is not NodeKind.SERVICE or candidate.kind not in INSTANCE_KINDS:
+            return candidate
+        stats = folded(await tx.traces.instances(candidate.service, candidate.operation, since, until))
+        if len(stats) < 2:
+            return candidate
+        cause = instance_cause(stats, candidate.kind)
+        breakdown = [
+            InstanceBreakdown(
+                instance=s.instance,
+                requests=s.requests,
+                errors=s.errors,
+                error_ratio=round(s.error_ratio, 4),
+                p95_ms=s.p95_ms,
+                outlier=cause is not None and s.instance == cause.instance,
+            )
+            for s in stats
+        ]
+        evidence = candidate.evidence.model_copy(update={"instances": breakdown})
+        if cause is None:
+            return candidate.model_copy(update={"evidence": evidence})
+        return candidate.model_copy(
+            update={"instance": cause.instance, "reason": cause.sentence, "evidence": evidence}
+        )
 
     async def _sample(
         self,
@@ -401,21 +456,14 @@ def _trouble_until(members: Sequence[Anomaly], now: datetime) -> datetime:
     return last_cleared([a.cleared_at for a in members]) or now
 
 
-def _title(service: str, operation: str, kind: AnomalyKind | str) -> str:
-    return f"{service} {operation}: {KIND_WORDS[AnomalyKind(kind)]}"
+def _title(root: RootKey) -> str:
+    title = f"{root.service} {root.operation}: {KIND_WORDS[AnomalyKind(root.kind)]}"
+    return f"{title} on {root.instance}" if root.instance else title
 
 
-def _first_series(members: Sequence[Anomaly]) -> tuple[str, str, AnomalyKind]:
+def _first_series(members: Sequence[Anomaly]) -> RootKey:
     first = members[0]
-    return first.service, first.operation, first.kind
-
-
-def _root(top: RootCauseCandidate | None) -> dict[str, str] | None:
-    return {"service": top.service, "operation": top.operation, "kind": top.kind.value} if top else None
-
-
-def _root_of(root: tuple[str, str, str] | None) -> dict[str, str] | None:
-    return {"service": root[0], "operation": root[1], "kind": root[2]} if root else None
+    return RootKey(first.service, first.operation, first.kind.value)
 
 
 def _brief(anomaly: Anomaly) -> dict[str, object]:

@@ -7,6 +7,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 
 from aiops_core.store.repository import Repository
+from aiops_incidents.rca.instances import InstanceStats
 from aiops_incidents.rca.traces import StoredSpan, TraceTree
 from aiops_incidents.severity import SeriesNow
 
@@ -108,6 +109,27 @@ class TraceRepository(Repository):
             trace_id,
         )
         return [StoredSpan(**dict(row)) for row in rows]
+
+    async def instances(
+        self, service: str, operation: str, since: datetime, until: datetime
+    ) -> list[InstanceStats]:
+        """A service series' requests in a period, by the instance that served them."""
+        rows = await self.db.fetch(
+            """
+            SELECT coalesce(instance, 'unknown') AS instance, count(*) AS requests,
+                   count(*) FILTER (WHERE is_error) AS errors,
+                   percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms) AS p95_ms
+            FROM spans
+            WHERE service = $1 AND operation = $2 AND kind IN ('server', 'consumer')
+              AND start_time >= $3 AND start_time < $4
+            GROUP BY 1
+            """,
+            service,
+            operation,
+            since,
+            until,
+        )
+        return [InstanceStats(r["instance"], r["requests"], r["errors"], r["p95_ms"]) for r in rows]
 
     async def entry_impact(
         self, since: datetime, until: datetime, *, usual_before: datetime

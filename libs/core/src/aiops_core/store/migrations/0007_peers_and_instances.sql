@@ -11,3 +11,6 @@ CREATE INDEX spans_peer_idx ON spans (peer, operation, start_time) WHERE peer IS
 
 -- What the target of an edge is: a service, or a peer inferred from the callers' spans.
 ALTER TABLE service_edges ADD COLUMN target_kind text NOT NULL DEFAULT 'service';
+
+-- The instance an incident's root cause names, when one instance carries the trouble.
+ALTER TABLE incidents ADD COLUMN root_instance text;
