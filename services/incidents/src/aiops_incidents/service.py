@@ -376,20 +376,19 @@ class IncidentService:
         peers = peer_kinds(edges)
         sample = await self._sample(tx, members, started_at, now, peers)
         candidates = rank(members, [(e.source, e.target) for e in edges], sample, peers)
-        until = _trouble_until(members, now)
-        since = max(started_at - timedelta(seconds=5), until - INSTANCE_PERIOD)
         return [
-            await self._at_instance_grain(tx, candidate, since, until)
+            await self._at_instance_grain(tx, candidate, _trouble_of(candidate, members, started_at, now))
             if index < INSTANCE_CANDIDATES
             else candidate
             for index, candidate in enumerate(candidates)
         ]
 
     async def _at_instance_grain(
-        self, tx: _Stores, candidate: RootCauseCandidate, since: datetime, until: datetime
+        self, tx: _Stores, candidate: RootCauseCandidate, trouble: tuple[datetime, datetime]
     ) -> RootCauseCandidate:
         if candidate.node_kind is not NodeKind.SERVICE or candidate.kind not in INSTANCE_KINDS:
             return candidate
+        since, until = trouble
         stats = folded(await tx.traces.instances(candidate.service, candidate.operation, since, until))
         if len(stats) < 2:
             return candidate
@@ -450,6 +449,21 @@ class IncidentService:
 def peer_kinds(edges: Sequence[ServiceEdge]) -> dict[str, NodeKind]:
     """The peers the service graph inferred (targets that send no spans), with their kinds."""
     return {e.target: e.target_kind for e in edges if e.target_kind is not NodeKind.SERVICE}
+
+
+def _trouble_of(
+    candidate: RootCauseCandidate, members: Sequence[Anomaly], started_at: datetime, now: datetime
+) -> tuple[datetime, datetime]:
+    """When the candidate's series was in trouble: its own anomaly's time if it has one, else the
+    incident's; the last INSTANCE_PERIOD of it, so a long fault costs no more than a short one."""
+    series = (candidate.service, candidate.operation, candidate.kind)
+    own = [a for a in members if (a.service, a.operation, a.kind) == series]
+    if own:
+        latest = max(own, key=lambda a: a.started_at)
+        started_at, until = latest.started_at, latest.cleared_at or now
+    else:
+        until = _trouble_until(members, now)
+    return max(started_at - timedelta(seconds=5), until - INSTANCE_PERIOD), until
 
 
 def _trouble_until(members: Sequence[Anomaly], now: datetime) -> datetime:
