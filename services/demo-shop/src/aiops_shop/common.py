@@ -1,4 +1,4 @@
-"""What the three shop apps share: fault controls, tracing, health and metrics."""
+"""What the shop apps share: fault controls, tracing, health and metrics."""
 
 from __future__ import annotations
 
@@ -6,14 +6,16 @@ import asyncio
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from opentelemetry.sdk.trace.export import SpanExporter
 
 from aiops_core.app import Shared, create_service_app
 from aiops_core.observability.health import HealthChecks
 from aiops_core.observability.metrics import create_registry
 from aiops_shop.faults import Behaviour, FaultState
-from aiops_shop.telemetry import ShopTelemetry
+from aiops_shop.telemetry import ShopTelemetry, shop_resource
 
 # An app's own lifespan: given its telemetry, it yields what its routes need besides the
 # behaviour, as lifespan state (the frontend: its HTTP client).
@@ -62,18 +64,30 @@ def otlp_endpoint(shared: Shared) -> str | None:
     return shared.service_urls.get("ingest")
 
 
+def own_port(shared: Shared, spec_name: str) -> int | None:
+    """The port the app named `spec_name` listens on, when the process says (`aiops serve`, `up`)."""
+    url = shared.service_urls.get(spec_name)
+    return urlsplit(url).port if url else None
+
+
 def create_shop_app(
     *,
     service_name: str,
+    spec_name: str,
     title: str,
     description: str,
     behaviour: Behaviour,
     routers: Sequence[APIRouter],
     shared: Shared,
     lifespan: ShopLifespan | None = None,
+    instance_id: str | None = None,
+    span_exporter: SpanExporter | None = None,
 ) -> FastAPI:
+    """`instance_id` is the app's `service.instance.id` (default: see `shop_resource`);
+    `span_exporter` takes its spans instead of OTLP."""
     registry = create_registry()
-    telemetry = ShopTelemetry(service_name, registry, otlp_endpoint(shared))
+    resource = shop_resource(service_name, instance_id=instance_id, port=own_port(shared, spec_name))
+    telemetry = ShopTelemetry(resource, registry, otlp_endpoint(shared), exporter=span_exporter)
 
     @asynccontextmanager
     async def shop_lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:

@@ -1,16 +1,19 @@
 """Frontend: `POST /checkout` checks stock with inventory, then charges payment. A failure
 downstream becomes a 502 here, which is what makes root cause interesting: the frontend
-suffers, payment is to blame."""
+suffers, payment is to blame. When payment runs as several instances, the frontend calls them in
+turn (round robin)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import itertools
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Annotated
 from uuid import uuid4
 
 import httpx
 from fastapi import APIRouter, Depends, FastAPI, Request
+from opentelemetry.sdk.trace.export import SpanExporter
 from pydantic import BaseModel, Field
 
 from aiops_core.app import ServiceSpec, Shared
@@ -18,11 +21,14 @@ from aiops_core.components import Component
 from aiops_core.errors import BadGatewayError, ConflictError
 from aiops_shop.common import ShopBehaviour, create_shop_app
 from aiops_shop.faults import Behaviour
+from aiops_shop.inventory import NAME as INVENTORY_SPEC
 from aiops_shop.inventory import SKU_PATTERN
 from aiops_shop.loadgen import LoadGenerator
-from aiops_shop.settings import ShopSettings
+from aiops_shop.payment import INSTANCE_SPECS as PAYMENT_SPECS
+from aiops_shop.settings import ShopSettings, split_urls
 from aiops_shop.telemetry import ShopTelemetry, record_failure
 
+NAME = "shop-frontend"
 UNIT_PRICE = 19.99
 
 
@@ -53,11 +59,31 @@ class Order(BaseModel):
     payment_id: str
 
 
-def create_app(settings: ShopSettings | None = None, shared: Shared | None = None) -> FastAPI:
+def payment_urls(settings: ShopSettings, shared: Shared) -> list[str]:
+    """payment's instances: the payment apps running in the same process (`aiops up` runs two,
+    `aiops serve shop` one), else the setting's URLs."""
+    running = [shared.service_urls[name].rstrip("/") for name in PAYMENT_SPECS if name in shared.service_urls]
+    return running or split_urls(settings.shop_payment_url)
+
+
+def round_robin(urls: Sequence[str]) -> Iterator[str]:
+    """The URLs in turn, forever."""
+    return itertools.cycle(list(urls))
+
+
+def create_app(
+    settings: ShopSettings | None = None,
+    shared: Shared | None = None,
+    *,
+    instance_id: str | None = None,
+    span_exporter: SpanExporter | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> FastAPI:
+    """`transport` carries the calls to inventory and payment instead of the network (tests)."""
     settings = settings or ShopSettings()
     shared = shared or Shared()
-    payment_url = shared.service_urls.get("shop-payment", settings.shop_payment_url)
-    inventory_url = shared.service_urls.get("shop-inventory", settings.shop_inventory_url)
+    payments = round_robin(payment_urls(settings, shared))
+    inventory_url = shared.service_urls.get(INVENTORY_SPEC, settings.shop_inventory_url)
     router = APIRouter(tags=["shop"])
 
     async def call(
@@ -80,7 +106,11 @@ def create_app(settings: ShopSettings | None = None, shared: Shared | None = Non
             raise ConflictError(f"only {stock['available']} of {order.sku} in stock")
         amount = round(order.quantity * UNIT_PRICE, 2)
         payment = await call(
-            client, "payment", "POST", f"{payment_url}/payment", json={"amount": amount, "card": order.card}
+            client,
+            "payment",
+            "POST",
+            f"{next(payments)}/payment",
+            json={"amount": amount, "card": order.card},
         )
         return Order(
             order_id=uuid4().hex,
@@ -92,12 +122,15 @@ def create_app(settings: ShopSettings | None = None, shared: Shared | None = Non
 
     @asynccontextmanager
     async def lifespan(telemetry: ShopTelemetry) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
-        async with httpx.AsyncClient(timeout=settings.shop_downstream_timeout_s) as client:
+        async with httpx.AsyncClient(
+            timeout=settings.shop_downstream_timeout_s, transport=transport
+        ) as client:
             telemetry.instrument_client(client)
             yield {"client": client}
 
     return create_shop_app(
         service_name="frontend",
+        spec_name=NAME,
         title="Demo shop: frontend",
         description="The shop's front door: POST /checkout. Fault injection under /simulate.",
         behaviour=Behaviour(
@@ -108,15 +141,17 @@ def create_app(settings: ShopSettings | None = None, shared: Shared | None = Non
         routers=[router],
         shared=shared,
         lifespan=lifespan,
+        instance_id=instance_id,
+        span_exporter=span_exporter,
     )
 
 
 def _load_generator(shared: Shared) -> Component:
-    return LoadGenerator.from_settings(shared.service_urls["shop-frontend"])
+    return LoadGenerator.from_settings(shared.service_urls[NAME])
 
 
 SERVICE = ServiceSpec(
-    name="shop-frontend",
+    name=NAME,
     default_port=8080,
     summary="demo shop: frontend (POST /checkout)",
     build=lambda shared: create_app(shared=shared),

@@ -6,6 +6,7 @@ import zlib
 from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, Path
+from opentelemetry.sdk.trace.export import SpanExporter
 from pydantic import BaseModel
 
 from aiops_core.app import ServiceSpec, Shared
@@ -13,6 +14,7 @@ from aiops_shop.common import ShopBehaviour, create_shop_app
 from aiops_shop.faults import Behaviour
 from aiops_shop.settings import ShopSettings
 
+NAME = "shop-inventory"
 SKU_PATTERN = r"^[A-Za-z0-9-]{1,32}$"
 
 
@@ -21,7 +23,13 @@ class Stock(BaseModel):
     available: int
 
 
-def create_app(settings: ShopSettings | None = None, shared: Shared | None = None) -> FastAPI:
+def create_app(
+    settings: ShopSettings | None = None,
+    shared: Shared | None = None,
+    *,
+    instance_id: str | None = None,
+    span_exporter: SpanExporter | None = None,
+) -> FastAPI:
     settings = settings or ShopSettings()
     router = APIRouter(tags=["inventory"])
 
@@ -33,6 +41,7 @@ def create_app(settings: ShopSettings | None = None, shared: Shared | None = Non
 
     return create_shop_app(
         service_name="inventory",
+        spec_name=NAME,
         title="Demo shop: inventory",
         description="Stock levels for the demo shop. Fault injection under /simulate.",
         behaviour=Behaviour(
@@ -42,11 +51,13 @@ def create_app(settings: ShopSettings | None = None, shared: Shared | None = Non
         ),
         routers=[router],
         shared=shared or Shared(),
+        instance_id=instance_id,
+        span_exporter=span_exporter,
     )
 
 
 SERVICE = ServiceSpec(
-    name="shop-inventory",
+    name=NAME,
     default_port=8082,
     summary="demo shop: inventory (GET /inventory/{sku})",
     build=lambda shared: create_app(shared=shared),

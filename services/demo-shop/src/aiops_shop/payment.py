@@ -1,17 +1,31 @@
 """Payment: charges a card. The slowest and flakiest of the shop's services, as payment
-providers are."""
+providers are.
+
+`aiops up` runs payment as two instances, two apps on their own ports with their own fault
+controls (`shop-payment` and `shop-payment-2`, `service.instance.id` payment-1 and payment-2), and
+the frontend spreads its calls over them: one bad instance can be told from a bad service."""
 
 from __future__ import annotations
 
 from uuid import uuid4
 
 from fastapi import APIRouter, FastAPI
+from opentelemetry.sdk.trace.export import SpanExporter
 from pydantic import BaseModel, Field
 
 from aiops_core.app import ServiceSpec, Shared
 from aiops_shop.common import ShopBehaviour, create_shop_app
 from aiops_shop.faults import Behaviour
 from aiops_shop.settings import ShopSettings
+
+SERVICE_NAME = "payment"
+# The apps of payment's instances, in instance order: "shop-payment" is payment-1.
+INSTANCE_SPECS = ("shop-payment", "shop-payment-2")
+
+
+def instance_name(service: str, number: int) -> str:
+    """How the shop names the n-th (from 1) instance of a service it runs more than once."""
+    return f"{service}-{number}"
 
 
 class PaymentRequest(BaseModel):
@@ -24,7 +38,14 @@ class PaymentResult(BaseModel):
     status: str = "approved"
 
 
-def create_app(settings: ShopSettings | None = None, shared: Shared | None = None) -> FastAPI:
+def create_app(
+    settings: ShopSettings | None = None,
+    shared: Shared | None = None,
+    *,
+    spec_name: str = INSTANCE_SPECS[0],
+    instance_id: str | None = None,
+    span_exporter: SpanExporter | None = None,
+) -> FastAPI:
     settings = settings or ShopSettings()
     router = APIRouter(tags=["payment"])
 
@@ -34,7 +55,8 @@ def create_app(settings: ShopSettings | None = None, shared: Shared | None = Non
         return PaymentResult(payment_id=uuid4().hex)
 
     return create_shop_app(
-        service_name="payment",
+        service_name=SERVICE_NAME,
+        spec_name=spec_name,
         title="Demo shop: payment",
         description="Charges cards for the demo shop. Fault injection under /simulate.",
         behaviour=Behaviour(
@@ -44,13 +66,30 @@ def create_app(settings: ShopSettings | None = None, shared: Shared | None = Non
         ),
         routers=[router],
         shared=shared or Shared(),
+        instance_id=instance_id,
+        span_exporter=span_exporter,
     )
 
 
-SERVICE = ServiceSpec(
-    name="shop-payment",
-    default_port=8081,
-    summary="demo shop: payment (POST /payment)",
-    build=lambda shared: create_app(shared=shared),
-    order=40,
-)
+def payment_instance_id(spec_name: str, shared: Shared) -> str | None:
+    """payment-1 or payment-2 when the process runs both payment apps (`aiops up`); otherwise
+    None: an app alone is its host name and port, like any shop app."""
+    if not all(name in shared.service_urls for name in INSTANCE_SPECS):
+        return None
+    return instance_name(SERVICE_NAME, INSTANCE_SPECS.index(spec_name) + 1)
+
+
+def _spec(spec_name: str, default_port: int, summary: str) -> ServiceSpec:
+    return ServiceSpec(
+        name=spec_name,
+        default_port=default_port,
+        summary=summary,
+        build=lambda shared: create_app(
+            shared=shared, spec_name=spec_name, instance_id=payment_instance_id(spec_name, shared)
+        ),
+        order=40,
+    )
+
+
+SERVICE = _spec(INSTANCE_SPECS[0], 8081, "demo shop: payment (POST /payment)")
+SECOND_INSTANCE = _spec(INSTANCE_SPECS[1], 8083, "demo shop: payment's second instance (POST /payment)")
