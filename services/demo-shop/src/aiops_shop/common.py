@@ -1,6 +1,7 @@
 """What the shop apps share: fault controls, tracing, health and metrics."""
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: the fault routes' parameters are annotated with a
+# dependency made inside `fault_router`, which FastAPI could not find in a string annotation.
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -30,29 +31,35 @@ def get_behaviour(request: Request) -> Behaviour:
 ShopBehaviour = Annotated[Behaviour, Depends(get_behaviour)]
 
 
-def fault_router() -> APIRouter:
-    router = APIRouter(prefix="/simulate", tags=["fault injection"])
+def fault_router(
+    prefix: str = "/simulate", behaviour_of: Callable[[Request], Behaviour] = get_behaviour, *, of: str = ""
+) -> APIRouter:
+    """`GET {prefix}` and `POST {prefix}/error`, `/latency`, `/reset`: the fault controls of the
+    behaviour `behaviour_of` finds, the app's own by default; `of` names another (its database)."""
+    router = APIRouter(prefix=prefix, tags=["fault injection"])
+    target = Depends(behaviour_of)
+    whose = f" ({of})" if of else ""
 
-    @router.get("", summary="The faults now injected")
-    async def current(behaviour: ShopBehaviour) -> FaultState:
+    @router.get("", summary=f"The faults now injected{whose}")
+    async def current(behaviour: Annotated[Behaviour, target]) -> FaultState:
         return behaviour.state()
 
-    @router.post("/error", summary="Fail a share of requests (0 to 1)")
+    @router.post("/error", summary=f"Fail a share of requests (0 to 1){whose}")
     async def inject_errors(
-        behaviour: ShopBehaviour, rate: Annotated[float, Query(ge=0, le=1)]
+        behaviour: Annotated[Behaviour, target], rate: Annotated[float, Query(ge=0, le=1)]
     ) -> FaultState:
         behaviour.error_rate = rate
         return behaviour.state()
 
-    @router.post("/latency", summary="Add a delay to every request, in milliseconds")
+    @router.post("/latency", summary=f"Add a delay to every request, in milliseconds{whose}")
     async def inject_latency(
-        behaviour: ShopBehaviour, ms: Annotated[float, Query(ge=0, le=60_000)]
+        behaviour: Annotated[Behaviour, target], ms: Annotated[float, Query(ge=0, le=60_000)]
     ) -> FaultState:
         behaviour.added_latency_ms = ms
         return behaviour.state()
 
-    @router.post("/reset", summary="Stop injecting faults")
-    async def reset(behaviour: ShopBehaviour) -> FaultState:
+    @router.post("/reset", summary=f"Stop injecting faults{whose}")
+    async def reset(behaviour: Annotated[Behaviour, target]) -> FaultState:
         behaviour.reset()
         return behaviour.state()
 

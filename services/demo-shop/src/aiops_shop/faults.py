@@ -35,13 +35,18 @@ class Behaviour:
     error_rate: float = 0.0
     added_latency_ms: float = 0.0
     rng: random.Random = field(default_factory=random.Random)
+    # What the service keeps behind it and fakes too (inventory's database): reset along with it.
+    owned: tuple[Behaviour, ...] = ()
 
     def state(self) -> FaultState:
         return FaultState(error_rate=self.error_rate, latency_ms=self.added_latency_ms)
 
     def reset(self) -> None:
+        """Stop injecting faults, here and in what the service owns."""
         self.error_rate = 0.0
         self.added_latency_ms = 0.0
+        for part in self.owned:
+            part.reset()
 
     def latency_s(self) -> float:
         natural = self.median_latency_ms * self.rng.lognormvariate(0, self.jitter)

@@ -1,26 +1,97 @@
-"""Inventory: how many of a product are in stock. Fast and reliable, usually."""
+"""Inventory: how many of a product are in stock, read from its PostgreSQL database, stock-db.
+Fast and reliable, usually.
+
+stock-db is simulated: no database runs, but inventory traces each query as an instrumented
+PostgreSQL client would (a CLIENT span with the database conventions: `db.system`,
+`server.address`, ...) and takes the database's time inside it. Nothing answers those spans with a
+server span of its own, as with any database: the platform has to infer the node
+("postgresql stock-db") from the calls. The database has its own fault controls, under
+`/simulate/stock-db`; inventory's `/simulate/reset` resets them too.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import zlib
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from typing import Annotated
 
-from fastapi import APIRouter, FastAPI, Path
+from fastapi import APIRouter, Depends, FastAPI, Path, Request
 from opentelemetry.sdk.trace.export import SpanExporter
+from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 from pydantic import BaseModel
 
 from aiops_core.app import ServiceSpec, Shared
-from aiops_shop.common import ShopBehaviour, create_shop_app
-from aiops_shop.faults import Behaviour
+from aiops_shop.common import ShopBehaviour, create_shop_app, fault_router
+from aiops_shop.faults import Behaviour, InjectedFailureError
 from aiops_shop.settings import ShopSettings
+from aiops_shop.telemetry import ShopTelemetry, record_failure
 
 NAME = "shop-inventory"
 SKU_PATTERN = r"^[A-Za-z0-9-]{1,32}$"
+
+STOCK_DB = "stock-db"
+STOCK_DB_PORT = 5432
+STOCK_QUERY = "SELECT available FROM stock WHERE sku = $1"
+# The attributes of every stock query's span, by OpenTelemetry's database conventions.
+STOCK_QUERY_ATTRIBUTES: Mapping[str, str | int] = {
+    "db.system": "postgresql",
+    "db.namespace": "stock",
+    "db.operation.name": "SELECT",
+    "db.collection.name": "stock",
+    "db.query.text": STOCK_QUERY,
+    "server.address": STOCK_DB,
+    "server.port": STOCK_DB_PORT,
+}
+STOCK_QUERY_SPAN = "SELECT stock"
 
 
 class Stock(BaseModel):
     sku: str
     available: int
+
+
+class StockDatabase:
+    """stock-db as inventory sees it: a query takes the database's time inside a CLIENT span, and
+    fails (the span, then the request) when the database's behaviour says so."""
+
+    def __init__(self, behaviour: Behaviour, tracer: Tracer) -> None:
+        self.behaviour = behaviour
+        self._tracer = tracer
+
+    async def available(self, sku: str) -> int:
+        with self._tracer.start_as_current_span(
+            STOCK_QUERY_SPAN,
+            kind=SpanKind.CLIENT,
+            attributes=STOCK_QUERY_ATTRIBUTES,
+            record_exception=False,
+            set_status_on_exception=False,
+        ) as span:
+            await asyncio.sleep(self.behaviour.latency_s())
+            failed = self.behaviour.fails()
+            if failed:
+                lost = ConnectionResetError(self.behaviour.failure_message)
+                span.record_exception(lost)
+                span.set_attribute("error.type", type(lost).__name__)
+                span.set_status(Status(StatusCode.ERROR, self.behaviour.failure_message))
+        if failed:
+            # Outside the query's span: the request's own span says why it failed.
+            raise record_failure(InjectedFailureError(self.behaviour.failure_message))
+        # Stable per product, so the same SKU always reports the same stock.
+        return 10 + zlib.crc32(sku.encode()) % 90
+
+
+def get_stock_db(request: Request) -> StockDatabase:
+    stock_db: StockDatabase = request.state.stock_db
+    return stock_db
+
+
+def get_stock_db_behaviour(request: Request) -> Behaviour:
+    return get_stock_db(request).behaviour
+
+
+StockDb = Annotated[StockDatabase, Depends(get_stock_db)]
 
 
 def create_app(
@@ -32,25 +103,39 @@ def create_app(
 ) -> FastAPI:
     settings = settings or ShopSettings()
     router = APIRouter(tags=["inventory"])
+    database = Behaviour(
+        median_latency_ms=2,
+        failure_message=f"{STOCK_DB}: connection reset",
+        natural_error_rate=settings.shop_natural_error_rate / 50,
+    )
 
     @router.get("/inventory/{sku}", summary="Units of a product in stock")
-    async def stock(sku: Annotated[str, Path(pattern=SKU_PATTERN)], behaviour: ShopBehaviour) -> Stock:
+    async def stock(
+        sku: Annotated[str, Path(pattern=SKU_PATTERN)], behaviour: ShopBehaviour, stock_db: StockDb
+    ) -> Stock:
         await behaviour.perform()
-        # Stable per product, so the same SKU always reports the same stock.
-        return Stock(sku=sku, available=10 + zlib.crc32(sku.encode()) % 90)
+        return Stock(sku=sku, available=await stock_db.available(sku))
+
+    @asynccontextmanager
+    async def lifespan(telemetry: ShopTelemetry) -> AsyncIterator[dict[str, StockDatabase]]:
+        yield {"stock_db": StockDatabase(database, telemetry.provider.get_tracer(__name__))}
 
     return create_shop_app(
         service_name="inventory",
         spec_name=NAME,
         title="Demo shop: inventory",
-        description="Stock levels for the demo shop. Fault injection under /simulate.",
+        description="Stock levels for the demo shop, read from its database stock-db. Fault "
+        "injection under /simulate, and the database's under /simulate/stock-db.",
         behaviour=Behaviour(
-            median_latency_ms=8,
-            failure_message="inventory database unavailable",
+            # With stock-db's 2 ms, about the 8 ms inventory took before it had a database.
+            median_latency_ms=6,
+            failure_message="inventory stock lookup failed",
             natural_error_rate=settings.shop_natural_error_rate / 2,
+            owned=(database,),
         ),
-        routers=[router],
+        routers=[router, fault_router(f"/simulate/{STOCK_DB}", get_stock_db_behaviour, of=STOCK_DB)],
         shared=shared or Shared(),
+        lifespan=lifespan,
         instance_id=instance_id,
         span_exporter=span_exporter,
     )
@@ -59,7 +144,7 @@ def create_app(
 SERVICE = ServiceSpec(
     name=NAME,
     default_port=8082,
-    summary="demo shop: inventory (GET /inventory/{sku})",
+    summary="demo shop: inventory (GET /inventory/{sku}), with its database stock-db",
     build=lambda shared: create_app(shared=shared),
     order=40,
 )
