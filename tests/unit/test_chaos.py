@@ -10,12 +10,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
+import click
 import httpx
 import pytest
 from click.testing import CliRunner
 
 from aiops_incidents.schemas import IncidentDetail
-from aiops_shop.chaos.command import chaos, parse_duration
+from aiops_shop.chaos.command import chaos, parse_duration, reachable
 from aiops_shop.chaos.incidents_api import IncidentsApi, IncidentView
 from aiops_shop.chaos.matching import FaultRun, windows
 from aiops_shop.chaos.report import as_json, render
@@ -23,13 +24,15 @@ from aiops_shop.chaos.runner import run_plan
 from aiops_shop.chaos.scenarios import catalogue, select
 from aiops_shop.chaos.schedule import plan, time_for_all
 from aiops_shop.chaos.scorecard import score
-from aiops_shop.chaos.shop import ShopControl
+from aiops_shop.chaos.shop import ShopControl, UnreachableError, urls_of
 
 SCENARIOS = catalogue()
 BY_NAME = {scenario.name: scenario for scenario in SCENARIOS}
 PAYMENT_ERRORS = BY_NAME["payment-errors-100"]
 INVENTORY_LATENCY = BY_NAME["inventory-latency-200"]
 CASCADE = BY_NAME["inventory-cascade"]
+DB_SLOW = BY_NAME["db-slow"]
+ONE_BAD_INSTANCE = BY_NAME["one-bad-instance"]
 T0 = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
 
@@ -49,6 +52,8 @@ def test_the_catalogue_names_the_ground_truth_of_every_fault() -> None:
         "inventory-latency-200",
         "frontend-errors-50",
         "inventory-cascade",
+        "db-slow",
+        "one-bad-instance",
     ]
     assert (CASCADE.target, CASCADE.amount, CASCADE.cause_service, CASCADE.cause_kinds) == (
         "inventory",
@@ -56,8 +61,67 @@ def test_the_catalogue_names_the_ground_truth_of_every_fault() -> None:
         "inventory",
         frozenset({"latency"}),
     )
-    assert catalogue(cascade_ms=9000)[-1].query == {"ms": 9000}
+    assert BY_NAME_9000["inventory-cascade"].query == {"ms": 9000}
     assert PAYMENT_ERRORS.query == {"rate": 1.0}
+    assert all(s.cause_instance is None and s.instance is None for s in SCENARIOS[:7])
+
+
+BY_NAME_9000 = {scenario.name: scenario for scenario in catalogue(cascade_ms=9000)}
+
+
+def test_a_slow_database_is_injected_into_inventory_s_database_and_blamed_on_it() -> None:
+    assert (DB_SLOW.target, DB_SLOW.controls, DB_SLOW.fault, DB_SLOW.query) == (
+        "inventory",
+        "/simulate/stock-db",
+        "latency",
+        {"ms": 300.0},
+    )
+    # The name the platform gives a database from its callers' spans: db.system server.address.
+    assert (DB_SLOW.cause_service, DB_SLOW.cause_kinds, DB_SLOW.cause_instance) == (
+        "postgresql stock-db",
+        frozenset({"latency"}),
+        None,
+    )
+    assert DB_SLOW.where == "inventory /simulate/stock-db"
+    assert DB_SLOW.truth == "postgresql stock-db latency"
+
+
+def test_one_bad_instance_is_injected_into_payment_2_alone_and_blamed_on_it() -> None:
+    scenario = ONE_BAD_INSTANCE
+    assert (scenario.target, scenario.instance, scenario.controls, scenario.query) == (
+        "payment",
+        "payment-2",
+        "/simulate",
+        {"ms": 300.0},
+    )
+    assert (scenario.cause_service, scenario.cause_kinds, scenario.cause_instance) == (
+        "payment",
+        frozenset({"latency"}),
+        "payment-2",
+    )
+    assert (scenario.where, scenario.truth) == ("payment-2", "payment latency on payment-2")
+
+
+def test_a_fault_goes_to_every_instance_of_its_service_or_to_its_one_instance() -> None:
+    urls = {"payment": ["http://pay-1:8081/", "http://pay-2:8083"], "inventory": ["http://inv:8082"]}
+    assert urls_of(BY_NAME["payment-latency-300"], urls) == ["http://pay-1:8081", "http://pay-2:8083"]
+    assert urls_of(ONE_BAD_INSTANCE, urls) == ["http://pay-2:8083"]
+    assert urls_of(DB_SLOW, urls) == ["http://inv:8082"]
+    with pytest.raises(UnreachableError, match="needs the URL of payment-2"):
+        urls_of(ONE_BAD_INSTANCE, {"payment": ["http://pay-1:8081"]})
+    with pytest.raises(UnreachableError, match="needs the URL of frontend"):
+        urls_of(BY_NAME["frontend-errors-50"], urls)
+
+
+def test_a_scenario_with_no_app_to_go_to_is_left_out_unless_asked_for(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    one_payment = {"frontend": ["http://f"], "payment": ["http://p"], "inventory": ["http://i"]}
+    kept = reachable(SCENARIOS, one_payment, named=False)
+    assert kept == SCENARIOS[:-1]
+    assert "leaving out one-bad-instance" in capsys.readouterr().err
+    with pytest.raises(click.BadParameter, match="one-bad-instance needs the URL of payment-2"):
+        reachable((ONE_BAD_INSTANCE,), one_payment, named=True)
 
 
 def test_scenarios_can_be_restricted_by_name() -> None:
@@ -82,7 +146,7 @@ def test_a_long_enough_run_covers_the_catalogue_and_then_repeats_it() -> None:
     assert {f.scenario.name for f in once} == set(BY_NAME)
     twice = plan(SCENARIOS, seed=7, total_s=2 * total, quiet_s=600)
     assert twice[: len(once)] == once  # a longer run starts as the shorter one does
-    assert [f.scenario for f in twice[7:14]] == [f.scenario for f in once]
+    assert [f.scenario for f in twice[len(once) : 2 * len(once)]] == [f.scenario for f in once]
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -126,14 +190,40 @@ def test_the_command_refuses_an_unknown_scenario_before_touching_anything() -> N
     assert "unknown scenario nope" in result.output
 
 
+def test_the_command_refuses_one_bad_instance_without_a_second_payment_url() -> None:
+    result = CliRunner().invoke(
+        chaos, ["--scenarios", "one-bad-instance", "--payment-url", "http://127.0.0.1:1"]
+    )
+    assert result.exit_code == 2
+    assert "needs the URL of payment-2" in result.output
+    assert "--payment-url takes one URL per instance" in result.output
+
+
+@pytest.mark.parametrize("urls", ["", " , ", "127.0.0.1:8081", "http://a:8081,ftp://b"])
+def test_the_command_refuses_a_bad_url_list(urls: str) -> None:
+    result = CliRunner().invoke(chaos, ["--payment-url", urls])
+    assert result.exit_code == 2
+    assert "--payment-url" in result.output
+
+
+def test_the_help_lists_every_scenario() -> None:
+    result = CliRunner().invoke(chaos, ["--help"])
+    assert result.exit_code == 0
+    listed = " ".join(result.output.split("Scenarios:")[1].split("Options:")[0].split())
+    assert listed == ", ".join(scenario.name for scenario in SCENARIOS) + "."
+
+
 # --- the scorecard, on incidents shaped like the API's IncidentDetail ---------------------------------
 
 
-def candidate(service: str, kind: str, score: float) -> dict[str, Any]:
-    operation = {"payment": "POST /payment", "inventory": "GET /inventory/{sku}"}.get(
-        service, "POST /checkout"
-    )
-    return {"service": service, "operation": operation, "kind": kind, "score": score, "reason": "test"}
+def candidate(service: str, kind: str, score: float, instance: str | None = None) -> dict[str, Any]:
+    operation = {
+        "payment": "POST /payment",
+        "inventory": "GET /inventory/{sku}",
+        "postgresql stock-db": "SELECT stock",
+    }.get(service, "POST /checkout")
+    found = {"service": service, "operation": operation, "kind": kind, "score": score, "reason": "test"}
+    return found if instance is None else {**found, "instance": instance}
 
 
 def event(seconds: float, type_: str, actor: str = "system") -> dict[str, Any]:
@@ -222,6 +312,61 @@ def test_the_right_service_with_the_wrong_kind_is_not_ac1_but_is_service_ac1() -
     card = score([fault("inventory-cascade", 100, 160)], [wrong_kind], run_started=at(0))
     assert (card.faults[0].rank, card.faults[0].service_rank) == (None, 1)
     assert (card.totals.ac1, card.totals.ac1_service, card.totals.ac3) == (0.0, 1.0, 0.0)
+
+
+@pytest.mark.parametrize(("instance", "rank"), [("payment-2", 1), ("payment-1", None), (None, None)])
+def test_a_fault_in_one_instance_is_named_only_with_that_instance(
+    instance: str | None, rank: int | None
+) -> None:
+    found = incident(opened=105, resolved=190, candidates=[candidate("payment", "latency", 0.9, instance)])
+    card = score([fault("one-bad-instance", 100, 160)], [found], run_started=at(0))
+    # The service-only figure stays service-only.
+    assert (card.faults[0].rank, card.faults[0].service_rank) == (rank, 1)
+    assert (card.totals.ac1, card.totals.ac1_service) == (1.0 if rank else 0.0, 1.0)
+
+
+def test_the_right_instance_ranked_second_counts_for_ac3() -> None:
+    found = incident(
+        opened=105,
+        resolved=190,
+        candidates=[
+            candidate("payment", "latency", 0.9, "payment-1"),
+            candidate("payment", "latency", 0.7, "payment-2"),
+        ],
+    )
+    card = score([fault("one-bad-instance", 100, 160)], [found], run_started=at(0))
+    assert (card.faults[0].rank, card.faults[0].service_rank) == (2, 1)
+
+
+def test_a_service_wide_fault_is_named_whichever_instance_a_candidate_says() -> None:
+    found = incident(opened=105, resolved=190, candidates=[candidate("payment", "latency", 0.9, "payment-1")])
+    card = score([fault("payment-latency-300", 100, 160)], [found], run_started=at(0))
+    assert card.faults[0].rank == 1
+
+
+def test_a_slow_database_is_named_by_the_inferred_node_not_by_inventory() -> None:
+    blames_inventory = incident(opened=105, resolved=190, candidates=[candidate("inventory", "latency", 0.9)])
+    blames_db = incident(
+        opened=405,
+        resolved=490,
+        candidates=[candidate("inventory", "latency", 0.6), candidate("postgresql stock-db", "latency", 0.8)],
+    )
+    card = score(
+        [fault("db-slow", 100, 160), fault("db-slow", 400, 460)], [blames_inventory, blames_db], at(0)
+    )
+    assert [(f.rank, f.service_rank) for f in card.faults] == [(None, None), (1, 1)]
+
+
+def test_the_report_shows_the_instance_of_the_truth_and_of_the_candidates() -> None:
+    found = incident(opened=105, resolved=190, candidates=[candidate("payment", "latency", 0.9, "payment-2")])
+    card = score([fault("one-bad-instance", 100, 160)], [found], run_started=at(0))
+    text = render(card)
+    assert "payment latency on payment-2" in text  # the ground truth
+    assert "root cause payment POST /payment latency on payment-2 0.90" in text
+    data = json.loads(json.dumps(as_json(card, {})))
+    assert data["faults"][0]["truth"] == {"service": "payment", "kinds": ["latency"], "instance": "payment-2"}
+    assert data["faults"][0]["incidents"][0]["top_candidates"][0]["instance"] == "payment-2"
+    assert data["faults"][0]["ac1"] is True
 
 
 def test_two_incidents_in_one_fault_window_are_both_counted() -> None:
@@ -393,3 +538,37 @@ async def test_the_plan_runs_against_the_shop_and_each_fault_is_reset() -> None:
         CASCADE.name: ["inventory /simulate/latency ms=6000", "inventory /simulate/reset"],
     }
     assert calls == expected[runs[0].scenario.name] + expected[runs[1].scenario.name]
+
+
+async def test_faults_go_to_an_instance_or_to_a_database_and_are_reset_there() -> None:
+    calls: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        calls.append(f"{request.url.host} {request.url.path} {request.url.query.decode()}".strip())
+        return httpx.Response(200, json={"error_rate": 0, "latency_ms": 0})
+
+    urls = {
+        "frontend": "http://frontend",
+        "payment": ["http://payment-1", "http://payment-2/"],
+        "inventory": ["http://inventory"],
+    }
+    async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as client:
+        shop = ShopControl(client, urls)
+        await shop.inject(ONE_BAD_INSTANCE)
+        await shop.reset(ONE_BAD_INSTANCE)
+        await shop.inject(DB_SLOW)
+        await shop.reset(DB_SLOW)
+        assert calls == [
+            "payment-2 /simulate/latency ms=300",
+            "payment-2 /simulate/reset",
+            "inventory /simulate/stock-db/latency ms=300",
+            "inventory /simulate/stock-db/reset",
+        ]
+        calls.clear()
+        await shop.inject(BY_NAME["payment-errors-20"])
+        assert sorted(calls) == ["payment-1 /simulate/error rate=0.2", "payment-2 /simulate/error rate=0.2"]
+        calls.clear()
+        await shop.reset_all()
+    assert sorted(calls) == [
+        f"{app} /simulate/reset" for app in ("frontend", "inventory", "payment-1", "payment-2")
+    ]

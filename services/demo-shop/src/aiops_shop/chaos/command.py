@@ -16,14 +16,15 @@ from typing import Any
 import click
 import httpx
 
+from aiops_core.urls import check_url
 from aiops_shop.chaos.incidents_api import IncidentsApi
 from aiops_shop.chaos.report import as_json, render
 from aiops_shop.chaos.runner import run_plan
 from aiops_shop.chaos.scenarios import FRONTEND, INVENTORY, PAYMENT, Scenario, catalogue, select
 from aiops_shop.chaos.schedule import PlannedFault, plan, time_for_all
 from aiops_shop.chaos.scorecard import Scorecard, score
-from aiops_shop.chaos.shop import ShopControl
-from aiops_shop.settings import ShopSettings
+from aiops_shop.chaos.shop import ShopControl, ShopUrls, UnreachableError, urls_of
+from aiops_shop.settings import ShopSettings, split_urls
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([hms]?)")
 _UNIT_S = {"h": 3600.0, "m": 60.0, "s": 1.0, "": 1.0}
@@ -70,11 +71,49 @@ class DurationRangeType(click.ParamType[tuple[float, float], Any]):
         return bounds
 
 
+class UrlsType(click.ParamType[tuple[str, ...], Any]):
+    """One URL, or several comma-separated: the instances of a service, in instance order."""
+
+    name = "urls"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> tuple[str, ...]:
+        if isinstance(value, tuple):
+            return value
+        urls = tuple(split_urls(str(value)))
+        if not urls:
+            self.fail(f"{value!r}: need at least one URL", param, ctx)
+        for url in urls:
+            try:
+                check_url(url, ("http", "https"))
+            except ValueError as exc:
+                self.fail(f"{url!r} {exc}", param, ctx)
+        return urls
+
+
+def reachable(scenarios: tuple[Scenario, ...], urls: ShopUrls, *, named: bool) -> tuple[Scenario, ...]:
+    """The scenarios whose fault has an app to go to. One named on the command line that has none
+    is an error; one that only came with the catalogue is left out, with a warning."""
+    kept = []
+    for scenario in scenarios:
+        try:
+            urls_of(scenario, urls)
+        except UnreachableError as exc:
+            hint = f"--{scenario.target}-url takes one URL per instance, comma-separated"
+            if named:
+                raise click.BadParameter(f"{exc}: {hint}", param_hint="--scenarios") from None
+            click.echo(f"warning: leaving out {scenario.name}: {exc} ({hint})", err=True)
+        else:
+            kept.append(scenario)
+    return tuple(kept)
+
+
 @dataclass(frozen=True)
 class ChaosRun:
     planned: list[PlannedFault]
     total_s: float
-    shop_urls: dict[str, str]
+    shop_urls: dict[str, tuple[str, ...]]
     api_url: str
     api_token: str | None
 
@@ -150,9 +189,16 @@ def _warn_if_no_cascade(scenarios: tuple[Scenario, ...], cascade_ms: float) -> N
 )
 @click.option("--api-url", default="http://127.0.0.1:8000", show_default=True, help="The incidents API.")
 @click.option("--api-token", envvar="AIOPS_CHAOS_API_TOKEN", default=None, help="A read token.")
-@click.option("--frontend-url", default="http://127.0.0.1:8080", show_default=True)
-@click.option("--payment-url", default="http://127.0.0.1:8081", show_default=True)
-@click.option("--inventory-url", default="http://127.0.0.1:8082", show_default=True)
+@click.option("--frontend-url", type=UrlsType(), default="http://127.0.0.1:8080", show_default=True)
+@click.option(
+    "--payment-url",
+    type=UrlsType(),
+    default="http://127.0.0.1:8081,http://127.0.0.1:8083",
+    show_default=True,
+    help="payment's instances, comma-separated: the n-th is payment-n (aiops up runs two; "
+    "one-bad-instance needs the second).",
+)
+@click.option("--inventory-url", type=UrlsType(), default="http://127.0.0.1:8082", show_default=True)
 @click.option("--scenarios", "names", default="", help="Comma-separated scenarios (default: all).")
 @click.option(
     "--cascade-ms",
@@ -175,9 +221,9 @@ def chaos(
     gap: float,
     api_url: str,
     api_token: str | None,
-    frontend_url: str,
-    payment_url: str,
-    inventory_url: str,
+    frontend_url: tuple[str, ...],
+    payment_url: tuple[str, ...],
+    inventory_url: tuple[str, ...],
     names: str,
     cascade_ms: float,
     json_path: Path | None,
@@ -188,12 +234,15 @@ def chaos(
 
     \b
     Scenarios: payment-errors-100, payment-errors-20, payment-latency-300, inventory-errors-50,
-    inventory-latency-200, frontend-errors-50, inventory-cascade."""
+    inventory-latency-200, frontend-errors-50, inventory-cascade, db-slow, one-bad-instance."""
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one log line per request otherwise
+    wanted = [n.strip() for n in names.split(",") if n.strip()]
     try:
-        scenarios = select(catalogue(cascade_ms), [n.strip() for n in names.split(",") if n.strip()])
+        scenarios = select(catalogue(cascade_ms), wanted)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--scenarios") from None
+    shop_urls = {FRONTEND: frontend_url, PAYMENT: payment_url, INVENTORY: inventory_url}
+    scenarios = reachable(scenarios, shop_urls, named=bool(wanted))
     _warn_if_no_cascade(scenarios, cascade_ms)
     total_s = duration or time_for_all(len(scenarios), quiet_s=quiet, fault_s=fault_duration, gap_s=gap)
     planned = plan(scenarios, seed=seed, total_s=total_s, quiet_s=quiet, fault_s=fault_duration, gap_s=gap)
@@ -205,13 +254,7 @@ def chaos(
         click.echo(f"  at {fault.start_s:>7.1f} s  {fault.scenario.name:<22} for {fault.duration_s:g} s")
     if not planned:
         click.echo("warning: no fault and its gap fit in the run; only normal load is watched", err=True)
-    run = ChaosRun(
-        planned,
-        total_s,
-        {FRONTEND: frontend_url, PAYMENT: payment_url, INVENTORY: inventory_url},
-        api_url,
-        api_token,
-    )
+    run = ChaosRun(planned, total_s, shop_urls, api_url, api_token)
     try:
         card, started, ended = asyncio.run(_execute(run))
     except (KeyboardInterrupt, asyncio.CancelledError):
@@ -232,6 +275,7 @@ def chaos(
             "gap_s": gap,
             "scenarios": [scenario.name for scenario in scenarios],
             "cascade_ms": cascade_ms,
+            "shop_urls": {service: list(urls) for service, urls in shop_urls.items()},
             "api_url": api_url,
         }
         json_path.write_text(json.dumps(as_json(card, meta), indent=2) + "\n")

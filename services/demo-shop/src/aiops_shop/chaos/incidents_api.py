@@ -23,6 +23,7 @@ class CandidateView(BaseModel):
     operation: str
     kind: str
     score: float
+    instance: str | None = None  # the one instance (`service.instance.id`) carrying the trouble
 
 
 class TimelineEventView(BaseModel):

@@ -13,7 +13,7 @@ from aiops_shop.chaos.scorecard import FaultScore, Scorecard, ranked
 _COLUMNS = (
     ("#", 3),
     ("scenario", 22),
-    ("ground truth", 22),
+    ("ground truth", 30),
     ("injected", 10),
     ("lasted", 8),
     ("incidents", 10),
@@ -38,7 +38,8 @@ def _yes(flag: bool) -> str:
 
 
 def _candidate(candidate: CandidateView) -> str:
-    return f"{candidate.service} {candidate.operation} {candidate.kind} {candidate.score:.2f}"
+    on = f" on {candidate.instance}" if candidate.instance else ""
+    return f"{candidate.service} {candidate.operation} {candidate.kind}{on} {candidate.score:.2f}"
 
 
 def _opening_line(opening: Opening) -> str:
@@ -128,7 +129,11 @@ def as_json(card: Scorecard, run: dict[str, Any]) -> dict[str, Any]:
             {
                 "scenario": scenario.name,
                 "description": scenario.description,
-                "truth": {"service": scenario.cause_service, "kinds": sorted(scenario.cause_kinds)},
+                "truth": {
+                    "service": scenario.cause_service,
+                    "kinds": sorted(scenario.cause_kinds),
+                    "instance": scenario.cause_instance,
+                },
                 "injected_at": _time(score.fault.injected_at),
                 "ended_at": _time(score.fault.ended_at),
                 "incidents": [_opening_json(opening) for opening in score.openings],

@@ -1,10 +1,14 @@
 """The faults `aiops chaos` can inject into the demo shop, each with its ground truth: the service
-where the trouble starts and the anomaly kinds that describe it."""
+where the trouble starts (a shop service, or a dependency the platform infers from the calls to
+it, such as inventory's database), the anomaly kinds that describe it, and the instance, when one
+instance alone carries the trouble."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+
+from aiops_shop.payment import instance_name
 
 # The shop's services, by the `service.name` their spans carry (also the names of their URLs).
 FRONTEND, PAYMENT, INVENTORY = "frontend", "payment", "inventory"
@@ -12,6 +16,14 @@ SHOP_SERVICES = (FRONTEND, PAYMENT, INVENTORY)
 
 # Anomaly kinds as the incidents API spells them (aiops_core.models.AnomalyKind).
 ERROR_RATIO, LATENCY = "error_ratio", "latency"
+
+# Every shop app's own fault controls; inventory's database has its own below them.
+CONTROLS = "/simulate"
+STOCK_DB_CONTROLS = "/simulate/stock-db"
+# stock-db as the platform names a database from its callers' spans: `db.system` `server.address`.
+STOCK_DB_NODE = "postgresql stock-db"
+# `aiops up` runs payment as two instances, payment-1 and payment-2 (`service.instance.id`).
+PAYMENT_2 = instance_name(PAYMENT, 2)
 
 
 class FaultKind(StrEnum):
@@ -23,13 +35,20 @@ class FaultKind(StrEnum):
 
 @dataclass(frozen=True)
 class Scenario:
+    """A fault and its ground truth. The fault goes to `{controls}/{fault}` on the app of `target`:
+    on every instance of it, or on `instance` alone (`<service>-<n>`, the n-th of the service's
+    URLs)."""
+
     name: str
     description: str
-    target: str  # the shop service the fault is injected into
+    target: str  # the shop service whose app the fault is injected into
     fault: FaultKind
     amount: float  # error rate (0..1) or added milliseconds
     cause_service: str
     cause_kinds: frozenset[str]
+    instance: str | None = None
+    controls: str = CONTROLS
+    cause_instance: str | None = None  # the instance the root cause must name; None: any
 
     @property
     def query(self) -> dict[str, float]:
@@ -37,7 +56,16 @@ class Scenario:
 
     @property
     def truth(self) -> str:
-        return f"{self.cause_service} {'/'.join(sorted(self.cause_kinds))}"
+        kinds = "/".join(sorted(self.cause_kinds))
+        on = f" on {self.cause_instance}" if self.cause_instance else ""
+        return f"{self.cause_service} {kinds}{on}"
+
+    @property
+    def where(self) -> str:
+        """What the fault goes into, as the run's log says it: "payment", "payment-2",
+        "inventory /simulate/stock-db"."""
+        app = self.instance or self.target
+        return app if self.controls == CONTROLS else f"{app} {self.controls}"
 
 
 def _errors(target: str, rate: float) -> Scenario:
@@ -78,6 +106,29 @@ def catalogue(cascade_ms: float = 6000) -> tuple[Scenario, ...]:
         cause_service=INVENTORY,
         cause_kinds=frozenset({LATENCY}),
     )
+    db_slow = Scenario(
+        name="db-slow",
+        # Next to its 2 ms median, unmistakable; inventory is slow only because it waits.
+        description="inventory's database stock-db takes 300 ms longer",
+        target=INVENTORY,
+        controls=STOCK_DB_CONTROLS,
+        fault=FaultKind.LATENCY,
+        amount=300,
+        cause_service=STOCK_DB_NODE,
+        cause_kinds=frozenset({LATENCY}),
+    )
+    one_bad_instance = Scenario(
+        name="one-bad-instance",
+        description=f"{PAYMENT_2}, one of payment's two instances, takes 300 ms longer",
+        target=PAYMENT,
+        instance=PAYMENT_2,
+        fault=FaultKind.LATENCY,
+        amount=300,
+        cause_service=PAYMENT,
+        cause_kinds=frozenset({LATENCY}),
+        cause_instance=PAYMENT_2,
+    )
+    # New scenarios go at the end: the order is part of what a seed reproduces.
     return (
         _errors(PAYMENT, 1.0),
         _errors(PAYMENT, 0.2),
@@ -86,6 +137,8 @@ def catalogue(cascade_ms: float = 6000) -> tuple[Scenario, ...]:
         _latency(INVENTORY, 200),
         _errors(FRONTEND, 0.5),
         cascade,
+        db_slow,
+        one_bad_instance,
     )
 
 

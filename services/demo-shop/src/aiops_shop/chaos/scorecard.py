@@ -3,8 +3,9 @@ against their targets. Pure: no I/O, no clock. (Which incident belongs to which 
 
 Per fault: MTTD is its first opening minus the injection; AC@1 and AC@3 ask whether that
 incident's candidates (as ranked when read, at the end of the run) name the ground truth first, or
-in the top three: same service and an accepted kind (the usual RCA literature scores only the
-service; that looser figure is reported too). Auto-resolve is how long after the fault's end every
+in the top three: same service and an accepted kind, and the same instance when the fault is in
+one instance (the usual RCA literature scores only the service; that looser figure is reported
+too). Auto-resolve is how long after the fault's end every
 one of its openings was resolved by the platform (actor `system`); one still open or resolved by a
 person has none.
 """
@@ -32,12 +33,22 @@ def ranked(incident: IncidentView) -> list[CandidateView]:
     return sorted(candidates, key=lambda candidate: -candidate.score)
 
 
+def names_the_truth(candidate: CandidateView, scenario: Scenario, *, service_only: bool = False) -> bool:
+    """The right service; unless `service_only`, also an accepted kind and, when one instance
+    carries the fault, that instance."""
+    if candidate.service != scenario.cause_service:
+        return False
+    if service_only:
+        return True
+    return candidate.kind in scenario.cause_kinds and (
+        scenario.cause_instance is None or candidate.instance == scenario.cause_instance
+    )
+
+
 def cause_rank(incident: IncidentView, scenario: Scenario, *, service_only: bool = False) -> int | None:
     """1-based rank of the first candidate naming the ground truth, None if none does."""
     for rank, candidate in enumerate(ranked(incident), start=1):
-        if candidate.service == scenario.cause_service and (
-            service_only or candidate.kind in scenario.cause_kinds
-        ):
+        if names_the_truth(candidate, scenario, service_only=service_only):
             return rank
     return None
 
@@ -155,7 +166,7 @@ def _targets(totals: Totals) -> list[TargetCheck]:
         resolve = f"{totals.not_auto_resolved} not auto-resolved"
     return [
         TargetCheck(
-            "AC@1 (service and kind)",
+            "AC@1 (service, kind, instance)",
             f"{totals.ac1:.2f}",
             f">= {TARGET_AC1}",
             totals.faults > 0 and totals.ac1 >= TARGET_AC1,
