@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from aiops_detector.detection.repository import DetectionRepository
 
-# How often the window consumer learns again which HTTP peers send no spans: as often as the
-# service graph that finds them is refreshed, by default.
+# How often the window consumer learns again which HTTP peers send no spans. A new one is found
+# rarely (a new dependency), and the rollups read the graph directly, so this need not be eager.
 HTTP_PEERS_INTERVAL_S = 30.0
 
 
