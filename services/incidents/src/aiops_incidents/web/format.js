@@ -97,6 +97,30 @@ export const KIND_WORDS = {
   multivariate: "unusual behaviour",
 };
 
+/**
+ * What a node of the service graph is: a service sends spans; the others are peers inferred
+ * from their callers' client spans. Older answers have no kind: a service.
+ */
+export const NODE_KIND_WORDS = {
+  service: "service",
+  database: "database",
+  cache: "cache",
+  messaging: "messaging",
+  http: "HTTP API",
+};
+
+export const INFERRED_WORDS = "inferred from callers' spans (sends no spans itself)";
+
+/** true for a peer inferred from its callers' spans; a missing kind is a service. */
+export function isInferred(kind) {
+  return Boolean(kind) && kind !== "service";
+}
+
+/** "database", "HTTP API"; a kind this page does not know yet as it is. */
+export function nodeKindWord(kind) {
+  return NODE_KIND_WORDS[kind || "service"] || String(kind);
+}
+
 /** "payment POST /payment error_ratio": the test hook's form of a root cause. */
 export function rootCauseText(cause) {
   return cause ? `${cause.service} ${cause.operation} ${cause.kind}` : DASH;

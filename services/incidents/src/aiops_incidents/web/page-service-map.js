@@ -2,16 +2,19 @@
 // the left and their callees to the right by depth, each node coloured by health and saying
 // its health in words, each edge an arrow with its call rate and error ratio. A service still
 // learning what normal looks like says so, and how long it has to go, rather than "ok".
+// A peer that sends no spans (a database, a cache, a queue, an HTTP API), inferred from its
+// callers' client spans, has a shape of its own and says its kind under its name; the calls
+// into it are dashed.
 
 import { api, isAbort } from "./api.js";
 import { h, svg, fill, px, routeHref } from "./dom.js";
-import { formatAbout, formatDuration, formatNumber, formatPercent } from "./format.js";
+import { INFERRED_WORDS, formatAbout, formatDuration, formatNumber, formatPercent, isInferred, nodeKindWord } from "./format.js";
 import { poll } from "./poll.js";
-import { healthBadge, loading, notice, section, table } from "./widgets.js";
+import { healthBadge, loading, nodeKindBadge, notice, section, table } from "./widgets.js";
 
 const REFRESH_MS = 10000;
-const NODE_W = 170;
-const NODE_H = 58;
+const NODE_W = 190;
+const NODE_H = 70;
 const COLUMN_GAP = 200; // room for an edge's label between the columns
 const ROW_GAP = 40;
 const MARGIN = 24;
@@ -93,10 +96,117 @@ export function layout(serviceNames, edges) {
   return { names, positions, width, height };
 }
 
-function edgeClass(edge) {
-  if (edge.error_ratio >= 0.2) return "edge edge-failing";
-  if (edge.error_ratio >= 0.01) return "edge edge-degraded";
+/** "edge", "edge-degraded" or "edge-failing", by the error ratio: also names its arrow head. */
+function edgeHealth(edge) {
+  if (edge.error_ratio >= 0.2) return "edge-failing";
+  if (edge.error_ratio >= 0.01) return "edge-degraded";
   return "edge";
+}
+
+function edgeClass(edge) {
+  const health = edgeHealth(edge);
+  return `edge${health === "edge" ? "" : ` ${health}`}${isInferred(edge.target_kind) ? " edge-inferred" : ""}`;
+}
+
+/** Each node's kind: its own, else what the calls into it say; a service when neither does. */
+function nodeKinds(graph) {
+  const kinds = new Map();
+  for (const edge of graph.edges || []) if (edge.target_kind) kinds.set(edge.target, edge.target_kind);
+  for (const node of graph.services || []) if (node.kind) kinds.set(node.service, node.kind);
+  return kinds;
+}
+
+/** How far a node's text stays from its left and right sides, by shape. */
+const TEXT_INSET = { service: 12, database: 12, cache: 14, messaging: 20, http: 18 };
+
+/**
+ * The outline of a node of `kind` in the box (x, y, w, h), each kind its own shape: a service
+ * a rounded box; a database a cylinder; a cache a box with a second outline inside; a queue a
+ * pill; an HTTP API a hexagon. The parts classed "node-box" take the health colours.
+ */
+function nodeShape(kind, x, y, w, h) {
+  const box = (tag, attrs) => svg(tag, { class: "node-box", ...attrs });
+  const line = (tag, attrs) => svg(tag, { class: "node-box node-rim", ...attrs });
+  switch (kind || "service") {
+    case "service":
+      return [box("rect", { x: px(x), y: px(y), width: px(w), height: px(h), rx: px(Math.min(8, h / 5)) })];
+    case "database": {
+      const cap = Math.min(7, h / 5);
+      const rx = w / 2;
+      const top = y + cap;
+      const bottom = y + h - cap;
+      return [
+        box("path", {
+          d: `M${px(x)},${px(top)} A${px(rx)},${px(cap)} 0 0 1 ${px(x + w)},${px(top)} V${px(bottom)} A${px(rx)},${px(cap)} 0 0 1 ${px(x)},${px(bottom)} Z`,
+        }),
+        line("path", { d: `M${px(x)},${px(top)} A${px(rx)},${px(cap)} 0 0 0 ${px(x + w)},${px(top)}` }),
+      ];
+    }
+    case "cache": {
+      const gap = Math.min(4, h / 8);
+      return [
+        box("rect", { x: px(x), y: px(y), width: px(w), height: px(h), rx: 3 }),
+        line("rect", { x: px(x + gap), y: px(y + gap), width: px(w - 2 * gap, { min: 0 }), height: px(h - 2 * gap, { min: 0 }), rx: 2 }),
+      ];
+    }
+    case "messaging":
+      return [box("rect", { x: px(x), y: px(y), width: px(w), height: px(h), rx: px(Math.min(22, h / 2)) })];
+    case "http": {
+      const slant = Math.min(12, w / 5);
+      const mid = y + h / 2;
+      const points = [
+        [x + slant, y], [x + w - slant, y], [x + w, mid], [x + w - slant, y + h], [x + slant, y + h], [x, mid],
+      ];
+      return [box("polygon", { points: points.map(([a, b]) => `${px(a)},${px(b)}`).join(" ") })];
+    }
+    default:
+      return [box("rect", { x: px(x), y: px(y), width: px(w), height: px(h), rx: 2 })];
+  }
+}
+
+/** What the shapes and dashed arrows mean, under the map. */
+function legend() {
+  const shape = (kind) =>
+    svg("svg", { class: "legend-shape", width: 36, height: 22, viewBox: "0 0 36 22", "aria-hidden": "true" }, nodeShape(kind, 1, 1, 34, 20));
+  const arrow = svg(
+    "svg",
+    { class: "legend-shape", width: 36, height: 22, viewBox: "0 0 36 22", "aria-hidden": "true" },
+    svg("path", { d: "M1,11 H33", class: "edge edge-inferred" }),
+  );
+  const peers = ["database", "cache", "messaging", "http"];
+  return h(
+    "ul",
+    { class: "map-legend", "aria-label": "Legend", "data-testid": "map-legend" },
+    h("li", {}, shape("service"), "service: sends spans"),
+    h(
+      "li",
+      {},
+      peers.map((kind, i) => [i ? ", " : "", h("span", { class: "nowrap" }, shape(kind), nodeKindWord(kind))]),
+      `: ${INFERRED_WORDS}`,
+    ),
+    h("li", {}, arrow, "a call to an inferred peer"),
+  );
+}
+
+/**
+ * Shrinks, then shortens, each node's name until it fits its node ("postgresql stock-db" is
+ * long); measured once the map is in the page. The whole name stays in the node's title and
+ * accessible name.
+ */
+function fitNames(root) {
+  for (const text of root.querySelectorAll("text[data-fit]")) {
+    const room = Number(text.getAttribute("data-fit"));
+    const width = () => text.getComputedTextLength();
+    for (const size of [14, 13, 12]) {
+      if (width() <= room) break;
+      text.style.fontSize = `${size}px`;
+    }
+    let shown = text.textContent;
+    while (shown.length > 1 && width() > room) {
+      shown = shown.slice(0, -1);
+      text.textContent = `${shown.trimEnd()}…`;
+    }
+  }
 }
 
 function edgeLabel(edge) {
@@ -125,6 +235,7 @@ function healthWords(node) {
 
 function drawMap(graph) {
   const health = new Map((graph.services || []).map((s) => [s.service, s]));
+  const kinds = nodeKinds(graph);
   const edges = graph.edges || [];
   const { names, positions, width, height } = layout([...health.keys()], edges);
   const root = svg("svg", {
@@ -132,7 +243,7 @@ function drawMap(graph) {
     class: "service-map",
     "data-testid": "service-map",
     role: "group",
-    "aria-label": "Service map: services as nodes, calls as arrows",
+    "aria-label": "Service map: services and inferred peers as nodes, calls as arrows",
   });
   root.style.maxWidth = `${px(width, { min: 1 })}px`;
   root.append(
@@ -153,7 +264,8 @@ function drawMap(graph) {
     const from = positions.get(edge.source);
     const to = positions.get(edge.target);
     if (!from || !to) continue;
-    const kind = edgeClass(edge).split(" ")[1] || "edge";
+    const kind = edgeHealth(edge);
+    const target = isInferred(edge.target_kind) ? ` (${nodeKindWord(edge.target_kind)}, inferred)` : "";
     let d;
     let labelX;
     let labelY;
@@ -186,8 +298,14 @@ function drawMap(graph) {
     root.append(
       svg(
         "g",
-        { class: "edge-group", "data-testid": "service-edge", "data-source": edge.source, "data-target": edge.target },
-        svg("path", { d, class: edgeClass(edge), "marker-end": `url(#arrow-${kind})` }, svg("title", {}, `${edge.source} → ${edge.target}: ${edgeLabel(edge)}`)),
+        {
+          class: "edge-group",
+          "data-testid": "service-edge",
+          "data-source": edge.source,
+          "data-target": edge.target,
+          "data-target-kind": edge.target_kind || "service",
+        },
+        svg("path", { d, class: edgeClass(edge), "marker-end": `url(#arrow-${kind})` }, svg("title", {}, `${edge.source} → ${edge.target}${target}: ${edgeLabel(edge)}`)),
         svg("text", { x: px(labelX), y: px(labelY), "text-anchor": "middle", class: "edge-label" }, edgeLabel(edge)),
       ),
     );
@@ -198,22 +316,30 @@ function drawMap(graph) {
     const node = health.get(name) || { service: name, health: "ok", open_anomalies: 0 };
     const anomalies = Number(node.open_anomalies) || 0;
     const healthClass = /^[a-z]+$/.test(node.health) ? node.health : "unknown";
+    const kind = kinds.get(name) || "service";
+    const kindClass = /^[a-z]+$/.test(kind) ? kind : "unknown";
+    const inferred = isInferred(kind);
+    const what = inferred ? ` (${nodeKindWord(kind)}, ${INFERRED_WORDS})` : "";
+    const inset = TEXT_INSET[kind] ?? 14;
     root.append(
       svg(
         "a",
         {
           href: routeHref("services", name),
-          class: `node node-${healthClass}`,
+          class: `node node-${healthClass} node-shape-${kindClass}`,
           "data-testid": "service-node",
           "data-service": name,
+          "data-kind": kind,
           "data-health": node.health,
           "data-focus-key": name,
-          "aria-label": `${name}: ${healthWords(node)}; ${anomalies} open anomal${anomalies === 1 ? "y" : "ies"}. Open its series.`,
+          "aria-label": `${name}${what}: ${healthWords(node)}; ${anomalies} open anomal${anomalies === 1 ? "y" : "ies"}. Open its series.`,
         },
-        svg("rect", { x: px(at.x), y: px(at.y), width: NODE_W, height: NODE_H, rx: 8, class: "node-box" }),
-        svg("text", { x: px(at.x + 12), y: px(at.y + 23), class: "node-name" }, name.length > 20 ? `${name.slice(0, 19)}…` : name),
-        svg("text", { x: px(at.x + 12), y: px(at.y + 44), class: "node-health" }, nodeHealthText(node, anomalies)),
-        svg("title", {}, `${name}: ${healthWords(node)}`),
+        nodeShape(kind, at.x, at.y, NODE_W, NODE_H),
+        // Cut short here only so that fitting it stays cheap; fitNames shortens it to the node.
+        svg("text", { x: px(at.x + inset), y: px(at.y + (inferred ? 27 : 29)), class: "node-name", "data-fit": NODE_W - 2 * inset }, name.length > 40 ? `${name.slice(0, 39)}…` : name),
+        inferred ? svg("text", { x: px(at.x + inset), y: px(at.y + 44), class: "node-kind-label" }, `${nodeKindWord(kind)} · inferred`) : null,
+        svg("text", { x: px(at.x + inset), y: px(at.y + (inferred ? 60 : 52)), class: "node-health" }, nodeHealthText(node, anomalies)),
+        svg("title", {}, `${name}${what}: ${healthWords(node)}`),
       ),
     );
   }
@@ -221,13 +347,14 @@ function drawMap(graph) {
 }
 
 function drawTables(graph) {
-  const services = table(["Service", "Health", "Open anomalies"], { caption: "Services" });
+  const services = table(["Service", "Kind", "Health", "Open anomalies"], { caption: "Services and inferred peers" });
   for (const node of graph.services || []) {
     services.tbody.append(
       h(
         "tr",
-        {},
+        { "data-kind": node.kind || "service" },
         h("th", { scope: "row" }, h("a", { href: routeHref("services", node.service) }, node.service)),
+        h("td", {}, nodeKindBadge(node.kind) || "service"),
         h("td", {}, healthBadge(node.health, node.learning_remaining_s)),
         h("td", { class: "num" }, String(node.open_anomalies)),
       ),
@@ -240,7 +367,7 @@ function drawTables(graph) {
         "tr",
         {},
         h("th", { scope: "row" }, edge.source),
-        h("td", {}, edge.target),
+        h("td", {}, edge.target, isInferred(edge.target_kind) ? [" ", nodeKindBadge(edge.target_kind)] : null),
         h("td", { class: "num" }, formatNumber(edge.calls_per_s)),
         h("td", { class: "num" }, formatPercent(edge.error_ratio)),
       ),
@@ -262,7 +389,9 @@ export function renderServiceMap(outlet) {
       {},
       "Learned from the traces: an arrow is a call from one service to another, labelled with its rate and error ratio. " +
         "Select a service to see its series. Health: ok, degraded (an open anomaly), failing (an open error anomaly), " +
-        "learning (no anomaly, but it has not learned what normal looks like yet: only the floors judge it, so it is not known to be ok).",
+        "learning (no anomaly, but it has not learned what normal looks like yet: only the floors judge it, so it is not known to be ok). " +
+        "A database, cache, queue or HTTP API that sends no spans itself is inferred from its callers' spans: " +
+        "it has a shape of its own (see the legend under the map), its kind under its name, and dashed arrows into it.",
     ),
     map.element,
     updated,
@@ -287,7 +416,8 @@ export function renderServiceMap(outlet) {
       // Redrawn whole; the focused node gets its focus back.
       const active = document.activeElement;
       const focused = active && map.body.contains(active) ? active.getAttribute("data-focus-key") : null;
-      fill(map.body, drawMap(graph));
+      fill(map.body, drawMap(graph), legend());
+      fitNames(map.body);
       if (focused) {
         const again = [...map.body.querySelectorAll("[data-focus-key]")].find((el) => el.getAttribute("data-focus-key") === focused);
         if (again) again.focus();

@@ -2,7 +2,7 @@
 // a second cue), sections with a heading, and in-page notices for failed loads.
 
 import { h } from "./dom.js";
-import { formatAbout } from "./format.js";
+import { INFERRED_WORDS, formatAbout, isInferred, nodeKindWord } from "./format.js";
 
 export const SEVERITIES = ["critical", "high", "medium", "low"];
 export const STATUSES = ["open", "acknowledged", "resolved"];
@@ -19,6 +19,19 @@ export function statusBadge(status, attrs = {}) {
 export function healthBadge(health, learningRemainingS = null) {
   const remaining = health === "learning" ? formatAbout(learningRemainingS) : "";
   return h("span", { class: `badge health-${safeClass(health)}` }, remaining ? `${health} · ${remaining}` : String(health));
+}
+
+/**
+ * "database", "cache"…: what an inferred peer is, beside its name. Nothing for a service (or a
+ * kind an older answer does not give).
+ */
+export function nodeKindBadge(kind) {
+  if (!isInferred(kind)) return null;
+  return h(
+    "span",
+    { class: `badge node-kind node-kind-${safeClass(kind)}`, title: `${nodeKindWord(kind)}: ${INFERRED_WORDS}`, "data-node-kind": kind },
+    nodeKindWord(kind),
+  );
 }
 
 /** Only known words become class names; anything else gets a neutral style. */
