@@ -121,7 +121,12 @@ export function nodeKindWord(kind) {
   return NODE_KIND_WORDS[kind || "service"] || String(kind);
 }
 
-/** "payment POST /payment error_ratio": the test hook's form of a root cause. */
+/** "payment", or "payment (payment-2)" when the cause is one instance of it. */
+export function causeName(cause) {
+  return cause.instance ? `${cause.service} (${cause.instance})` : String(cause.service);
+}
+
+/** "payment (payment-2) POST /payment error_ratio": the test hook's form of a root cause. */
 export function rootCauseText(cause) {
-  return cause ? `${cause.service} ${cause.operation} ${cause.kind}` : DASH;
+  return cause ? `${causeName(cause)} ${cause.operation} ${cause.kind}` : DASH;
 }

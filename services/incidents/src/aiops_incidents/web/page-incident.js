@@ -8,8 +8,10 @@ import { h, fill, routeHref } from "./dom.js";
 import {
   DASH,
   KIND_WORDS,
+  causeName,
   formatDuration,
   formatMeasure,
+  formatMs,
   formatNumber,
   formatPercent,
   formatTime,
@@ -19,7 +21,7 @@ import { say } from "./messages.js";
 import { debounce, poll } from "./poll.js";
 import { openIncidentStream } from "./sse.js";
 import { renderWaterfall } from "./waterfall.js";
-import { loading, notice, scoreBar, section, severityBadge, table } from "./widgets.js";
+import { loading, nodeKindBadge, notice, scoreBar, section, severityBadge, table } from "./widgets.js";
 
 const POLL_MS = 5000;
 const TRACE_CACHE = 20;
@@ -38,7 +40,7 @@ const EVENT_TITLES = {
 };
 
 const causeWords = (cause) =>
-  cause && typeof cause === "object" ? `${cause.service} ${cause.operation} (${KIND_WORDS[cause.kind] || cause.kind})` : "none";
+  cause && typeof cause === "object" ? `${causeName(cause)} ${cause.operation} (${KIND_WORDS[cause.kind] || cause.kind})` : "none";
 
 const anomalyWords = (anomaly) =>
   anomaly && typeof anomaly === "object"
@@ -100,9 +102,62 @@ function definitionList(pairs) {
   );
 }
 
+/** Links to services, separated by commas. */
+function serviceLinks(names) {
+  return names.flatMap((name, i) => [i ? ", " : "", h("a", { href: routeHref("services", name) }, name)]);
+}
+
+/**
+ * A candidate's name: the service (or inferred peer, with its kind), and the instance that
+ * carries the trouble when one does: "payment · instance payment-2".
+ */
+function causeTitle(cause) {
+  const kind = nodeKindBadge(cause.node_kind);
+  return [
+    h("a", { href: routeHref("services", cause.service) }, cause.service),
+    kind ? [" ", kind] : null,
+    cause.instance ? [" · instance ", h("strong", { class: "instance-name mono", "data-testid": "cause-instance" }, cause.instance)] : null,
+  ];
+}
+
+/** The candidate's requests during the incident by instance, the outlier marked. */
+function instancesTable(instances) {
+  const { element, tbody } = table(["Instance", "Requests", "Error ratio", "p95"], {
+    className: "data-table compact instances",
+    attrs: { "data-testid": "instances" },
+  });
+  for (const row of instances) {
+    const requests = Number(row.requests) || 0;
+    tbody.append(
+      h(
+        "tr",
+        { class: row.outlier ? "outlier" : null, "data-outlier": row.outlier ? "true" : null },
+        h(
+          "th",
+          { scope: "row", class: "mono" },
+          row.instance,
+          row.outlier ? [" ", h("span", { class: "badge outlier-badge", title: "This instance carries the trouble; its siblings do not." }, "outlier")] : null,
+        ),
+        h("td", { class: "num" }, formatNumber(requests)),
+        h(
+          "td",
+          { class: "num", title: `${formatNumber(Number(row.errors) || 0)} of ${formatNumber(requests)} failed` },
+          formatPercent(row.error_ratio),
+        ),
+        h("td", { class: "num" }, formatMs(row.p95_ms)),
+      ),
+    );
+  }
+  return element;
+}
+
 function evidenceView(candidate, index, shownTraceId, onShowTrace) {
   const evidence = candidate.evidence || {};
   const parts = [];
+  const seenFrom = evidence.seen_from || [];
+  if (seenFrom.length > 0) {
+    parts.push(h("p", { class: "seen-from", "data-testid": "seen-from" }, "Seen from ", serviceLinks(seenFrom), ": their calls to it went wrong."));
+  }
   const paths = evidence.span_paths || [];
   if (paths.length > 0) {
     parts.push(
@@ -135,6 +190,10 @@ function evidenceView(candidate, index, shownTraceId, onShowTrace) {
       );
     }
     parts.push(h("h4", {}, "Observed vs baseline"), element);
+  }
+  const instances = evidence.instances || [];
+  if (instances.length > 0) {
+    parts.push(h("h4", {}, "By instance, during the incident"), instancesTable(instances));
   }
   const traces = evidence.trace_ids || [];
   if (traces.length > 0) {
@@ -180,6 +239,7 @@ export function renderIncident(outlet, { params }) {
   const severitySlot = h("span");
   const times = h("p", { class: "muted" });
   const servicesLine = h("p");
+  const causeLine = h("p", { class: "root-cause-headline", "data-testid": "root-cause-headline" });
   const liveStatus = h("p", { class: "live-status", "aria-live": "polite" }, "Live updates: connecting…");
   const ackButton = h("button", { type: "button" }, "Acknowledge");
   const resolveButton = h("button", { type: "button" }, "Resolve");
@@ -208,7 +268,14 @@ export function renderIncident(outlet, { params }) {
     h("p", { class: "breadcrumb" }, h("a", { href: routeHref("incidents") }, "← Back to the list")),
     heading,
     pageNotice,
-    h("div", { class: "incident-head" }, h("p", { class: "badges" }, "Status: ", statusBadge, " Severity: ", severitySlot), times, servicesLine),
+    h(
+      "div",
+      { class: "incident-head" },
+      causeLine,
+      h("p", { class: "badges" }, "Status: ", statusBadge, " Severity: ", severitySlot),
+      times,
+      servicesLine,
+    ),
     h("div", { class: "actions", role: "group", "aria-label": "Actions" }, ackButton, " ", resolveButton),
     liveStatus,
     h("div", { class: "incident-grid" }, impact.element, candidates.element),
@@ -255,13 +322,29 @@ export function renderIncident(outlet, { params }) {
       detail.reopened_count ? `; reopened ${detail.reopened_count} time(s)` : "",
       ".",
     );
-    if (changed("services", detail.services)) fill(
-      servicesLine,
-      "Services with an anomaly: ",
-      (detail.services || []).flatMap((service, i) => [i ? ", " : "", h("a", { href: routeHref("services", service) }, service)]),
-    );
+    const cause = detail.root_cause || (detail.candidates || [])[0] || null;
+    if (changed("cause", cause && [cause.service, cause.operation, cause.kind, cause.node_kind, cause.instance])) drawCause(cause);
+    if (changed("services", detail.services)) fill(servicesLine, "Services with an anomaly: ", serviceLinks(detail.services || []));
     ackButton.disabled = busy || detail.status !== "open";
     resolveButton.disabled = busy || detail.status === "resolved";
+  }
+
+  /** "Root cause: payment · instance payment-2 — POST /payment (errors)". */
+  function drawCause(cause) {
+    causeLine.setAttribute("data-instance", (cause && cause.instance) || "");
+    if (!cause) {
+      fill(causeLine, h("span", { class: "headline-label" }, "Root cause: "), "not ranked yet.");
+      return;
+    }
+    fill(
+      causeLine,
+      h("span", { class: "headline-label" }, "Root cause: "),
+      causeTitle(cause),
+      " — ",
+      h("span", { class: "mono" }, cause.operation),
+      ` (${KIND_WORDS[cause.kind] || cause.kind})`,
+      cause.instance ? h("span", { class: "muted headline-hint" }, `: one instance of ${cause.service}, its siblings do not share the trouble.`) : ".",
+    );
   }
 
   function drawImpact() {
@@ -303,12 +386,14 @@ export function renderIncident(outlet, { params }) {
                 "data-service": candidate.service,
                 "data-operation": candidate.operation,
                 "data-kind": candidate.kind,
+                "data-node-kind": candidate.node_kind || "service",
+                "data-instance": candidate.instance || null,
               },
               h(
                 "h3",
                 {},
                 h("span", { class: "rank" }, `#${index + 1} `),
-                h("a", { href: routeHref("services", candidate.service) }, candidate.service),
+                causeTitle(candidate),
                 " ",
                 h("span", { class: "mono" }, candidate.operation),
                 " ",
@@ -424,7 +509,7 @@ export function renderIncident(outlet, { params }) {
       h(
         "p",
         { class: "muted" },
-        `Evidence of candidate #${choice.candidateIndex + 1} (${candidate.service} ${candidate.operation})`,
+        `Evidence of candidate #${choice.candidateIndex + 1} (${causeName(candidate)} ${candidate.operation})`,
         choice.chosen ? "." : choice.candidateIndex === 0 ? ", the top candidate: shown by default." : ": the first candidate with a trace.",
       ),
       renderWaterfall(trace, causeFor(choice)),

@@ -11,7 +11,7 @@ import { formatDuration, formatTime, rootCauseText, secondsBetween } from "./for
 import { replaceQuery } from "./router.js";
 import { openIncidentStream } from "./sse.js";
 import { poll } from "./poll.js";
-import { SEVERITIES, STATUSES, notice, severityBadge, statusBadge } from "./widgets.js";
+import { SEVERITIES, STATUSES, nodeKindBadge, notice, severityBadge, statusBadge } from "./widgets.js";
 
 const PAGE_SIZE = 50;
 const TICK_MS = 5000;
@@ -77,6 +77,22 @@ function createRow() {
   return { tr, cells };
 }
 
+/**
+ * "payment (payment-2) POST /payment error_ratio" when one instance carries it; an inferred peer
+ * with its kind after it: "postgresql stock-db SELECT stock latency [database]".
+ */
+function updateCause(cell, cause) {
+  const text = rootCauseText(cause);
+  const nodeKind = (cause && cause.node_kind) || "service";
+  const shown = JSON.stringify([text, nodeKind]);
+  if (cell.dataset.shown === shown) return;
+  cell.dataset.shown = shown;
+  cell.setAttribute("data-node-kind", cause ? nodeKind : "");
+  cell.setAttribute("data-instance", (cause && cause.instance) || "");
+  const badge = cause ? nodeKindBadge(nodeKind) : null;
+  fill(cell, text, badge ? [" ", badge] : null);
+}
+
 function updateRow(row, incident) {
   const { tr, cells } = row;
   tr.setAttribute("data-incident-id", incident.id);
@@ -86,7 +102,7 @@ function updateRow(row, incident) {
   if (cells.severity.textContent !== incident.severity) fill(cells.severity, severityBadge(incident.severity));
   cells.link.setAttribute("href", routeHref("incidents", incident.id));
   cells.link.textContent = incident.title;
-  cells.rootCause.textContent = rootCauseText(incident.root_cause);
+  updateCause(cells.rootCause, incident.root_cause);
   cells.started.textContent = formatTime(incident.started_at);
   cells.started.setAttribute("title", String(incident.started_at));
   cells.duration.textContent = durationOf(incident);
