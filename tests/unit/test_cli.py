@@ -50,4 +50,13 @@ def test_a_bad_setting_is_one_line_naming_the_variable(monkeypatch: pytest.Monke
 def test_a_group_takes_no_single_port() -> None:
     result = CliRunner().invoke(main, ["serve", "shop", "--port", "9000"])
     assert result.exit_code == 2
-    assert "shop is a group of 3 services" in result.output
+    assert "--port is for one service; shop-frontend, shop-payment, shop-inventory each" in result.output
+
+
+def test_several_names_are_served_together_and_each_must_exist() -> None:
+    result = CliRunner().invoke(main, ["serve", "shop", "shop-payment-2", "--port", "9000"])
+    assert result.exit_code == 2
+    assert "shop-inventory, shop-payment-2 each have their own" in result.output
+    unknown = CliRunner().invoke(main, ["serve", "shop", "billing"])
+    assert unknown.exit_code == 2
+    assert "unknown service 'billing'" in unknown.output

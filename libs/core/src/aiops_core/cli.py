@@ -75,24 +75,29 @@ def main() -> None:
 
 
 @main.command()
-@click.argument("name")
+@click.argument("names", metavar="NAME...", nargs=-1, required=True)
 @click.option("--host", default="0.0.0.0", show_default=True, help="Address to listen on.")
 @click.option("--port", type=int, default=None, help="Port (default: the service's own).")
 @click.option(
     "--port-offset", type=int, default=0, show_default=True, help="Added to each service's default port."
 )
-def serve(name: str, host: str, port: int | None, port_offset: int) -> None:
-    """Run one service (or a group such as `shop`): ingest, detector, ..."""
+def serve(names: tuple[str, ...], host: str, port: int | None, port_offset: int) -> None:
+    """Run a service (or a group such as `shop`): ingest, detector, ... Several names run together
+    in one process and find each other (`aiops serve shop shop-payment-2`: the shop with payment
+    as two instances)."""
     services = installed_services()
-    spec = services.get(name)
-    if spec is None:
-        known = ", ".join(sorted(services)) or "none installed"
-        raise click.BadParameter(f"unknown service {name!r} (known: {known})", param_hint="NAME")
-    specs = [services[member] for member in spec.members] if spec.members else [spec]
+    specs: dict[str, ServiceSpec] = {}
+    for name in names:
+        spec = services.get(name)
+        if spec is None:
+            known = ", ".join(sorted(services)) or "none installed"
+            raise click.BadParameter(f"unknown service {name!r} (known: {known})", param_hint="NAME")
+        for member in [services[m] for m in spec.members] if spec.members else [spec]:
+            specs[member.name] = member
     if port is not None and len(specs) > 1:
-        raise click.BadParameter(f"{name} is a group of {len(specs)} services, each on its own port")
-    ports = {spec.name: port or spec.default_port + port_offset for spec in specs}
-    run_async(_serve(sorted(specs, key=lambda s: s.order), host, ports))
+        raise click.BadParameter(f"--port is for one service; {', '.join(specs)} each have their own")
+    ports = {name: port or spec.default_port + port_offset for name, spec in specs.items()}
+    run_async(_serve(sorted(specs.values(), key=lambda s: s.order), host, ports))
 
 
 async def _serve(specs: list[ServiceSpec], host: str, ports: dict[str, int]) -> None:
