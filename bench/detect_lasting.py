@@ -43,9 +43,10 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.live import FRONTEND, PAYMENT, SERIES, ShopUrls, start_loadgen, start_shop
+from bench.live import FRONTEND, PAYMENT, SERIES, start_loadgen
 from bench.sandbox import bench_platform
 from tests.support.processes import AiopsProcess, ServiceProcess
+from tests.support.shop import ShopUrls, shop_process
 from tests.support.waiting import eventually
 
 RESOLVE_TIMEOUT_S = 300
@@ -120,7 +121,7 @@ async def running_platform(detector_env: dict[str, str]) -> AsyncIterator[Platfo
         detector = ServiceProcess("detector", env | detector_env, log_name="bench-detector").start()
         ingest = ServiceProcess("ingest", env, log_name="bench-ingest").start()
         incidents = ServiceProcess("incidents", env, log_name="bench-incidents").start()
-        shop, urls = start_shop(env, ingest.url)
+        shop, urls = shop_process(env, ingest.url, log_name="bench-shop")
         processes: list[AiopsProcess] = [detector, ingest, incidents, shop]
         pool = await asyncpg.create_pool(sandbox.database_url, min_size=1, max_size=2)
         try:

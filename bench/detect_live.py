@@ -31,9 +31,10 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.live import FRONTEND, INVENTORY, PAYMENT, learned, start_loadgen, start_shop
+from bench.live import FRONTEND, INVENTORY, PAYMENT, learned, start_loadgen
 from bench.sandbox import bench_platform
 from tests.support.processes import AiopsProcess, ServiceProcess
+from tests.support.shop import shop_process
 from tests.support.waiting import eventually
 
 DETECT_TIMEOUT_S = 60
@@ -159,8 +160,8 @@ async def run(args: argparse.Namespace) -> None:
         env = platform.env | {"AIOPS_MULTIVARIATE_ENABLED": "true" if args.multivariate else "false"}
         detector = ServiceProcess("detector", env, log_name="bench-detector").start()
         ingest = ServiceProcess("ingest", env, log_name="bench-ingest").start()
-        shop_process, urls = start_shop(env, ingest.url)
-        processes: list[AiopsProcess] = [detector, ingest, shop_process]
+        shop_app, urls = shop_process(env, ingest.url, log_name="bench-shop")
+        processes: list[AiopsProcess] = [detector, ingest, shop_app]
         shop = Shop(urls.frontend, urls.payment, urls.inventory, env=env, rps=args.rps)
         pool = await asyncpg.create_pool(platform.database_url, min_size=1, max_size=2)
         try:

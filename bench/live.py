@@ -3,37 +3,14 @@ benchmarks (detect_live.py, rca.py) share."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import asyncpg
 
-from tests.support.processes import AiopsProcess, free_port_offset
+from tests.support.processes import AiopsProcess
 
 FRONTEND = ("frontend", "POST /checkout")
 PAYMENT = ("payment", "POST /payment")
 INVENTORY = ("inventory", "GET /inventory/{sku}")
 SERIES = (FRONTEND, PAYMENT, INVENTORY)
-SHOP_PORTS = (8080, 8081, 8082)  # frontend, payment, inventory
-
-
-@dataclass(frozen=True)
-class ShopUrls:
-    frontend: str
-    payment: str
-    inventory: str
-
-
-def start_shop(env: dict[str, str], ingest_url: str) -> tuple[AiopsProcess, ShopUrls]:
-    """`aiops serve shop` on a free block of ports, sending its traces to `ingest_url`."""
-    offset = free_port_offset(SHOP_PORTS)
-    urls = ShopUrls(*(f"http://127.0.0.1:{port + offset}" for port in SHOP_PORTS))
-    process = AiopsProcess(
-        ["serve", "shop", "--host", "127.0.0.1", "--port-offset", str(offset)],
-        env | {"OTEL_EXPORTER_OTLP_ENDPOINT": ingest_url},
-        ready_url=urls.frontend,
-        log_name="bench-shop",
-    ).start()
-    return process, urls
 
 
 def start_loadgen(env: dict[str, str], frontend: str, rps: float, *extra: str) -> AiopsProcess:

@@ -1,13 +1,13 @@
 """Root-cause benchmark: the whole platform as separate processes on the real RabbitMQ, PostgreSQL
-and Redis (a database, vhost and key prefix of its own), the demo shop under 10 checkouts/s with
-random arrivals, then `aiops chaos` injecting every fault scenario on a seeded schedule and
-scoring the incidents from the incidents API: MTTD, AC@1 and AC@3 of the root cause, one incident
-per fault, auto-resolve, false alarms, each against its target.
+and Redis (a database, vhost and key prefix of its own), the demo shop (payment as two instances)
+under 10 checkouts/s with random arrivals, then `aiops chaos` injecting every fault scenario on a
+seeded schedule and scoring the incidents from the incidents API: MTTD, AC@1 and AC@3 of the root
+cause, one incident per fault, auto-resolve, false alarms, each against its target.
 
 The chaos run starts once the platform has learned: the rollups that baselines come from cover
 two minutes of every shop series (a series can alarm after 90 s).
 
-    make bench-rca                                 # seed 7, 10 quiet minutes, all 7 scenarios (~35 min)
+    make bench-rca                                 # seed 7, 10 quiet minutes, all 9 scenarios (~40 min)
     .venv/bin/python bench/rca.py --quick          # 1 quiet minute, 3 scenarios (~13 min)
     .venv/bin/python bench/rca.py --seed 3 --quiet 5m --duration 40m
     .venv/bin/python bench/rca.py --quiet 60 --scenarios payment-errors-100,inventory-latency-200
@@ -29,9 +29,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from aiops_shop.chaos.command import parse_duration
 from aiops_shop.chaos.scenarios import catalogue
 from aiops_shop.chaos.schedule import time_for_all
-from bench.live import learned, start_loadgen, start_shop
+from bench.live import learned, start_loadgen
 from bench.sandbox import bench_platform
 from tests.support.processes import AIOPS, ARTIFACTS, AiopsProcess, ServiceProcess
+from tests.support.shop import shop_process
 from tests.support.waiting import eventually
 
 RPS = 10
@@ -81,7 +82,8 @@ async def run(args: argparse.Namespace) -> None:
         detector = ServiceProcess("detector", env, log_name="bench-detector").start()
         ingest = ServiceProcess("ingest", env, log_name="bench-ingest").start()
         incidents = ServiceProcess("incidents", env, log_name="bench-incidents").start()
-        shop, urls = start_shop(env, ingest.url)
+        # Payment as two instances, as `aiops up` runs it: one-bad-instance faults one of them.
+        shop, urls = shop_process(env, ingest.url, two_payments=True, log_name="bench-shop")
         processes: list[AiopsProcess] = [detector, ingest, incidents, shop]
         pool = await asyncpg.create_pool(platform.database_url, min_size=1, max_size=2)
         try:
@@ -91,7 +93,7 @@ async def run(args: argparse.Namespace) -> None:
             await eventually(
                 lambda: learned(pool, LEARNED_S), timeout_s=600, interval_s=2, what="baselines learned"
             )
-            shop_urls = {"frontend": urls.frontend, "payment": urls.payment, "inventory": urls.inventory}
+            shop_urls = {"frontend": urls.frontend, "payment": urls.payments, "inventory": urls.inventory}
             command = chaos_command(args, incidents.url, shop_urls)
             print("$ " + shlex.join(command), flush=True)
             await run_chaos(command, env)

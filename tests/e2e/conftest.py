@@ -1,13 +1,13 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 import httpx
 
-from tests.support.processes import AiopsProcess, ServiceProcess, free_port_offset
+from tests.support.processes import AiopsProcess, ServiceProcess
+from tests.support.shop import ShopUrls, shop_process
 from tests.support.waiting import eventually
 
 # Short enough for a test; the default, 90 s, is what the benchmarks run with.
@@ -81,25 +81,14 @@ async def stored_count(database_url: str, where: str = "true") -> int:
         await conn.close()
 
 
-@dataclass(frozen=True)
-class ShopUrls:
-    frontend: str
-    payment: str
-    inventory: str
-
-
-async def start_shop(processes: list[AiopsProcess], ingest_url: str) -> ShopUrls:
-    """`aiops serve shop` (all three apps in one process), exporting to `ingest_url`."""
-    offset = free_port_offset((8080, 8081, 8082))
-    shop = AiopsProcess(
-        ["serve", "shop", "--host", "127.0.0.1", "--port-offset", str(offset)],
-        {"OTEL_EXPORTER_OTLP_ENDPOINT": ingest_url, "OTEL_BSP_SCHEDULE_DELAY": "500"},
-        ready_url=f"http://127.0.0.1:{8080 + offset}",
-        log_name=f"shop-{offset}",
-    ).start()
+async def start_shop(
+    processes: list[AiopsProcess], ingest_url: str, *, two_payments: bool = False
+) -> ShopUrls:
+    """The demo shop (see `shop_process`), exporting every 500 ms; returns once it answers."""
+    shop, urls = shop_process({"OTEL_BSP_SCHEDULE_DELAY": "500"}, ingest_url, two_payments=two_payments)
     processes.append(shop)
     await shop.wait_ready()
-    return ShopUrls(*(f"http://127.0.0.1:{port + offset}" for port in (8080, 8081, 8082)))
+    return urls
 
 
 async def ready_for_a_payment_fault(database_url: str, incidents_url: str) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import signal
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -16,7 +17,7 @@ from tests.e2e.conftest import learned_seconds
 from tests.support.processes import AiopsProcess, free_port_offset
 from tests.support.waiting import eventually
 
-PORTS = (4318, 8000, 8001, 8080, 8081, 8082)
+PORTS = (4318, 8000, 8001, 8080, 8081, 8082, 8083)
 
 
 # No server URL reaches `aiops up`, so that it embeds them all.
@@ -94,13 +95,21 @@ async def test_aiops_up_stores_spans_within_a_minute_and_stops_cleanly(tmp_path:
         again.stop()
 
 
+def root_cause(incident: dict[str, Any]) -> tuple[str | None, str | None]:
+    """(service, instance) of the incident's top root cause."""
+    cause = incident["root_cause"] or {}
+    return cause.get("service"), cause.get("instance")
+
+
 def at_offset(detector_url: str, port: int) -> str:
     """The URL of the service whose default port is `port`, in the run whose detector is here."""
     offset = int(detector_url.rsplit(":", 1)[1]) - 8001
     return f"http://127.0.0.1:{port + offset}"
 
 
-async def test_aiops_up_opens_an_incident_on_payment_and_resolves_it_after_reset(tmp_path: Path) -> None:
+async def test_aiops_up_opens_an_incident_on_payment_1_and_resolves_it_after_reset(tmp_path: Path) -> None:
+    """The README's first fault: payment-1, one of payment's two instances, fails every request;
+    the incident names payment on payment-1."""
     # Short learning and cooldowns, so that the test takes a minute or two.
     env = {
         "AIOPS_MIN_HISTORY_S": "20",
@@ -146,10 +155,10 @@ async def test_aiops_up_opens_an_incident_on_payment_and_resolves_it_after_reset
             incident = f"/incidents/{opened.json()['items'][0]['id']}"
             await eventually(
                 lambda: api.get(incident),
-                lambda r: (r.json()["root_cause"] or {}).get("service") == "payment",
+                lambda r: root_cause(r.json()) == ("payment", "payment-1"),
                 timeout_s=30,
                 interval_s=0.5,
-                what="payment ranked as the root cause",
+                what="payment, on payment-1, ranked as the root cause",
             )
             (await api.post(f"{payment}/simulate/reset")).raise_for_status()
             await eventually(
