@@ -7,8 +7,8 @@
 #                                                                    also runs `aiops migrate`
 #   docker build --build-arg SERVICE=incidents -t aiops-incidents .  the REST API and web UI
 #   docker build --build-arg SERVICE=demo-shop -t aiops-shop .       the demo shop (`aiops serve
-#       shop-frontend`, `shop-payment`, `shop-inventory`, or all three with the default
-#       `serve shop`) and its load generator (`aiops loadgen`)
+#       shop-frontend`, `shop-payment`, `shop-payment-2`, `shop-inventory`, or the first
+#       three with the default `serve shop`) and its load generator (`aiops loadgen`)
 #
 # Each image holds core and its one service, runs as uid 10001 and starts `aiops` with the
 # service's own default command.

@@ -86,8 +86,8 @@ def _print_banner(specs: Sequence[ServiceSpec], urls: dict[str, str], embedded: 
         click.echo(f"  web UI      {urls['incidents']}/")
         click.echo(f"  curl -s '{urls['incidents']}/aiops/incidents?status=open'")
         if "shop-payment" in urls:
-            click.echo(f"Break payment from the fault panel ({urls['incidents']}/#/faults), or:")
-            click.echo(f"  curl -X POST '{urls['shop-payment']}/simulate/error?rate=0.5'")
+            click.echo(f"Break the shop from the fault panel ({urls['incidents']}/#/faults), or:")
+            click.echo(f"  curl -X POST '{urls['shop-payment']}/simulate/error?rate=0.5'   # payment-1")
             click.echo(f"  curl -X POST {urls['shop-payment']}/simulate/reset")
     click.echo("Stop with Ctrl-C.")
     click.echo("")
