@@ -189,6 +189,16 @@ async def test_a_payment_fault_from_the_fault_panel_to_its_resolved_incident(
     await panel.goto(f"{ui}/#/faults")
     await panel.get_by_label("API token").fill(WRITE)
     payment_form = panel.locator('[data-testid="fault-form"][data-service="payment"]')
+    await expect(payment_form.get_by_test_id("fault-of")).to_have_count(0)
+    # Inventory brings its database: named as the panel names it, its series link goes to the
+    # node the platform infers for it.
+    stock_db_form = panel.locator('[data-testid="fault-form"][data-service="stock-db"]')
+    await expect(stock_db_form.get_by_test_id("fault-of")).to_have_text(
+        "inventory's database, seen only through inventory's calls"
+    )
+    await expect(stock_db_form.get_by_test_id("fault-series")).to_have_attribute(
+        "href", "#/services/postgresql%20stock-db"
+    )
     await payment_form.get_by_label("Error rate (%)").fill("100")
     await payment_form.get_by_label("Added latency (ms)").fill("0")
     await payment_form.get_by_role("button", name="Inject").click()

@@ -1,5 +1,6 @@
-"""Calls to the fault controls of the demo shop's apps: `GET /simulate`, `POST /simulate/error`,
-`POST /simulate/latency` and `POST /simulate/reset` on each of them."""
+"""Calls to the fault controls of the fault panel's entries: `GET` the base URL of an entry's
+controls (an app's `/simulate`, stock-db's `/simulate/stock-db` on inventory), `POST` its `/error`,
+`/latency` and `/reset`."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from aiops_core.errors import BadGatewayError, NotFoundError
 from aiops_incidents.demo_faults.schemas import ServiceFaults
+from aiops_incidents.demo_faults.urls import entry_node
 
 log = logging.getLogger(__name__)
 
@@ -21,25 +23,26 @@ NOT_CONFIGURED = "no demo shop is configured (AIOPS_DEMO_SHOP_URLS)"
 
 
 class ShopUnreachableError(BadGatewayError):
-    """An app of the demo shop did not answer, or not with its fault state."""
+    """An entry's controls did not answer, or not with its fault state."""
 
 
 class _ShopFaultState(BaseModel):
-    """What an app's `/simulate` routes answer (checked: it is passed on as this API's answer)."""
+    """What the fault controls answer (checked: it is passed on as this API's answer)."""
 
     error_rate: float = Field(ge=0, le=1)
     latency_ms: float = Field(ge=0)
 
 
 class DemoShop:
-    """The demo shop's apps by service name, reached with the app's shared HTTP client."""
+    """The fault panel's entries: {name: base URL of its fault controls} (`urls.shop_controls`),
+    reached with the app's shared HTTP client."""
 
     def __init__(self, urls: Mapping[str, str], http: httpx.AsyncClient) -> None:
         self.urls = dict(sorted(urls.items()))
         self._http = http
 
     async def faults(self) -> list[ServiceFaults]:
-        """Every app's faults; an app that does not answer is listed as unreachable."""
+        """Every entry's faults; one that does not answer is listed as unreachable."""
         self._require_some()
         return list(await asyncio.gather(*(self._probe(s, "GET", "") for s in self.urls)))
 
@@ -49,7 +52,8 @@ class DemoShop:
         return await self._call(service, "POST", "/latency", {"ms": latency_ms})
 
     async def reset(self) -> list[ServiceFaults]:
-        """Stop every app's faults; one that does not answer is listed as unreachable."""
+        """Stop every entry's faults; one that does not answer is listed as unreachable. stock-db
+        is reset twice, by inventory's reset and its own: both leave it without faults."""
         self._require_some()
         return list(await asyncio.gather(*(self._probe(s, "POST", "/reset") for s in self.urls)))
 
@@ -60,19 +64,24 @@ class DemoShop:
     def _require(self, service: str) -> None:
         self._require_some()
         if service not in self.urls:
-            raise NotFoundError(f"the demo shop has no service {service!r}; it has {', '.join(self.urls)}")
+            raise NotFoundError(
+                f"the demo shop has no service, instance or database {service!r}; "
+                f"it has {', '.join(self.urls)}"
+            )
 
     async def _probe(self, service: str, method: str, path: str) -> ServiceFaults:
         try:
             return await self._call(service, method, path)
         except ShopUnreachableError as exc:
             log.info("demo shop: %s", exc.message)
-            return ServiceFaults(service=service, error_rate=None, latency_ms=None, reachable=False)
+            return ServiceFaults(
+                service=service, node=entry_node(service), error_rate=None, latency_ms=None, reachable=False
+            )
 
     async def _call(
         self, service: str, method: str, path: str, params: Mapping[str, float] | None = None
     ) -> ServiceFaults:
-        url = f"{self.urls[service]}/simulate{path}"
+        url = f"{self.urls[service]}{path}"
         try:
             response = await self._http.request(method, url, params=params)
         except httpx.HTTPError as exc:
@@ -84,5 +93,9 @@ class DemoShop:
         except ValidationError as exc:
             raise ShopUnreachableError(f"{service} ({url}) did not answer with its fault state") from exc
         return ServiceFaults(
-            service=service, error_rate=state.error_rate, latency_ms=state.latency_ms, reachable=True
+            service=service,
+            node=entry_node(service),
+            error_rate=state.error_rate,
+            latency_ms=state.latency_ms,
+            reachable=True,
         )

@@ -1,5 +1,6 @@
-// The fault panel ("#/faults"): break a demo-shop service on purpose and watch the platform
-// find it. One form per service; the API passes the settings on to the shop.
+// The fault panel ("#/faults"): break a demo-shop service, one of its instances or inventory's
+// database on purpose and watch the platform find it. One form per entry of the API, named as the
+// platform names what it finds; the API passes the settings on to the shop.
 
 import { api, isAbort } from "./api.js";
 import { h, fill, routeHref } from "./dom.js";
@@ -16,6 +17,14 @@ export function stateText(state) {
     return "unreachable: the service did not answer, its faults are unknown";
   }
   return `errors ${formatPercent(state.error_rate)}, +${Math.round(Number(state.latency_ms) || 0)} ms`;
+}
+
+// What an entry is, when its name alone does not say: an instance of a service, or stock-db,
+// which sends no spans of its own.
+export function entryNote(state) {
+  if (state.service === "stock-db") return "inventory's database, seen only through inventory's calls";
+  if (state.node && state.node !== state.service) return `instance of ${state.node}`;
+  return null;
 }
 
 function faultForm(state, index, onInject) {
@@ -45,14 +54,18 @@ function faultForm(state, index, onInject) {
   });
   const stateLine = h("p", { class: "fault-state", "data-testid": "fault-state" }, stateText(state));
   const button = h("button", { type: "submit" }, "Inject");
+  const note = entryNote(state);
+  // The platform's series of an instance are its service's; stock-db's go by the name it infers.
+  const node = state.node || state.service;
   const form = h(
     "form",
     { class: "panel fault-form", "data-testid": "fault-form", "data-service": state.service },
     h("h2", {}, state.service),
+    note ? h("p", { class: "fault-of muted", "data-testid": "fault-of" }, note) : null,
     h("div", { class: "fault-now" }, "Now: ", stateLine),
     h("div", { class: "field" }, h("label", { for: errorId }, "Error rate (%)"), errorInput),
     h("div", { class: "field" }, h("label", { for: latencyId }, "Added latency (ms)"), latencyInput),
-    h("div", { class: "form-actions" }, button, " ", h("a", { href: routeHref("services", state.service) }, `${state.service} series`)),
+    h("div", { class: "form-actions" }, button, " ", h("a", { href: routeHref("services", node), "data-testid": "fault-series" }, `${node} series`)),
   );
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -91,9 +104,9 @@ export function renderFaults(outlet) {
     h(
       "p",
       {},
-      "Inject a fault into a demo-shop service, then watch the ",
+      "Inject a fault into a demo-shop service, one of its instances or inventory's database, then watch the ",
       h("a", { href: routeHref("incidents") }, "incident list"),
-      ": an incident should open within seconds, naming that service as the root cause, and resolve itself about 40 s after you reset it.",
+      ": an incident should open within seconds, naming that service, instance or database as the root cause, and resolve itself about 40 s after you reset it.",
     ),
     h("p", {}, resetButton),
     body,
