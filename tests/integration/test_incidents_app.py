@@ -74,7 +74,9 @@ async def test_the_web_ui_the_docs_and_the_fault_panel_of_aiops_up(
             faults = await client.get("/aiops/demo/faults")
             assert faults.status_code == 200, faults.text
             assert faults.json() == {
-                "services": [{"service": "payment", "error_rate": 0.0, "latency_ms": 0.0, "reachable": True}]
+                "services": [
+                    {"service": "payment", "node": "payment", "error_rate": 0.0, "latency_ms": 0.0, "reachable": True}
+                ]
             }
             for _ in range(BURST - 1):
                 assert (await client.get("/aiops/stats/record")).status_code == 200

@@ -78,8 +78,9 @@ class IncidentSettings(CoreSettings):
     demo_shop_urls: str = Field(
         default="",
         description="Where the demo shop's apps are, for the fault panel: comma-separated "
-        "service=URL entries, e.g. frontend=http://127.0.0.1:8080,payment=http://127.0.0.1:8081; "
-        "empty: the shop apps running in the same process (aiops up), if any.",
+        "name=URL entries, a service or one instance of it, e.g. frontend=http://127.0.0.1:8080,"
+        "payment-1=http://127.0.0.1:8081,payment-2=http://127.0.0.1:8083; inventory= also brings "
+        "its database stock-db; empty: the shop apps running in the same process (aiops up), if any.",
         # The form parse_shop_urls reads, for the chart's values schema.
         json_schema_extra={"pattern": r"^(\s*[A-Za-z0-9][A-Za-z0-9_.-]*\s*=\s*https?://[^,\s]+\s*(,|$))*$"},
     )
