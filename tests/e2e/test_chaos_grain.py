@@ -78,9 +78,7 @@ async def test_chaos_names_the_database_nobody_instruments_and_the_one_bad_insta
         )
         nodes = {node["service"]: node for node in graph["services"]}
         assert nodes[STOCK_DB_NODE]["kind"] == "database"
-        scorecard = await chaos_scorecard(
-            incidents.url, shop.frontend, shop.payments, shop.inventory, tmp_path
-        )
+        scorecard = await chaos_scorecard(incidents.url, shop, tmp_path)
 
         faults = {fault["scenario"]: fault for fault in scorecard["faults"]}
         assert set(faults) == set(SCENARIOS)
