@@ -3,6 +3,7 @@ from pydantic import ValidationError
 
 from aiops_core.settings import CoreSettings, QueueType
 from aiops_core.urls import redact
+from aiops_detector.settings import DetectorSettings
 from aiops_incidents.settings import IncidentSettings
 from aiops_ingest.settings import IngestSettings
 
@@ -77,3 +78,11 @@ def test_every_comma_separated_setting_is_split_the_same_way(monkeypatch: pytest
     # Not read as JSON first: a value that happens to be a JSON list is still one entry per comma.
     monkeypatch.setenv("AIOPS_INGEST_TOKENS", '["a", "b"]')
     assert IngestSettings().ingest_tokens == ['["a"', '"b"]']
+
+
+def test_a_detector_that_would_run_nothing_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIOPS_SPAN_WRITER_ENABLED", "false")
+    assert DetectorSettings().detection_enabled  # detection alone is a detector
+    monkeypatch.setenv("AIOPS_DETECTION_ENABLED", "false")
+    with pytest.raises(ValidationError, match="span_writer_enabled and detection_enabled are both false"):
+        DetectorSettings()

@@ -72,9 +72,9 @@ def create_app(
             # Stopped in reverse: detection first, then the writer, the queue monitor and last the
             # maintenance job, whose first run (partitions, TimescaleDB policies) the writer needs.
             components: list[Component] = [
-                maintenance,
+                *([maintenance] if settings.span_writer_enabled else []),
                 queue_depth,
-                writer,
+                *([writer] if settings.span_writer_enabled else []),
                 *(detection.components if settings.detection_enabled else []),
             ]
             async with running(components):

@@ -25,6 +25,11 @@ class DetectorSettings(CoreSettings):
         default=True,
         description="Run the per-series windows, baselines and detectors (false: only write spans).",
     )
+    span_writer_enabled: bool = Field(
+        default=True,
+        description="Write spans to the store and keep its partitions (false: only detect, so that "
+        "the writer and detection run, and scale, as processes of their own).",
+    )
     multivariate_enabled: bool = Field(
         default=False,
         description="Also judge each service as a whole with an IsolationForest on rate, error ratio, "
@@ -109,6 +114,12 @@ class DetectorSettings(CoreSettings):
     def _check_floors(cls, value: str) -> str:
         parse_overrides(value, Floors())
         return value
+
+    @model_validator(mode="after")
+    def _does_something(self) -> DetectorSettings:
+        if not (self.span_writer_enabled or self.detection_enabled):
+            raise ValueError("span_writer_enabled and detection_enabled are both false: nothing would run")
+        return self
 
     @model_validator(mode="after")
     def _history_covers_learning(self) -> DetectorSettings:
