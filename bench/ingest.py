@@ -1,16 +1,21 @@
-"""End-to-end ingest benchmark: OTLP protobuf requests -> ingest -> RabbitMQ -> writer -> PostgreSQL.
+"""End-to-end ingest benchmark: OTLP protobuf requests -> ingest -> RabbitMQ -> writer -> PostgreSQL,
+and the detector's windows beside the writer.
 
-Starts `aiops serve ingest` and `aiops serve detector` as separate processes on a database and a
+Starts `aiops serve ingest`, the span writer (`aiops serve detector` with detection off) and the
+detection (`aiops serve detector` with the writer off) as separate processes on a database and a
 RabbitMQ vhost of their own, posts pre-built OTLP requests (512 spans of ~10 attributes each)
 with a few concurrent clients, and prints:
 
 - spans/s end to end, from the first request sent to the last row committed;
-- the raw COPY rate of the same database in the same run (same columns and indexes);
-- their ratio;
+- the raw COPY rate of the same database in the same run (same columns and indexes), and their
+  ratio;
 - that nothing was lost or doubled (distinct span ids stored = spans accepted);
 - how long after the last commit the detector's windows had merged every batch too (whether
   detection keeps up with the rate);
-- peak RSS and CPU seconds of ingest and the detector (span writer and windows).
+- the cost per span: CPU microseconds per span spent by each process (ingest, writer, detector
+  windows, PostgreSQL, RabbitMQ, Redis and this load client) from the first request until the
+  windows had merged the last batch, and peak RSS of the platform's own;
+- bytes stored per span: the spans table (all its partitions) and its indexes.
 
     make bench-ingest                       # defaults
     .venv/bin/python bench/ingest.py --spans 400000 --concurrency 8
@@ -21,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import resource
 import sys
 import time
 from dataclasses import dataclass
@@ -33,7 +39,6 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from aiops_core.bus.topology import SPAN_DETECT_QUEUE
-from aiops_core.store import migrate
 from aiops_detector.writer.repository import SPAN_COLUMNS, span_record
 from bench.sandbox import bench_platform
 from tests.support.bus import depth
@@ -70,6 +75,29 @@ def cpu_by_program() -> dict[str, float]:
         fields = rest.split()
         totals[name] = totals.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
     return totals
+
+
+def own_cpu_s() -> float:
+    """CPU seconds this process (the load client) has used so far."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    return own.ru_utime + own.ru_stime
+
+
+# The servers' programs, as /proc names them.
+SERVER_PROGRAMS = {"PostgreSQL": ("postgres",), "RabbitMQ": ("beam.smp",), "Redis": ("redis-server",)}
+
+
+async def bytes_stored(pool: asyncpg.Pool) -> tuple[int, int]:
+    """(table, indexes) bytes of the spans table with all its partitions or chunks."""
+    row = await pool.fetchrow(
+        """
+        SELECT coalesce(sum(pg_table_size(c.oid)), 0) AS heap, coalesce(sum(pg_indexes_size(c.oid)), 0) AS idx
+        FROM pg_class c
+        WHERE c.oid = 'spans'::regclass
+           OR c.oid IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = 'spans'::regclass)
+        """
+    )
+    return int(row["heap"]), int(row["idx"])
 
 
 def build_requests(total_spans: int, per_request: int) -> list[bytes]:
@@ -154,20 +182,27 @@ async def measure(args: argparse.Namespace, env: dict[str, str], database_url: s
         print(f"building {args.spans:,} spans in requests of {args.per_request} ...", flush=True)
         requests = build_requests(args.spans, args.per_request)
         total = len(requests) * args.per_request
-        detector = ServiceProcess("detector", env, log_name="bench-detector").start()
+        # The writer and detection as processes of their own, so that each one's cost shows.
+        writer = ServiceProcess(
+            "detector", env | {"AIOPS_DETECTION_ENABLED": "false"}, log_name="bench-writer"
+        )
+        detector = ServiceProcess(
+            "detector", env | {"AIOPS_SPAN_WRITER_ENABLED": "false"}, log_name="bench-detector"
+        ).start()
+        writer.start()
         ingests = [
             ServiceProcess("ingest", env, log_name=f"bench-ingest-{n}").start()
             for n in range(args.ingest_replicas)
         ]
-        services += [detector, *ingests]
+        services += [writer, detector, *ingests]
         await asyncio.gather(*(s.wait_ready() for s in services))
         pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
-        async with pool.acquire() as conn:
-            await migrate(conn)  # already done by the detector; makes the pool's view explicit
 
-        labels = {id(detector): "detector"} | {id(s): f"ingest {n + 1}" for n, s in enumerate(ingests)}
+        labels = {id(writer): "writer", id(detector): "detector windows"} | {
+            id(s): f"ingest {n + 1}" for n, s in enumerate(ingests)
+        }
         before = {labels[id(s)]: usage(s.process.pid) for s in services if s.process}
-        programs_before = cpu_by_program()
+        programs_before, client_before = cpu_by_program(), own_cpu_s()
         print(
             f"posting {len(requests):,} requests with {args.concurrency} concurrent clients"
             f" to {len(ingests)} ingest process(es) ...",
@@ -179,40 +214,50 @@ async def measure(args: argparse.Namespace, env: dict[str, str], database_url: s
         finished = await wait_committed(pool, accepted * args.per_request, timeout_s=600)
         windows_done = await wait_drained(broker_url, SPAN_DETECT_QUEUE.name, timeout_s=600)
         after = {labels[id(s)]: usage(s.process.pid) for s in services if s.process}
+        client_cpu = own_cpu_s() - client_before
         programs = {name: used - programs_before.get(name, 0.0) for name, used in cpu_by_program().items()}
 
         stored_rows = await pool.fetchval("SELECT count(*) FROM spans")
         distinct = await pool.fetchval("SELECT count(DISTINCT span_id) FROM spans")
+        await pool.execute("VACUUM ANALYZE spans")
+        heap_bytes, index_bytes = await bytes_stored(pool)
         for service in services:
             service.stop()
         copy_rate = await raw_copy_rate(pool, rows=min(total, 200_000), batch_size=1000)
         await pool.close()
 
         elapsed = finished - started
-        rate = accepted * args.per_request / elapsed
+        stored = accepted * args.per_request
+        rate = stored / elapsed
         print()
         print(f"ingest benchmark  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC  cpus={os.cpu_count()}")
-        print(f"{'spans sent':<34}{total:>14,}")
-        print(f"{'requests accepted / failed':<34}{accepted:>10,} / {failed}")
-        print(f"{'spans stored (rows)':<34}{stored_rows:>14,}")
-        print(f"{'distinct span ids stored':<34}{distinct:>14,}")
+        print(f"{'spans sent':<38}{total:>14,}")
+        print(f"{'requests accepted / failed':<38}{accepted:>10,} / {failed}")
+        print(f"{'spans stored (rows)':<38}{stored_rows:>14,}")
+        print(f"{'distinct span ids stored':<38}{distinct:>14,}")
+        print(f"{'lost / doubled':<38}{stored - distinct:>10,} / {stored_rows - distinct}")
+        print(f"{'time to send all requests':<38}{sent_s:>13.1f}s")
+        print(f"{'first request -> last commit':<38}{elapsed:>13.1f}s")
+        print(f"{'end-to-end spans/s':<38}{rate:>14,.0f}")
+        print(f"{'windows merged, behind the store by':<38}{max(0.0, windows_done - finished):>13.1f}s")
+        print(f"{'raw COPY rows/s (same database)':<38}{copy_rate:>14,.0f}")
+        print(f"{'end-to-end / raw COPY':<38}{rate / copy_rate:>14.0%}")
         print(
-            f"{'lost / doubled':<34}{accepted * args.per_request - distinct:>10,} / {stored_rows - distinct}"
+            f"{'bytes stored per span (table+indexes)':<38}{(heap_bytes + index_bytes) / distinct:>10.0f}"
+            f"  ({heap_bytes / distinct:.0f} + {index_bytes / distinct:.0f})"
         )
-        print(f"{'time to send all requests':<34}{sent_s:>13.1f}s")
-        print(f"{'first request -> last commit':<34}{elapsed:>13.1f}s")
-        print(f"{'end-to-end spans/s':<34}{rate:>14,.0f}")
-        print(f"{'windows merged, behind the store by':<34}{max(0.0, windows_done - finished):>13.1f}s")
-        print(f"{'raw COPY rows/s (same database)':<34}{copy_rate:>14,.0f}")
-        print(f"{'end-to-end / raw COPY':<34}{rate / copy_rate:>14.0%}")
-        for name in sorted(after):
-            cpu = after[name].cpu_s - before[name].cpu_s
-            print(
-                f"{name + ' peak RSS / CPU':<34}{after[name].peak_rss_mb:>10.0f} MB"
-                f" / {cpu:.1f} s ({cpu / elapsed:.0%} of a core)"
-            )
-        print("CPU seconds during the run, by program (where the time goes):")
-        for name, used in sorted(programs.items(), key=lambda item: -item[1])[:6]:
+        costs = {name: after[name].cpu_s - before[name].cpu_s for name in sorted(after)}
+        costs |= {
+            server: sum(programs.get(p, 0.0) for p in names) for server, names in SERVER_PROGRAMS.items()
+        }
+        costs["load client"] = client_cpu
+        print(f"cost per span, first request -> windows merged ({windows_done - started:.1f} s):")
+        for name, cpu in costs.items():
+            rss = f"   peak RSS {after[name].peak_rss_mb:.0f} MB" if name in after else ""
+            print(f"  {name:<22}{cpu * 1e6 / stored:>8.1f} µs CPU/span  ({cpu:6.1f} s){rss}")
+        print(f"  {'all':<22}{sum(costs.values()) * 1e6 / stored:>8.1f} µs CPU/span")
+        print("CPU seconds during the run, by program (where else the time goes):")
+        for name, used in sorted(programs.items(), key=lambda item: -item[1])[:8]:
             print(f"  {name:<32}{used:>8.1f} s  ({used / elapsed:.0%} of a core)")
     finally:
         for service in services:
