@@ -75,7 +75,13 @@ async def test_the_web_ui_the_docs_and_the_fault_panel_of_aiops_up(
             assert faults.status_code == 200, faults.text
             assert faults.json() == {
                 "services": [
-                    {"service": "payment", "node": "payment", "error_rate": 0.0, "latency_ms": 0.0, "reachable": True}
+                    {
+                        "service": "payment",
+                        "node": "payment",
+                        "error_rate": 0.0,
+                        "latency_ms": 0.0,
+                        "reachable": True,
+                    }
                 ]
             }
             for _ in range(BURST - 1):
