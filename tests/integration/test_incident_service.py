@@ -339,6 +339,41 @@ async def test_it_resolves_after_the_cooldown_and_reopens_when_the_cause_fires_a
     assert await service.on_detected(later) != incident, "past the window it is a new incident"
 
 
+async def test_a_reopened_incident_is_ranked_on_the_fault_that_reopened_it(
+    service: IncidentService, pool: asyncpg.Pool, fault_start: datetime, clock: FakeClock
+) -> None:
+    """The frontend fails on its own, and its incident resolves. Two minutes later payment fails;
+    the frontend's errors are seen first, before payment's traces are stored, and reopen the
+    frontend's incident. Its root cause must come from the new fault, not from the old one."""
+    usual = [checkout_trace(fault_start - timedelta(seconds=120 - i)) for i in range(0, 110, 2)]
+    own = [
+        checkout_trace(fault_start + timedelta(seconds=i / 3), frontend_fails_early=True) for i in range(30)
+    ]
+    await store(pool, usual + own)
+    await service.refresh_graph(timedelta(minutes=5))
+    frontend = anomaly(CHECKOUT, AnomalyKind.ERROR_RATIO, fault_start)
+    incident = await service.on_detected(frontend)
+    clock.advance(20)
+    await service.on_cleared(cleared(frontend, clock.now))
+    clock.advance(COOLDOWN.total_seconds() + 1)
+    assert await service.resolve_calm() == [incident]
+
+    clock.advance(90)
+    payment_start = clock.now - timedelta(seconds=5)
+    symptom = anomaly(CHECKOUT, AnomalyKind.ERROR_RATIO, payment_start)
+    assert await service.on_detected(symptom) == incident, "the frontend's errors reopen its incident"
+    failing = [
+        checkout_trace(payment_start + timedelta(seconds=i / 3), payment_fails=True) for i in range(15)
+    ]
+    await store(pool, failing)
+    assert await service.on_detected(anomaly(PAYMENT, AnomalyKind.ERROR_RATIO, payment_start)) == incident
+    found = await service.incidents.detail(incident)
+    assert found is not None
+    assert (found.root_cause.service, found.root_cause.kind) == ("payment", AnomalyKind.ERROR_RATIO)  # type: ignore[union-attr]
+    assert found.title == "payment POST /payment: errors"
+    assert found.fingerprint == "payment|POST /payment|error_ratio"
+
+
 async def test_a_new_fault_next_to_a_lingering_symptom_opens_its_own_incident(
     service: IncidentService, pool: asyncpg.Pool, fault_start: datetime, clock: FakeClock
 ) -> None:

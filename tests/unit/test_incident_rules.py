@@ -10,7 +10,7 @@ import pytest
 from aiops_core.errors import ConflictError
 from aiops_core.models import Anomaly, AnomalyEvidence, AnomalyKind
 from aiops_incidents.correlation import ActiveIncident, Member, ServiceGraph, incident_for
-from aiops_incidents.lifecycle import next_status, reopenable, resolvable
+from aiops_incidents.lifecycle import current_episode, next_status, reopenable, resolvable
 from aiops_incidents.schemas import Impact, IncidentStatus, Severity
 from aiops_incidents.severity import SeriesNow, assess, member_impact
 
@@ -179,3 +179,37 @@ def test_reopen_only_within_the_window() -> None:
     assert reopenable(NOW - timedelta(minutes=9), NOW, window)
     assert not reopenable(NOW - timedelta(minutes=11), NOW, window)
     assert not reopenable(None, NOW, window)
+
+
+def episode_member(service: str, started_s: float, cleared_s: float | None) -> Anomaly:
+    """An anomaly on `service` that began `started_s` after NOW and cleared `cleared_s` after it
+    (None: still open)."""
+    return Anomaly(
+        id=uuid4(),
+        service=service,
+        operation="POST /x",
+        kind=AnomalyKind.ERROR_RATIO,
+        score=0.9,
+        started_at=NOW + timedelta(seconds=started_s),
+        detected_at=NOW + timedelta(seconds=started_s + 2),
+        cleared_at=None if cleared_s is None else NOW + timedelta(seconds=cleared_s),
+        window_s=10,
+        observed={},
+        baseline={},
+        evidence=AnomalyEvidence(),
+    )
+
+
+def test_a_reopened_incident_s_episode_starts_with_the_anomaly_that_reopened_it() -> None:
+    cooldown = timedelta(seconds=30)
+    old_cause, old_symptom = episode_member("frontend", 0, 60), episode_member("payment", 5, 70)
+    reopener = episode_member("frontend", 200, None)  # 130 s after everything had cleared
+    joined = episode_member("payment", 201, None)
+    assert current_episode([joined, old_symptom, reopener, old_cause], cooldown) == [reopener, joined]
+    # Trouble again within the cooldown: the incident never resolved, one episode.
+    flapping = episode_member("frontend", 95, None)
+    assert current_episode([old_cause, old_symptom, flapping], cooldown) == [old_cause, old_symptom, flapping]
+    # An anomaly still open holds the episode together however late the next one begins.
+    lingering = episode_member("payment", 5, None)
+    assert current_episode([old_cause, lingering, reopener], cooldown) == [old_cause, lingering, reopener]
+    assert current_episode([], cooldown) == []

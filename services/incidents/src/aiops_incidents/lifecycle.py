@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from aiops_core.errors import ConflictError
+from aiops_core.models import Anomaly
 from aiops_incidents.schemas import IncidentStatus
 
 SYSTEM = "system"
@@ -39,3 +40,21 @@ def resolvable(cleared_at: Sequence[datetime | None], now: datetime, cooldown: t
 
 def reopenable(resolved_at: datetime | None, now: datetime, window: timedelta) -> bool:
     return resolved_at is not None and now - resolved_at <= window
+
+
+def current_episode(members: Sequence[Anomaly], cooldown: timedelta) -> list[Anomaly]:
+    """The member anomalies of the incident's latest episode, by start. An anomaly that began at
+    least `cooldown` after every earlier one had cleared found the incident resolved: it reopened
+    it, and starts a new episode. A reopened incident is ranked and measured on its new episode
+    alone: the fault it was resolved from must not name the cause of the one that reopened it."""
+    ordered = sorted(members, key=lambda anomaly: anomaly.started_at)
+    start = 0
+    calm_since: datetime | None = None  # when every member so far had cleared; None while one is open
+    for index, anomaly in enumerate(ordered):
+        if calm_since is not None and anomaly.started_at - calm_since >= cooldown:
+            start = index
+        if index == start:
+            calm_since = anomaly.cleared_at
+        elif calm_since is not None:
+            calm_since = None if anomaly.cleared_at is None else max(calm_since, anomaly.cleared_at)
+    return ordered[start:]

@@ -23,7 +23,14 @@ from aiops_core.peers import NodeKind
 from aiops_core.store.repository import Database
 from aiops_incidents.clock import Clock, utc_now
 from aiops_incidents.correlation import RootKey, ServiceGraph, incident_for
-from aiops_incidents.lifecycle import SYSTEM, last_cleared, next_status, reopenable, resolvable
+from aiops_incidents.lifecycle import (
+    SYSTEM,
+    current_episode,
+    last_cleared,
+    next_status,
+    reopenable,
+    resolvable,
+)
 from aiops_incidents.live_stats import LiveStats
 from aiops_incidents.metrics import IncidentMetrics
 from aiops_incidents.rca.instances import folded, instance_cause
@@ -318,17 +325,20 @@ class IncidentService:
     async def _assess(
         self, tx: _Stores, incident_id: UUID, now: datetime, *, quiet: bool = False
     ) -> tuple[Severity, dict[str, str] | None]:
-        """Rank the root cause and measure the impact again; record what changed on the timeline
-        (unless `quiet`, for a new incident whose opening says it all). Severity only rises while
-        an incident is unresolved, so a fading fault does not page again on the way down."""
+        """Rank the root cause and measure the impact again, on the incident's current episode
+        (since it last reopened); record what changed on the timeline (unless `quiet`, for a new
+        incident whose opening says it all). Severity only rises while an incident is unresolved,
+        so a fading fault does not page again on the way down."""
         repo = tx.incidents
         state = await repo.state(incident_id)
         assert state is not None
-        members = await repo.members(incident_id)
-        candidates = await self._ranked(tx, members, state.started_at, now, await tx.graph.edges())
+        everyone = await repo.members(incident_id)
+        members = current_episode(everyone, self.config.resolve_cooldown)
+        started_at = state.started_at if len(members) == len(everyone) else members[0].started_at
+        candidates = await self._ranked(tx, members, started_at, now, await tx.graph.edges())
         until = _trouble_until(members, now)
         total, affected = await tx.traces.entry_impact(
-            max(state.started_at, until - IMPACT_PERIOD), until, usual_before=state.started_at
+            max(started_at, until - IMPACT_PERIOD), until, usual_before=started_at
         )
         series_now = await tx.traces.series_now(
             sorted({(a.service, a.operation) for a in members}), now - RECENT, now
