@@ -30,8 +30,9 @@ def active(
     """An incident with a member anomaly on each service, open unless `cleared_s_ago` says when
     it cleared; its root cause on `root` (default: the first service)."""
     cleared = cleared_s_ago or {}
+    began = NOW - timedelta(seconds=max([opened_s_ago, *cleared.values()]))  # together, at the start
     members = tuple(
-        Member(service, NOW - timedelta(seconds=cleared[service]) if service in cleared else None)
+        Member(service, began, NOW - timedelta(seconds=cleared[service]) if service in cleared else None)
         for service in services
     )
     return ActiveIncident(uuid4(), NOW - timedelta(seconds=opened_s_ago), root or services[0], members)
@@ -213,3 +214,15 @@ def test_a_reopened_incident_s_episode_starts_with_the_anomaly_that_reopened_it(
     lingering = episode_member("payment", 5, None)
     assert current_episode([old_cause, lingering, reopener], cooldown) == [old_cause, lingering, reopener]
     assert current_episode([], cooldown) == []
+
+
+def test_a_reopened_incident_correlates_by_the_trouble_since_it_reopened() -> None:
+    """payment's fault cleared ten minutes ago; the frontend's errors reopened its incident just
+    now. inventory's anomaly, beginning now, is part of the new trouble."""
+    old = Member("payment", NOW - timedelta(seconds=600), NOW - timedelta(seconds=540))
+    reopener = Member("frontend", NOW - timedelta(seconds=2), None)
+    reopened = ActiveIncident(uuid4(), NOW - timedelta(seconds=600), "payment", (old, reopener))
+    assert joins("inventory", [reopened]) == reopened
+    # Before it reopened, that old trouble was over: nothing joins it.
+    resolved_trouble = ActiveIncident(uuid4(), NOW - timedelta(seconds=600), "payment", (old,))
+    assert joins("inventory", [resolved_trouble]) is None

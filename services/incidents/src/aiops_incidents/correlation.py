@@ -15,18 +15,19 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import NamedTuple
 from uuid import UUID
 
-from aiops_incidents.lifecycle import last_cleared
+from aiops_incidents.lifecycle import current_episode, last_cleared
 from aiops_incidents.schemas import RootCauseCandidate
 
 
 @dataclass(frozen=True)
 class Member:
     service: str
+    started_at: datetime
     cleared_at: datetime | None
 
 
@@ -81,7 +82,12 @@ def incident_for(
     ones it overlaps, the one opened first (a later one is more likely a part of the same problem
     than the start of a new one)."""
     near = graph.near(service)
-    current = [i for i in active if i.services & near and i.overlaps(started_at, grace)]
+    current = []
+    for incident in active:
+        # A reopened incident is judged by its trouble since it reopened, not by its older fault.
+        episode = replace(incident, members=tuple(current_episode(incident.members, grace)))
+        if episode.services & near and episode.overlaps(started_at, grace):
+            current.append(incident)
     return min(current, key=lambda i: (i.opened_at, str(i.id)), default=None)
 
 

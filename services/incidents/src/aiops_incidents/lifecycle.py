@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Protocol, TypeVar
 
 from aiops_core.errors import ConflictError
-from aiops_core.models import Anomaly
 from aiops_incidents.schemas import IncidentStatus
 
 SYSTEM = "system"
@@ -42,7 +42,20 @@ def reopenable(resolved_at: datetime | None, now: datetime, window: timedelta) -
     return resolved_at is not None and now - resolved_at <= window
 
 
-def current_episode(members: Sequence[Anomaly], cooldown: timedelta) -> list[Anomaly]:
+class Trouble(Protocol):
+    """A member anomaly as far as the lifecycle goes: when it began, and when it cleared."""
+
+    @property
+    def started_at(self) -> datetime: ...
+
+    @property
+    def cleared_at(self) -> datetime | None: ...
+
+
+T = TypeVar("T", bound=Trouble)
+
+
+def current_episode(members: Sequence[T], cooldown: timedelta) -> list[T]:
     """The member anomalies of the incident's latest episode, by start. An anomaly that began at
     least `cooldown` after every earlier one had cleared found the incident resolved: it reopened
     it, and starts a new episode. A reopened incident is ranked and measured on its new episode

@@ -94,7 +94,7 @@ class IncidentRepository(Repository):
     async def active(self) -> list[ActiveIncident]:
         rows = await self.db.fetch(
             """
-            SELECT i.id, i.opened_at, i.root_service, a.service, a.cleared_at
+            SELECT i.id, i.opened_at, i.root_service, a.service, a.started_at, a.cleared_at
             FROM incidents i JOIN incident_anomalies a ON a.incident_id = i.id
             WHERE i.status <> 'resolved'
             ORDER BY i.id
@@ -102,7 +102,7 @@ class IncidentRepository(Repository):
         )
         members: dict[UUID, list[Member]] = defaultdict(list)
         for row in rows:
-            members[row["id"]].append(Member(row["service"], row["cleared_at"]))
+            members[row["id"]].append(Member(row["service"], row["started_at"], row["cleared_at"]))
         incidents = {row["id"]: row for row in rows}
         return [
             ActiveIncident(key, incidents[key]["opened_at"], incidents[key]["root_service"], tuple(of_one))
