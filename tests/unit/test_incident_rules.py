@@ -226,3 +226,18 @@ def test_a_reopened_incident_correlates_by_the_trouble_since_it_reopened() -> No
     # Before it reopened, that old trouble was over: nothing joins it.
     resolved_trouble = ActiveIncident(uuid4(), NOW - timedelta(seconds=600), "payment", (old,))
     assert joins("inventory", [resolved_trouble]) is None
+
+
+def test_a_peer_that_sends_no_spans_is_as_near_as_its_callers() -> None:
+    """The frontend fails on its own and calls inventory less, so inventory's calls to its
+    database drop too: the database's anomaly is part of the frontend's incident."""
+    edges = [("frontend", "payment"), ("frontend", "inventory"), ("inventory", "postgresql stock-db")]
+    graph = ServiceGraph(edges, peers={"postgresql stock-db"})
+    assert "postgresql stock-db" in graph.near("frontend")
+    assert "frontend" in graph.near("postgresql stock-db")
+    frontend_fails = active("frontend")
+    assert incident_for("postgresql stock-db", NOW, [frontend_fails], graph, GRACE) == frontend_fails
+    # A service that sends spans is two hops from the frontend, and no nearer.
+    instrumented = ServiceGraph([*edges, ("inventory", "stock-service")], peers={"postgresql stock-db"})
+    assert "stock-service" not in instrumented.near("frontend")
+    assert incident_for("stock-service", NOW, [frontend_fails], instrumented, GRACE) is None

@@ -14,7 +14,7 @@ lingering symptom is a new problem, not more of the old one.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import NamedTuple
@@ -54,8 +54,10 @@ class ActiveIncident:
 
 
 class ServiceGraph:
-    def __init__(self, edges: Iterable[tuple[str, str]]) -> None:
+    def __init__(self, edges: Iterable[tuple[str, str]], peers: Collection[str] = ()) -> None:
+        """`peers`: the nodes that send no spans (inferred from their callers' client spans)."""
         self.edges = [(source, target) for source, target in edges if source != target]
+        self._peers = frozenset(peers)
         self._callers: dict[str, set[str]] = defaultdict(set)
         self._callees: dict[str, set[str]] = defaultdict(set)
         for source, target in self.edges:
@@ -65,7 +67,16 @@ class ServiceGraph:
     def near(self, service: str) -> set[str]:
         """The service, the services it calls or is called by, and the other services its
         callers call: when a callee fails, its caller suffers and calls its other callees less
-        (their traffic drops), so siblings take part in the same problem."""
+        (their traffic drops), so siblings take part in the same problem. A peer that sends no
+        spans is seen only through its callers, so it is as near as they are, both ways: the
+        database only inventory calls is near the frontend that calls inventory."""
+        near = self._near(service)
+        if service in self._peers:
+            for caller in self._callers.get(service, ()):
+                near |= self._near(caller)
+        return near | {peer for peer in self._peers if self._callers.get(peer, set()) & near}
+
+    def _near(self, service: str) -> set[str]:
         callers = self._callers.get(service, set())
         siblings = {sibling for caller in callers for sibling in self._callees.get(caller, ())}
         return {service, *callers, *self._callees.get(service, ()), *siblings}

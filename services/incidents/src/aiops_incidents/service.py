@@ -136,7 +136,7 @@ class IncidentService:
             if known is not None:
                 return known
             edges = await tx.graph.edges()
-            graph = ServiceGraph((e.source, e.target) for e in edges)
+            graph = ServiceGraph(((e.source, e.target) for e in edges), peers=peer_kinds(edges))
             joined = incident_for(
                 anomaly.service,
                 anomaly.started_at,
