@@ -31,8 +31,12 @@ def get_behaviour(request: Request) -> Behaviour:
 ShopBehaviour = Annotated[Behaviour, Depends(get_behaviour)]
 
 
+# Where every app's fault controls are.
+CONTROLS = "/simulate"
+
+
 def fault_router(
-    prefix: str = "/simulate", behaviour_of: Callable[[Request], Behaviour] = get_behaviour, *, of: str = ""
+    prefix: str = CONTROLS, behaviour_of: Callable[[Request], Behaviour] = get_behaviour, *, of: str = ""
 ) -> APIRouter:
     """`GET {prefix}` and `POST {prefix}/error`, `/latency`, `/reset`: the fault controls of the
     behaviour `behaviour_of` finds, the app's own by default; `of` names another (its database)."""

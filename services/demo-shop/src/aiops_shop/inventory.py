@@ -23,7 +23,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 from pydantic import BaseModel
 
 from aiops_core.app import ServiceSpec, Shared
-from aiops_shop.common import ShopBehaviour, create_shop_app, fault_router
+from aiops_shop.common import CONTROLS, ShopBehaviour, create_shop_app, fault_router
 from aiops_shop.faults import Behaviour, InjectedFailureError
 from aiops_shop.settings import ShopSettings
 from aiops_shop.telemetry import ShopTelemetry, record_failure
@@ -32,6 +32,7 @@ NAME = "shop-inventory"
 SKU_PATTERN = r"^[A-Za-z0-9-]{1,32}$"
 
 STOCK_DB = "stock-db"
+STOCK_DB_CONTROLS = f"{CONTROLS}/{STOCK_DB}"  # the database's fault controls, on inventory's app
 STOCK_DB_PORT = 5432
 STOCK_QUERY = "SELECT available FROM stock WHERE sku = $1"
 # The attributes of every stock query's span, by OpenTelemetry's database conventions.
@@ -133,7 +134,7 @@ def create_app(
             natural_error_rate=settings.shop_natural_error_rate / 2,
             owned=(database,),
         ),
-        routers=[router, fault_router(f"/simulate/{STOCK_DB}", get_stock_db_behaviour, of=STOCK_DB)],
+        routers=[router, fault_router(STOCK_DB_CONTROLS, get_stock_db_behaviour, of=STOCK_DB)],
         shared=shared or Shared(),
         lifespan=lifespan,
         instance_id=instance_id,

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from aiops_shop.common import CONTROLS
+from aiops_shop.inventory import STOCK_DB_CONTROLS
 from aiops_shop.payment import instance_name
 
 # The shop's services, by the `service.name` their spans carry (also the names of their URLs).
@@ -17,9 +19,6 @@ SHOP_SERVICES = (FRONTEND, PAYMENT, INVENTORY)
 # Anomaly kinds as the incidents API spells them (aiops_core.models.AnomalyKind).
 ERROR_RATIO, LATENCY = "error_ratio", "latency"
 
-# Every shop app's own fault controls; inventory's database has its own below them.
-CONTROLS = "/simulate"
-STOCK_DB_CONTROLS = "/simulate/stock-db"
 # stock-db as the platform names a database from its callers' spans: `db.system` `server.address`.
 STOCK_DB_NODE = "postgresql stock-db"
 # `aiops up` runs payment as two instances, payment-1 and payment-2 (`service.instance.id`).

@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 
 import httpx
 
-from aiops_shop.chaos.scenarios import CONTROLS, Scenario
+from aiops_shop.chaos.scenarios import Scenario
+from aiops_shop.common import CONTROLS
 from aiops_shop.payment import instance_name
 
 # Each service's URLs, one an instance, in instance order; a service with one instance may give
