@@ -1,5 +1,7 @@
 """The detector app as `aiops serve detector` runs it, in-process, on the real servers."""
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 import asyncpg
@@ -14,27 +16,43 @@ from tests.support.spans import batch_at
 from tests.support.waiting import eventually
 
 
+@asynccontextmanager
+async def one_batch_published(broker_url: str) -> AsyncIterator[None]:
+    """Publishes a batch of 10 spans, as ingest does, on entry."""
+    publisher = RabbitBus(broker_url)
+    await publisher.start()
+    await publisher.wait_connected(10)
+    try:
+        batch = batch_at(datetime.now(UTC), n=10)
+        await publisher.publish(
+            TELEMETRY_EXCHANGE,
+            SPAN_BATCH_ROUTING_KEY,
+            batch.model_dump_json().encode(),
+            message_id=str(batch.batch_id),
+        )
+        yield
+    finally:
+        await publisher.close()
+
+
+async def stored_spans(database_url: str) -> int:
+    conn = await asyncpg.connect(database_url)
+    try:
+        return int(await conn.fetchval("SELECT count(*) FROM spans"))
+    finally:
+        await conn.close()
+
+
 async def test_detector_migrates_writes_and_reports_its_health(
     database_url: str, broker_url: str, redis_url: str, redis_prefix: str
 ) -> None:
     settings = DetectorSettings(
         database_url=database_url, broker_url=broker_url, redis_url=redis_url, redis_key_prefix=redis_prefix
     )
-    app = create_app(settings)
-    publisher = RabbitBus(broker_url)
-    await publisher.start()
-    await publisher.wait_connected(10)
-    try:
-        async with running(app) as client:
-            ready = (await client.get("/readyz")).json()
-            assert ready == {"status": "ok", "checks": {"broker": "ok", "store": "ok", "cache": "ok"}}
-            batch = batch_at(datetime.now(UTC), n=10)
-            await publisher.publish(
-                TELEMETRY_EXCHANGE,
-                SPAN_BATCH_ROUTING_KEY,
-                batch.model_dump_json().encode(),
-                message_id=str(batch.batch_id),
-            )
+    async with running(create_app(settings)) as client:
+        ready = (await client.get("/readyz")).json()
+        assert ready == {"status": "ok", "checks": {"broker": "ok", "store": "ok", "cache": "ok"}}
+        async with one_batch_published(broker_url):
             await eventually(
                 lambda: client.get("/metrics"),
                 lambda r: "aiops_writer_rows_total 10.0" in r.text,
@@ -45,11 +63,9 @@ async def test_detector_migrates_writes_and_reports_its_health(
                 lambda r: 'aiops_queue_messages{queue="telemetry.store.dlq"} 0.0' in r.text,
                 what="queue depth sampled",
             )
-    finally:
-        await publisher.close()
+    assert await stored_spans(database_url) == 10
     conn = await asyncpg.connect(database_url)
     try:
-        assert await conn.fetchval("SELECT count(*) FROM spans") == 10
         # partitions exist ahead of time
         assert (
             await conn.fetchval("SELECT count(*) FROM pg_inherits WHERE inhparent = 'spans'::regclass") >= 4
@@ -70,29 +86,12 @@ async def test_a_detector_without_the_writer_detects_and_leaves_the_spans_to_a_w
         redis_key_prefix=redis_prefix,
         span_writer_enabled=False,
     )
-    publisher = RabbitBus(broker_url)
-    await publisher.start()
-    await publisher.wait_connected(10)
-    try:
-        async with running(create_app(settings)) as client:
-            batch = batch_at(datetime.now(UTC), n=10)
-            await publisher.publish(
-                TELEMETRY_EXCHANGE,
-                SPAN_BATCH_ROUTING_KEY,
-                batch.model_dump_json().encode(),
-                message_id=str(batch.batch_id),
-            )
-            await eventually(
-                lambda: client.get("/metrics"),
-                lambda r: 'aiops_detector_window_batches_total{outcome="merged"} 1.0' in r.text,
-                what="the batch merged into the windows",
-            )
-            assert await depth(broker_url, SPAN_STORE_QUEUE.name) == 1
-            assert "aiops_writer_rows_total 0.0" in (await client.get("/metrics")).text
-    finally:
-        await publisher.close()
-    conn = await asyncpg.connect(database_url)
-    try:
-        assert await conn.fetchval("SELECT count(*) FROM spans") == 0
-    finally:
-        await conn.close()
+    async with running(create_app(settings)) as client, one_batch_published(broker_url):
+        await eventually(
+            lambda: client.get("/metrics"),
+            lambda r: 'aiops_detector_window_batches_total{outcome="merged"} 1.0' in r.text,
+            what="the batch merged into the windows",
+        )
+        assert await depth(broker_url, SPAN_STORE_QUEUE.name) == 1
+        assert "aiops_writer_rows_total 0.0" in (await client.get("/metrics")).text
+    assert await stored_spans(database_url) == 0
