@@ -11,6 +11,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from aiops_core.bus import BrokerUnavailableError, IncomingMessage, RabbitBus
+from aiops_core.bus.base import RetryBackoff
 from aiops_core.bus.topology import (
     DEAD_LETTER_REASON_HEADER,
     SPAN_BATCH_ROUTING_KEY,
@@ -180,6 +181,29 @@ async def test_stop_finishes_the_batches_in_flight(
         lambda remaining: committed // 200 + remaining == 20,
         timeout_s=10,
         what="every batch not committed back on the queue",
+    )
+
+
+async def test_stop_hands_back_a_batch_waiting_out_its_retry_at_once(
+    bus: RabbitBus, broker_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    attempts = 0
+
+    async def always_fails(message: IncomingMessage) -> None:
+        nonlocal attempts
+        attempts += 1
+        raise ConnectionError("store away")
+
+    subscription = await bus.consume(SPAN_STORE_QUEUE, always_fails, prefetch=1)
+    # Backing off for ten minutes after each failure: a stop that waited the delay out would hold
+    # the shutdown until its own deadline and say messages were left in flight.
+    subscription._backoff = RetryBackoff(initial_s=600)
+    await publish(bus, batch_at(datetime.now(UTC), n=5))
+    await eventually(lambda: attempts, lambda n: n == 1, what="the first attempt")
+    await subscription.stop()
+    assert "still in flight" not in caplog.text
+    await eventually(
+        lambda: depth(broker_url, SPAN_STORE_QUEUE.name), lambda n: n == 1, what="the batch back on the queue"
     )
 
 

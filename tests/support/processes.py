@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -97,7 +98,14 @@ class AiopsProcess:
         assert self.process is not None
         if self.process.poll() is None:
             self.process.send_signal(sig)
-        return self.process.wait(timeout_s)
+        try:
+            return self.process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError(
+                f"{self.args} still running {timeout_s:.0f} s after signal {sig}, killed:\n"
+                + self.log_tail(80)
+            ) from None
 
     def terminate(self, timeout_s: float = 60.0) -> int:
         return self.signal(signal.SIGTERM, timeout_s)
@@ -114,10 +122,8 @@ class AiopsProcess:
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
-            try:
+            with contextlib.suppress(AssertionError):  # killed, if it did not stop in time
                 self.terminate(15)
-            except subprocess.TimeoutExpired:
-                self.kill()
 
 
 class ServiceProcess(AiopsProcess):

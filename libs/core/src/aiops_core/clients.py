@@ -14,7 +14,7 @@ from aiops_core.cache import create_redis
 from aiops_core.cache import ping as ping_redis
 from aiops_core.observability.health import HealthChecks
 from aiops_core.settings import CoreSettings
-from aiops_core.store import create_pool, migrate, ping
+from aiops_core.store import close_pool, create_pool, migrate, ping
 
 
 def create_bus(settings: CoreSettings, *, connection_name: str) -> RabbitBus:
@@ -40,7 +40,7 @@ async def create_store(settings: CoreSettings, *, application_name: str) -> asyn
             async with pool.acquire() as conn:
                 await migrate(conn)
         except BaseException:
-            await pool.close()
+            await close_pool(pool)
             raise
     return pool
 
@@ -75,4 +75,4 @@ async def store_bus_and_cache(
             await active_bus.close()
         if redis is None:
             await cache.aclose()
-        await pool.close()
+        await close_pool(pool)

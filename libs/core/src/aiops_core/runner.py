@@ -12,7 +12,9 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 from collections.abc import Awaitable, Callable, Generator
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -38,8 +40,10 @@ Stop = Callable[[], Awaitable[None]]
 
 
 class ProcessRunner:
-    def __init__(self, *, graceful_timeout_s: int = 30) -> None:
+    def __init__(self, *, graceful_timeout_s: int = 30, stuck_after_s: float | None = None) -> None:
         self._graceful_timeout_s = graceful_timeout_s
+        # Every step of a stop is bounded by the graceful timeout; one that outlasts it is a bug.
+        self._stuck_after_s = graceful_timeout_s + 5 if stuck_after_s is None else stuck_after_s
         # What has started, in order, each with the way to stop it.
         self._started: list[tuple[str, Stop]] = []
         self._stop = asyncio.Event()
@@ -101,7 +105,40 @@ class ProcessRunner:
         while self._started:
             name, stop = self._started.pop()
             log.info("stopping %s", name)
+            watchdog = asyncio.create_task(self._report_if_stuck(name, time.monotonic()))
             try:
                 await stop()
             except Exception:
                 log.exception("%s failed to stop cleanly", name)
+            finally:
+                watchdog.cancel()
+
+    async def _report_if_stuck(self, name: str, since: float) -> None:
+        """A stop that hangs ends in the orchestrator's kill, which does not say where it hung: log
+        what every task is waiting on, every `stuck_after_s` until it ends."""
+        while True:
+            await asyncio.sleep(self._stuck_after_s)
+            log.error(
+                "still stopping %s after %.0f s",
+                name,
+                time.monotonic() - since,
+                extra={"tasks": _task_stacks()},
+            )
+
+
+def _task_stacks() -> str:
+    """Where each pending task of this loop is waiting: its chain of awaits, outermost first
+    (`Task.print_stack` shows only the outermost coroutine)."""
+    lines = []
+    for task in asyncio.all_tasks():
+        if task is asyncio.current_task():
+            continue
+        lines.append(f"task {task.get_name()}:")
+        awaited: Any = task.get_coro()
+        while awaited is not None:
+            frame = getattr(awaited, "cr_frame", None) or getattr(awaited, "gi_frame", None)
+            if frame is not None:
+                code = frame.f_code
+                lines.append(f"  {code.co_qualname} ({code.co_filename}:{frame.f_lineno})")
+            awaited = getattr(awaited, "cr_await", None) or getattr(awaited, "gi_yieldfrom", None)
+    return "\n".join(lines)

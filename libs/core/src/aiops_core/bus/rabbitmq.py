@@ -52,6 +52,9 @@ from aiops_core.urls import redact
 
 log = logging.getLogger(__name__)
 
+# How long closing a channel or the connection may take before it is abandoned.
+CLOSE_TIMEOUT_S = 5.0
+
 # Failures that mean "the broker is not there or not answering", as opposed to a bug.
 _BROKER_ERRORS = (
     aiormq.exceptions.AMQPError,
@@ -112,7 +115,9 @@ class RabbitBus:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._connect_task
         if self._connection is not None:
-            await self._connection.close()
+            with contextlib.suppress(*_BROKER_ERRORS):
+                # Bounded: a broker that stopped answering must not hold the process open.
+                await asyncio.wait_for(self._connection.close(), CLOSE_TIMEOUT_S)
         self._connected.clear()
 
     async def _connect_until_up(self) -> None:
@@ -266,7 +271,7 @@ class RabbitSubscription:
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
-        self._stopping = False
+        self._stopping = asyncio.Event()
         self._backoff = RetryBackoff()
 
     async def begin(self, connection: AbstractRobustConnection) -> None:
@@ -278,7 +283,7 @@ class RabbitSubscription:
         self._consumer_tag = await self._queue.consume(self._on_message)
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
-        if self._stopping:
+        if self._stopping.is_set():
             # Arrived between cancel and its acknowledgement: give it back untouched.
             await message.nack(requeue=True)
             return
@@ -313,11 +318,14 @@ class RabbitSubscription:
                 return
             await message.ack()
         else:
-            await asyncio.sleep(self._backoff.next_delay())
+            # The backoff, cut short by a stop: the message goes back now rather than holding
+            # the shutdown for up to its whole delay.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self._backoff.next_delay())
             await message.nack(requeue=True)
 
     async def stop(self, timeout_s: float = 30.0) -> None:
-        self._stopping = True
+        self._stopping.set()
         if self._queue is not None and self._consumer_tag is not None:
             with contextlib.suppress(*_BROKER_ERRORS):
                 await self._queue.cancel(self._consumer_tag, timeout=5)
@@ -327,4 +335,4 @@ class RabbitSubscription:
             log.warning("messages still in flight at shutdown; the broker will redeliver them")
         if self._channel is not None:
             with contextlib.suppress(*_BROKER_ERRORS):
-                await self._channel.close()
+                await asyncio.wait_for(self._channel.close(), CLOSE_TIMEOUT_S)

@@ -59,3 +59,13 @@ async def create_pool(
 
 async def ping(pool: asyncpg.Pool) -> None:
     await pool.fetchval("SELECT 1", timeout=2)
+
+
+async def close_pool(pool: asyncpg.Pool, timeout_s: float = 10.0) -> None:
+    """Close gracefully, waiting at most `timeout_s` for borrowed connections to come back; after
+    that the pool is terminated (asyncpg does so when its close is cancelled), so that work stuck
+    on a query cannot hold the process open."""
+    try:
+        await asyncio.wait_for(pool.close(), timeout_s)
+    except TimeoutError:
+        log.warning("connections still borrowed at shutdown; closed them", extra={"timeout_s": timeout_s})
