@@ -33,6 +33,7 @@ from aiops_core.bus import IncomingMessage, InMemoryBus
 from aiops_core.healthy_time import Measure
 from aiops_core.models import SpanBatch
 from aiops_core.store import migrate
+from aiops_core.windows import Series, SeriesDelta, SlotDelta
 from aiops_detector.detection.baseline_cache import BaselineCache
 from aiops_detector.detection.baselines import Baseline, RobustStat
 from aiops_detector.detection.metrics import DetectionMetrics
@@ -40,9 +41,8 @@ from aiops_detector.detection.repository import DetectionRepository
 from aiops_detector.detection.service import DetectionConfig, DetectionService
 from aiops_detector.detection.window_consumer import WindowConsumer
 from aiops_detector.detection.window_store import StoreTimes, WindowStore
-from aiops_detector.detection.windows import Series, SeriesDelta, SlotDelta
 from bench.sandbox import REDIS_URL, bench_platform
-from tests.support.spans import request_span
+from tests.support.spans import batch_message, request_span
 
 
 def redis_cpu_s(info: dict[str, float]) -> float:
@@ -51,9 +51,7 @@ def redis_cpu_s(info: dict[str, float]) -> float:
 
 async def window_path_cost(redis: Redis, prefix: str, spans: int, per_batch: int, series: int) -> None:
     windows = WindowStore(redis, prefix=prefix)
-    consumer = WindowConsumer(
-        InMemoryBus(), windows, DetectionMetrics(CollectorRegistry()), slot_s=1, prefetch=1
-    )
+    consumer = WindowConsumer(InMemoryBus(), windows, DetectionMetrics(CollectorRegistry()), prefetch=1)
     now = datetime.now(UTC)
     bodies = []
     for b in range(spans // per_batch):
@@ -68,12 +66,12 @@ async def window_path_cost(redis: Redis, prefix: str, spans: int, per_batch: int
             for i in range(per_batch)
         ]
         bodies.append(
-            SpanBatch(batch_id=uuid4(), created_at_unix_nano=time.time_ns(), spans=batch).model_dump_json()
+            batch_message(SpanBatch(batch_id=uuid4(), created_at_unix_nano=time.time_ns(), spans=batch))
         )
     redis_before = redis_cpu_s(await redis.info("cpu"))
     cpu_before, wall_before = time.process_time(), time.perf_counter()
     for body in bodies:
-        await consumer.handle(IncomingMessage(body=body.encode(), routing_key="spans.batch"))
+        await consumer.handle(IncomingMessage(body=body, routing_key="spans.batch"))
     cpu = time.process_time() - cpu_before
     wall = time.perf_counter() - wall_before
     redis_cpu = redis_cpu_s(await redis.info("cpu")) - redis_before

@@ -12,11 +12,11 @@ from redis.asyncio import Redis
 
 from aiops_core.models import Anomaly, AnomalyEvidence, AnomalyKind, Span, SpanKind
 from aiops_core.peers import NodeKind
+from aiops_core.windows import Series, aggregate
 from aiops_detector.detection.repository import DetectionRepository
 from aiops_detector.detection.window_store import WindowSpans, WindowStore, merge_slots
-from aiops_detector.detection.windows import Series, aggregate
 from aiops_detector.writer.repository import SpanRepository
-from tests.support.spans import batch_of, request_span
+from tests.support.spans import batch_of, request_span, span_fields
 
 PAYMENT = Series("payment", "POST /payment")
 INVENTORY = Series("inventory", "GET /inventory/{sku}")
@@ -35,8 +35,8 @@ async def test_a_batch_merged_twice_is_counted_once(redis_client: Redis, redis_p
     spans += [request_span(now, kind=SpanKind.CLIENT)]  # a call out, not a request to the series
     batch = batch_of(spans)
 
-    assert await windows.merge(batch.batch_id, aggregate(batch.spans, 1))
-    assert not await windows.merge(batch.batch_id, aggregate(batch.spans, 1))
+    assert await windows.merge(batch.batch_id, aggregate(span_fields(batch.spans)))
+    assert not await windows.merge(batch.batch_id, aggregate(span_fields(batch.spans)))
 
     slots = await windows.read_slots([PAYMENT, INVENTORY], second(now), second(now) + 1, 1)
     payment = merge_slots(list(slots[PAYMENT].values()))
@@ -59,7 +59,9 @@ async def test_concurrent_merges_of_different_batches_add_up(redis_client: Redis
     windows = WindowStore(redis_client, prefix=redis_prefix)
     now = datetime.now(UTC).replace(microsecond=0)
     batches = [batch_of([request_span(now) for _ in range(5)]) for _ in range(20)]
-    merged = await asyncio.gather(*(windows.merge(b.batch_id, aggregate(b.spans, 1)) for b in batches))
+    merged = await asyncio.gather(
+        *(windows.merge(b.batch_id, aggregate(span_fields(b.spans))) for b in batches)
+    )
     assert all(merged)
     slots = await windows.read_slots([PAYMENT], second(now), second(now), 1)
     assert slots[PAYMENT][second(now)].requests == 100
@@ -175,7 +177,7 @@ async def test_series_silent_past_the_history_are_forgotten(redis_client: Redis,
     windows = WindowStore(redis_client, prefix=redis_prefix)
     now = datetime.now(UTC).replace(microsecond=0)
     batch = batch_of([request_span(now)])
-    await windows.merge(batch.batch_id, aggregate(batch.spans, 1))
+    await windows.merge(batch.batch_id, aggregate(span_fields(batch.spans)))
     assert await windows.active_series(second(now) + 1) == []
     assert await windows.active_series(second(now) - 60) == [], "forgotten, not just filtered"
     assert await redis_client.hlen(windows.key("series")) == 0
@@ -190,7 +192,7 @@ async def test_a_window_read_sums_its_seconds_in_redis(redis_client: Redis, redi
         for _ in range(s + 1)
     ]
     batch = batch_of(spans)
-    await windows.merge(batch.batch_id, aggregate(batch.spans, 1))
+    await windows.merge(batch.batch_id, aggregate(span_fields(batch.spans)))
     t = second(now)
     # now = t + 5: the recent window is t+3..t+5, the traffic window t..t+1 (settled 3 s).
     read = await windows.read_windows([PAYMENT, INVENTORY], t + 5, WindowSpans(3, 2, 3, 30))
@@ -213,7 +215,7 @@ async def test_the_traffic_window_waits_as_long_as_spans_have_been_arriving_late
     spans = [request_span(start + timedelta(seconds=s)) for s in range(20) for _ in range(10)]
     batch = batch_of(spans)
     # Exported in one go 8 s after the oldest span started, as an SDK that exports rarely does.
-    await windows.merge(batch.batch_id, aggregate(batch.spans, 1), received_s=t + 8.2)
+    await windows.merge(batch.batch_id, aggregate(span_fields(batch.spans)), received_s=t + 8.2)
     read = await windows.read_windows([PAYMENT], t + 19, WindowSpans(10, 5, 2, 30))
     assert read[PAYMENT].settle_s == 9
     assert read[PAYMENT].traffic_requests == 50, "seconds t+5..t+9: before the settle, all complete"

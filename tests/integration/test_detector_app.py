@@ -12,7 +12,7 @@ from aiops_detector.app import create_app
 from aiops_detector.settings import DetectorSettings
 from tests.support.apps import running
 from tests.support.bus import depth
-from tests.support.spans import batch_at
+from tests.support.spans import batch_at, batch_message
 from tests.support.waiting import eventually
 
 
@@ -27,7 +27,7 @@ async def one_batch_published(broker_url: str) -> AsyncIterator[None]:
         await publisher.publish(
             TELEMETRY_EXCHANGE,
             SPAN_BATCH_ROUTING_KEY,
-            batch.model_dump_json().encode(),
+            batch_message(batch),
             message_id=str(batch.batch_id),
         )
         yield

@@ -16,14 +16,14 @@ from redis.asyncio import Redis
 from aiops_core.bus import RabbitBus
 from aiops_core.bus.topology import ANOMALY_QUEUE
 from aiops_core.models import AnomalyEvent, AnomalyKind
+from aiops_core.windows import aggregate
 from aiops_detector.detection.baseline_cache import BaselineCache
 from aiops_detector.detection.metrics import DetectionMetrics
 from aiops_detector.detection.repository import DetectionRepository
 from aiops_detector.detection.service import DetectionConfig, DetectionService
 from aiops_detector.detection.window_store import WindowStore
-from aiops_detector.detection.windows import aggregate
 from tests.support.bus import drain
-from tests.support.spans import batch_of, request_span
+from tests.support.spans import batch_of, request_span, span_fields
 
 T = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=5)
 
@@ -69,7 +69,7 @@ async def traffic(
         for i in range(per_s)
     ]
     batch = batch_of(spans)
-    await windows.merge(batch.batch_id, aggregate(batch.spans, 1))
+    await windows.merge(batch.batch_id, aggregate(span_fields(batch.spans)))
 
 
 async def test_replicas_open_one_anomaly_which_clears_once_calm(

@@ -26,7 +26,7 @@ from aiops_detector.writer.metrics import WriterMetrics
 from aiops_detector.writer.repository import SpanRepository
 from tests.support.bus import depth, drain
 from tests.support.proxy import TcpProxy
-from tests.support.spans import batch_at, batch_of, request_span
+from tests.support.spans import batch_at, batch_message, batch_of, request_span
 from tests.support.waiting import eventually
 
 
@@ -38,7 +38,7 @@ async def publish(bus: RabbitBus, batch: SpanBatch) -> None:
     await bus.publish(
         TELEMETRY_EXCHANGE,
         SPAN_BATCH_ROUTING_KEY,
-        batch.model_dump_json().encode(),
+        batch_message(batch),
         message_id=str(batch.batch_id),
     )
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
+from typing import cast
 from uuid import uuid4
 
 from pydantic import JsonValue
 
-from aiops_core.models import Span, SpanBatch, SpanKind
+from aiops_core.models import Span, SpanBatch, SpanFields, SpanKind, encode_span_batch
+from aiops_core.windows import aggregate, wire_deltas
 
 
 def batch_at(moment: datetime, n: int = 3, attributes: dict[str, JsonValue] | None = None) -> SpanBatch:
@@ -60,3 +63,16 @@ def request_span(
 
 def batch_of(spans: list[Span]) -> SpanBatch:
     return SpanBatch(batch_id=uuid4(), created_at_unix_nano=spans[0].start_time_unix_nano, spans=spans)
+
+
+def span_fields(spans: Iterable[Span]) -> list[SpanFields]:
+    """Spans as ingest builds them for the wire."""
+    return [cast(SpanFields, span.model_dump(mode="json")) for span in spans]
+
+
+def batch_message(batch: SpanBatch) -> bytes:
+    """The message ingest publishes for `batch`: its spans and their window deltas."""
+    fields = span_fields(batch.spans)
+    return encode_span_batch(
+        batch.batch_id, batch.created_at_unix_nano, fields, wire_deltas(aggregate(fields))
+    )

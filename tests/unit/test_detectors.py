@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 from aiops_core.models import AnomalyKind
+from aiops_core.windows import SlotDelta
 from aiops_detector.detection.baselines import RobustStat
 from aiops_detector.detection.detectors import (
     ErrorRatioDetector,
@@ -13,7 +14,6 @@ from aiops_detector.detection.detectors import (
     TrafficDetector,
 )
 from aiops_detector.detection.robust import ALARM_SCORE
-from aiops_detector.detection.windows import SlotDelta
 
 USUAL_ERRORS = 0.005
 USUAL_LATENCY = LatencyUsual(RobustStat(40.0, 2.0), RobustStat(90.0, 90.0 * 0.08))

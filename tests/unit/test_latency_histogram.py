@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from aiops_detector.detection.sketch import RELATIVE_ACCURACY, LatencyHistogram
+from aiops_core.sketch import RELATIVE_ACCURACY, LatencyHistogram
 
 
 def exact_quantile(values: list[float], q: float) -> float:

@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 
 from aiops_core.healthy_time import Trouble
 from aiops_core.models import AnomalyKind
+from aiops_core.windows import SlotDelta
 from aiops_detector.detection.multivariate import (
     IsolationForestDetector,
     features,
@@ -12,7 +13,6 @@ from aiops_detector.detection.multivariate import (
     healthy_starts,
     sliding_windows,
 )
-from aiops_detector.detection.windows import SlotDelta
 
 
 def second(

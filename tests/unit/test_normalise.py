@@ -263,12 +263,17 @@ def test_the_wire_batch_decodes_as_the_model_consumers_read() -> None:
     from uuid import uuid4
 
     from aiops_core.models import SpanBatch, encode_span_batch
+    from aiops_core.windows import WindowBatch, aggregate, wire_deltas
 
     result = normaliser.from_otlp(build_request([http_server_span(), SpanSpec(attributes={"n": 1.5})]))
     batch_id = uuid4()
-    batch = SpanBatch.model_validate_json(encode_span_batch(batch_id, 123, result.spans))
+    body = encode_span_batch(batch_id, 123, result.spans, wire_deltas(aggregate(result.spans)))
+    batch = SpanBatch.model_validate_json(body)
     assert batch.batch_id == batch_id
     assert batch.created_at_unix_nano == 123
     assert [s.model_dump(mode="json") for s in batch.spans] == [
         s.model_dump(mode="json") for s in as_spans(result)
     ]
+    windows = WindowBatch.model_validate_json(body)
+    assert (windows.batch_id, windows.created_at_unix_nano) == (batch_id, 123)
+    assert windows.deltas() == aggregate(result.spans)

@@ -4,8 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 from aiops_core.models import Span, SpanKind
 from aiops_core.peers import NodeKind
-from aiops_detector.detection.windows import EXEMPLARS_PER_BATCH, Series, aggregate
-from tests.support.spans import request_span
+from aiops_core.windows import EXEMPLARS_PER_BATCH, Series, WindowBatch, aggregate, counted
+from tests.support.spans import batch_message, batch_of, request_span, span_fields
 
 T0 = datetime(2026, 11, 2, 12, 0, 0, tzinfo=UTC)
 
@@ -14,7 +14,7 @@ def test_a_batch_becomes_one_delta_per_series_and_second() -> None:
     spans = [request_span(T0 + timedelta(milliseconds=100 * i)) for i in range(15)]
     spans += [request_span(T0, error="card declined"), request_span(T0, error=None, kind=SpanKind.CONSUMER)]
     spans += [request_span(T0, kind=SpanKind.CLIENT), request_span(T0, kind=SpanKind.INTERNAL)]
-    deltas = aggregate(spans, slot_s=1)
+    deltas = aggregate(span_fields(spans))
     payment = deltas[Series("payment", "POST /payment")]
     second = int(T0.timestamp())
     assert {slot: d.requests for slot, d in payment.slots.items()} == {second: 12, second + 1: 5}
@@ -26,7 +26,7 @@ def test_a_batch_becomes_one_delta_per_series_and_second() -> None:
 def test_exemplars_favour_failed_and_slow_requests_and_stay_few() -> None:
     spans = [request_span(T0, duration_ms=10 + i) for i in range(50)]
     spans += [request_span(T0, error="timeout", duration_ms=5) for _ in range(10)]
-    exemplars = aggregate(spans, slot_s=1)[Series("payment", "POST /payment")].exemplars
+    exemplars = aggregate(span_fields(spans))[Series("payment", "POST /payment")].exemplars
     assert len(exemplars) == 2 * EXEMPLARS_PER_BATCH
     assert sum(e.is_error for e in exemplars) == EXEMPLARS_PER_BATCH
     assert sorted(e.duration_ms for e in exemplars if not e.is_error) == [57, 58, 59]
@@ -34,7 +34,7 @@ def test_exemplars_favour_failed_and_slow_requests_and_stay_few() -> None:
 
 def test_a_root_span_of_any_kind_is_a_request() -> None:
     root = request_span(T0, kind=SpanKind.INTERNAL).model_copy(update={"parent_span_id": None})
-    assert Series("payment", "POST /payment") in aggregate([root], slot_s=1)
+    assert Series("payment", "POST /payment") in aggregate(span_fields([root]))
 
 
 def _call(peer: str, kind: NodeKind, *, error: str | None = None, ms: float = 2.0) -> Span:
@@ -45,15 +45,28 @@ def _call(peer: str, kind: NodeKind, *, error: str | None = None, ms: float = 2.
 def test_calls_to_a_database_are_the_database_s_series() -> None:
     spans = [_call("postgresql stock-db", NodeKind.DATABASE, ms=300) for _ in range(3)]
     spans.append(_call("postgresql stock-db", NodeKind.DATABASE, error="connection reset"))
-    deltas = aggregate(spans, slot_s=1)
+    deltas = aggregate(span_fields(spans))
     assert set(deltas) == {Series("postgresql stock-db", "SELECT stock")}
     [slot] = deltas[Series("postgresql stock-db", "SELECT stock")].slots.values()
     assert (slot.requests, slot.errors, slot.latency.total) == (4, 1, 4)
 
 
 def test_calls_to_an_http_peer_count_only_once_the_graph_found_it_sends_no_spans() -> None:
-    calls = [_call("api.stripe.com", NodeKind.HTTP)]
-    assert aggregate(calls, slot_s=1) == {}, "it may be a service, answering with spans of its own"
-    assert set(aggregate(calls, slot_s=1, http_peers={"api.stripe.com"})) == {
-        Series("api.stripe.com", "SELECT stock")
+    calls = span_fields(
+        [_call("api.stripe.com", NodeKind.HTTP), _call("postgresql stock-db", NodeKind.DATABASE)]
+    )
+    deltas = aggregate(calls)
+    database = Series("postgresql stock-db", "SELECT stock")
+    assert set(counted(deltas, http_peers=())) == {database}, "it may be a service, answering with spans"
+    assert set(counted(deltas, http_peers={"api.stripe.com"})) == {
+        Series("api.stripe.com", "SELECT stock"),
+        database,
     }
+
+
+def test_the_deltas_cross_the_bus_unchanged() -> None:
+    spans = [request_span(T0 + timedelta(milliseconds=300 * i), duration_ms=10 + i) for i in range(8)]
+    spans += [request_span(T0, error="card declined"), _call("api.stripe.com", NodeKind.HTTP, ms=90)]
+    batch = batch_of(spans)
+    sent = aggregate(span_fields(spans))
+    assert WindowBatch.model_validate_json(batch_message(batch)).deltas() == sent

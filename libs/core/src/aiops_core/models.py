@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal, TypedDict
+from typing import Any, Literal, TypedDict
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
@@ -85,18 +85,31 @@ class SpanFields(TypedDict):
 
 
 class SpanBatch(BaseModel):
-    """What travels on the bus: hundreds of spans in one message, with an id for idempotency."""
+    """What travels on the bus: hundreds of spans in one message, with an id for idempotency.
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    The message also carries the batch's window deltas (`windows`), which the writer, reading
+    this model, skips; the detector reads them as `aiops_core.windows.WindowBatch`."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     batch_id: UUID
     created_at_unix_nano: int = Field(gt=0, description="When ingest published it; for lag metrics.")
     spans: list[Span] = Field(min_length=1)
 
 
-def encode_span_batch(batch_id: UUID, created_at_unix_nano: int, spans: list[SpanFields]) -> bytes:
-    """The wire form of a `SpanBatch`, built from plain fields without a model per span."""
-    return to_json({"batch_id": batch_id, "created_at_unix_nano": created_at_unix_nano, "spans": spans})
+def encode_span_batch(
+    batch_id: UUID, created_at_unix_nano: int, spans: list[SpanFields], windows: list[dict[str, Any]]
+) -> bytes:
+    """The wire form of a batch, built from plain fields without a model per span: its spans and
+    its window deltas (`aiops_core.windows.wire_deltas`)."""
+    return to_json(
+        {
+            "batch_id": batch_id,
+            "created_at_unix_nano": created_at_unix_nano,
+            "spans": spans,
+            "windows": windows,
+        }
+    )
 
 
 class AnomalyKind(StrEnum):

@@ -11,6 +11,7 @@ from aiops_core.bus import BrokerUnavailableError, Bus
 from aiops_core.bus.topology import SPAN_BATCH_ROUTING_KEY, TELEMETRY_EXCHANGE
 from aiops_core.errors import DependencyUnavailableError
 from aiops_core.models import SpanFields, encode_span_batch
+from aiops_core.windows import aggregate, wire_deltas
 from aiops_ingest.batcher import SpanBatcher
 from aiops_ingest.metrics import IngestMetrics
 from aiops_ingest.normalise import NormalisedSpans, SpanNormaliser
@@ -70,7 +71,7 @@ class IngestService:
 
     async def _publish(self, spans: list[SpanFields]) -> None:
         batch_id = uuid4()
-        body = encode_span_batch(batch_id, time.time_ns(), spans)
+        body = encode_span_batch(batch_id, time.time_ns(), spans, wire_deltas(aggregate(spans)))
         started = time.perf_counter()
         await self._bus.publish(TELEMETRY_EXCHANGE, SPAN_BATCH_ROUTING_KEY, body, message_id=str(batch_id))
         self._metrics.publish_seconds.observe(time.perf_counter() - started)

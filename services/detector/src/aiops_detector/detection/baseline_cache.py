@@ -15,9 +15,9 @@ from datetime import datetime, timedelta
 from redis.asyncio import Redis
 
 from aiops_core.healthy_time import Measure
+from aiops_core.windows import Series
 from aiops_detector.detection.baselines import Baseline, HistoryPlan
 from aiops_detector.detection.repository import DetectionRepository, SeriesLearning
-from aiops_detector.detection.windows import Series
 
 # A baseline still learning is learned again this often, so that it starts judging soon after
 # it has enough history rather than a whole cache period later.

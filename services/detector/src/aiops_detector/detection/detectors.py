@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from scipy.special import bdtrc, pdtr, pdtrc
 
 from aiops_core.models import AnomalyKind
+from aiops_core.windows import SlotDelta
 from aiops_detector.detection.baselines import RobustStat
 from aiops_detector.detection.robust import MAD_SCALE, robust_z, surprise_to_score
-from aiops_detector.detection.windows import SlotDelta
 
 
 @dataclass(frozen=True)

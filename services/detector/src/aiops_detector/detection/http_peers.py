@@ -1,4 +1,4 @@
-"""Which HTTP peers send no spans of their own, for the window consumer (`windows.series_of`).
+"""Which HTTP peers send no spans of their own, for the window consumer (`aiops_core.windows.counted`).
 
 An address the frontend calls may be a service that answers with server spans of its own (already
 counted in its series) or an API nobody instrumented; only the service graph, over the stored

@@ -27,9 +27,9 @@ from sklearn.ensemble import IsolationForest
 
 from aiops_core.healthy_time import LEAD, Trouble
 from aiops_core.models import AnomalyKind
+from aiops_core.windows import Series, SlotDelta
 from aiops_detector.detection.detectors import Finding
 from aiops_detector.detection.window_store import WindowStore, merge_slots
-from aiops_detector.detection.windows import Series, SlotDelta
 
 FEATURES = ("rate_per_s", "error_ratio", "p50_ms", "p95_ms")
 

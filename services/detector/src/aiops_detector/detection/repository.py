@@ -16,14 +16,14 @@ from aiops_core.healthy_time import Measure, Trouble
 from aiops_core.models import Anomaly, AnomalyEvidence, AnomalyKind
 from aiops_core.store.pool import Connection
 from aiops_core.store.repository import Repository
+from aiops_core.windows import Series
 from aiops_detector.detection.baselines import RollupRow
-from aiops_detector.detection.windows import Series
 
 # Arbitrary, fixed: one replica at a time rolls up.
 ROLLUP_LOCK_KEY = 7_420_002
 ROLLUP_NAME = "series"
 
-# The series as `windows.series_of` counts them: a service's requests, and the calls to a peer
+# The series as `aiops_core.windows` counts them: a service's requests, and the calls to a peer
 # that sends no spans (an HTTP peer once the service graph found no server span answering it).
 _HTTP_PEERS = "SELECT target FROM service_edges WHERE target_kind = 'http'"
 _ROLL_UP = f"""
@@ -109,7 +109,7 @@ class DetectionRepository(Repository):
         return True
 
     async def http_peers(self) -> frozenset[str]:
-        """The HTTP peers the service graph found sending no spans (see `windows.series_of`)."""
+        """The HTTP peers the service graph found sending no spans (see `aiops_core.windows.counted`)."""
         return frozenset(r["target"] for r in await self.db.fetch(_HTTP_PEERS))
 
     async def forget_rollups_before(self, cutoff: datetime) -> int:

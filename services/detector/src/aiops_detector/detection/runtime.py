@@ -77,7 +77,6 @@ class DetectionRuntime:
             bus,
             windows,
             metrics,
-            slot_s=config.slot_s,
             prefetch=settings.broker_prefetch,
             http_peers=http_peers.known,
         )

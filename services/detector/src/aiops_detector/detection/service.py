@@ -31,6 +31,7 @@ from aiops_core.bus.topology import (
 from aiops_core.cache import as_text
 from aiops_core.healthy_time import MEASURE_OF, Measure
 from aiops_core.models import Anomaly, AnomalyEvent, AnomalyEvidence, AnomalyKind, ErrorMessageCount
+from aiops_core.windows import Exemplar, Series
 from aiops_detector.detection.baseline_cache import BaselineCache
 from aiops_detector.detection.baselines import Baseline, RobustStat
 from aiops_detector.detection.detectors import (
@@ -53,7 +54,6 @@ from aiops_detector.detection.window_store import (
     WindowStore,
     merge_slots,
 )
-from aiops_detector.detection.windows import Exemplar, Series
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,6 @@ ONSET_REACH_S = 60
 
 @dataclass(frozen=True)
 class DetectionConfig:
-    slot_s: int = 1
     window_s: int = 10
     traffic_window_s: int = 5
     # Spans reach the detector a little after they start; the traffic test leaves the newest

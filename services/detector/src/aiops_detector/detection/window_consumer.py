@@ -1,9 +1,10 @@
 """The window consumer: merges each span batch from `telemetry.detect` into the shared windows.
 
-The batch is aggregated in memory into one delta per series and second, then merged in one Redis
-call that also claims the batch id, so a redelivered batch adds nothing. The message is
-acknowledged after the merge; a batch that does not parse is dead-lettered with the reason, and
-anything else (Redis unreachable) is retried after a backoff.
+It reads the batch's window deltas, one per series and second, computed by ingest (the spans
+themselves are skipped), and merges them in one Redis call that also claims the batch id, so a
+redelivered batch adds nothing. The message is acknowledged after the merge; a batch that does
+not parse is dead-lettered with the reason, and anything else (Redis unreachable) is retried after
+a backoff.
 """
 
 from __future__ import annotations
@@ -13,16 +14,15 @@ from collections.abc import Callable, Collection
 
 from aiops_core.bus import Bus, IncomingMessage, QueueConsumer
 from aiops_core.bus.topology import SPAN_DETECT_QUEUE
-from aiops_core.models import SpanBatch
+from aiops_core.windows import WindowBatch, counted
 from aiops_detector.detection.metrics import DetectionMetrics
 from aiops_detector.detection.window_store import WindowStore
-from aiops_detector.detection.windows import aggregate
 
 
-class WindowConsumer(QueueConsumer[SpanBatch]):
+class WindowConsumer(QueueConsumer[WindowBatch]):
     queue = SPAN_DETECT_QUEUE
-    model = SpanBatch
-    what = "span batch"
+    model = WindowBatch
+    what = "span batch with window deltas"
 
     def __init__(
         self,
@@ -30,19 +30,17 @@ class WindowConsumer(QueueConsumer[SpanBatch]):
         windows: WindowStore,
         metrics: DetectionMetrics,
         *,
-        slot_s: int,
         prefetch: int,
         http_peers: Callable[[], Collection[str]] = frozenset,
     ) -> None:
-        """`http_peers`: the HTTP peers known to send no spans, now (see `windows.series_of`)."""
+        """`http_peers`: the HTTP peers known to send no spans, now (see `windows.counted`)."""
         super().__init__(bus, prefetch=prefetch)
         self._windows = windows
         self._metrics = metrics
-        self._slot_s = slot_s
         self._http_peers = http_peers
 
-    async def process(self, batch: SpanBatch, message: IncomingMessage) -> None:
-        deltas = aggregate(batch.spans, self._slot_s, self._http_peers())
+    async def process(self, batch: WindowBatch, message: IncomingMessage) -> None:
+        deltas = counted(batch.deltas(), self._http_peers())
         merged = await self._windows.merge(batch.batch_id, deltas, received_s=time.time()) if deltas else True
         self._metrics.batches.labels("merged" if merged else "duplicate").inc()
         self._metrics.lag_seconds.observe(max(0.0, (time.time_ns() - batch.created_at_unix_nano) / 1e9))

@@ -27,8 +27,8 @@ from uuid import UUID
 from redis.asyncio import Redis
 
 from aiops_core.cache import as_text
-from aiops_detector.detection.sketch import LatencyHistogram
-from aiops_detector.detection.windows import Exemplar, Series, SeriesDelta, SlotDelta
+from aiops_core.sketch import LatencyHistogram
+from aiops_core.windows import Exemplar, Series, SeriesDelta, SlotDelta
 
 EXEMPLARS_KEPT = 50
 

@@ -35,6 +35,14 @@ class LatencyHistogram:
     def __init__(self, counts: Mapping[int, int] | None = None) -> None:
         self.counts: Counter[int] = Counter(counts or {})
 
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, LatencyHistogram) and +self.counts == +other.counts
+
+    __hash__ = None  # type: ignore[assignment]  # mutable
+
+    def __repr__(self) -> str:
+        return f"LatencyHistogram({dict(sorted(self.counts.items()))})"
+
     def add(self, duration_ms: float, count: int = 1) -> None:
         self.counts[bucket_of(duration_ms)] += count
 
