@@ -44,7 +44,7 @@ from bench.sandbox import bench_platform
 from tests.support.bus import depth
 from tests.support.otlp import build_request, http_server_span
 from tests.support.processes import ServiceProcess
-from tests.support.spans import batch_at
+from tests.support.spans import batch_at, stored_batch
 from tests.support.waiting import eventually
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -160,7 +160,7 @@ async def raw_copy_rate(pool: asyncpg.Pool, rows: int, batch_size: int) -> float
     """COPY rows of the same shape into a table with the same columns and indexes as spans."""
     await pool.execute("CREATE TABLE copy_probe (LIKE spans INCLUDING DEFAULTS INCLUDING INDEXES)")
     batch = batch_at(datetime.now(UTC), n=batch_size, attributes=dict(http_server_span().attributes))
-    records = [span_record(s) for s in batch.spans]
+    records = [span_record(s) for s in stored_batch(batch).spans]
     async with pool.acquire() as conn:
         started = time.perf_counter()
         for _ in range(rows // batch_size):

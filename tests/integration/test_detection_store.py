@@ -16,7 +16,7 @@ from aiops_core.windows import Series, aggregate
 from aiops_detector.detection.repository import DetectionRepository
 from aiops_detector.detection.window_store import WindowSpans, WindowStore, merge_slots
 from aiops_detector.writer.repository import SpanRepository
-from tests.support.spans import batch_of, request_span, span_fields
+from tests.support.spans import batch_of, request_span, span_fields, stored_batch
 
 PAYMENT = Series("payment", "POST /payment")
 INVENTORY = Series("inventory", "GET /inventory/{sku}")
@@ -77,7 +77,7 @@ async def test_rollups_count_request_spans_per_minute_and_redo_the_minute_in_pro
     first += [request_span(minute + timedelta(seconds=30), error="boom") for _ in range(5)]
     first += [request_span(minute, kind=SpanKind.CLIENT) for _ in range(7)]
     await spans.ensure_partitions({minute.date(), (minute + timedelta(minutes=2)).date()})
-    await spans.write_batch(batch_of(first))
+    await spans.write_batch(stored_batch(batch_of(first)))
 
     until = minute + timedelta(seconds=45)
     assert await rollups.roll_up(until, first_run_from=minute - timedelta(hours=1))
@@ -87,7 +87,7 @@ async def test_rollups_count_request_spans_per_minute_and_redo_the_minute_in_pro
 
     later = [request_span(minute + timedelta(seconds=50)) for _ in range(3)]
     later += [request_span(minute + timedelta(seconds=70)) for _ in range(4)]
-    await spans.write_batch(batch_of(later))
+    await spans.write_batch(stored_batch(batch_of(later)))
     assert await rollups.roll_up(minute + timedelta(seconds=90), first_run_from=minute - timedelta(hours=1))
     rows = await rollups.rollups(PAYMENT, [(minute - timedelta(minutes=5), minute + timedelta(minutes=5))])
     assert [(r.minute, r.requests) for r in rows] == [(minute, 28), (minute + timedelta(minutes=1), 4)]
@@ -107,7 +107,7 @@ async def test_rollups_count_the_calls_to_peers_that_send_no_spans(pool: asyncpg
     stored += [call("postgresql stock-db", NodeKind.DATABASE, error="reset")]
     stored += [call(host, NodeKind.HTTP) for host in ("api.stripe.com", "payment.shop") for _ in range(3)]
     await spans.ensure_partitions({minute.date(), (minute + timedelta(minutes=2)).date()})
-    await spans.write_batch(batch_of(stored))
+    await spans.write_batch(stored_batch(batch_of(stored)))
     await pool.execute(
         "INSERT INTO service_edges (source, target, target_kind, calls, errors, window_s, last_seen) "
         "VALUES ('inventory', 'api.stripe.com', 'http', 3, 0, 30, now())"

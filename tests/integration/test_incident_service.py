@@ -25,7 +25,7 @@ from aiops_incidents.repository import IncidentFilters
 from aiops_incidents.schemas import EventType, Impact, IncidentStatus
 from aiops_incidents.service import AnomalyNotYetKnownError, IncidentService, LifecycleConfig
 from tests.support.shop_traces import CHECKOUT, INVENTORY, PAYMENT, STOCK_DB, checkout_trace
-from tests.support.spans import batch_of
+from tests.support.spans import batch_of, stored_batch
 
 COOLDOWN = timedelta(seconds=30)
 REOPEN_WINDOW = timedelta(minutes=10)
@@ -80,7 +80,7 @@ async def store(pool: asyncpg.Pool, traces: list[list[Span]]) -> None:
     spans = SpanRepository(pool, partitioned=True)
     today = datetime.now(UTC).date()
     await spans.ensure_partitions({today - timedelta(days=1), today, today + timedelta(days=1)})
-    await spans.write_batch(batch_of([span for trace in traces for span in trace]))
+    await spans.write_batch(stored_batch(batch_of([span for trace in traces for span in trace])))
 
 
 async def payment_fault(pool: asyncpg.Pool, fault_start: datetime) -> None:

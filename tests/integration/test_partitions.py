@@ -7,7 +7,7 @@ from aiops_core.store import Backend
 from aiops_core.store.partitions import drop_partitions_before, ensure_partitions, existing_partitions
 from aiops_detector.writer.maintenance import RetentionPolicy, SpanMaintenanceJob
 from aiops_detector.writer.repository import SpanRepository
-from tests.support.spans import batch_at
+from tests.support.spans import batch_at, stored_batch
 
 
 async def test_partitions_are_created_once_per_day(pool: asyncpg.Pool) -> None:
@@ -21,8 +21,8 @@ async def test_partitions_are_created_once_per_day(pool: asyncpg.Pool) -> None:
 async def test_rows_land_in_their_day_and_old_days_are_dropped(pool: asyncpg.Pool) -> None:
     repository = SpanRepository(pool, partitioned=True)
     old, recent = datetime(2026, 1, 1, 23, 59, tzinfo=UTC), datetime(2026, 1, 3, 0, 1, tzinfo=UTC)
-    assert await repository.write_batch(batch_at(old))
-    assert await repository.write_batch(batch_at(recent))
+    assert await repository.write_batch(stored_batch(batch_at(old)))
+    assert await repository.write_batch(stored_batch(batch_at(recent)))
     assert await pool.fetchval("SELECT count(*) FROM spans_p20260101") == 3
     assert await pool.fetchval("SELECT count(*) FROM spans_p20260103") == 3
     async with pool.acquire() as conn:
@@ -33,21 +33,21 @@ async def test_rows_land_in_their_day_and_old_days_are_dropped(pool: asyncpg.Poo
 async def test_a_dropped_partition_is_recreated_after_the_writer_forgets_it(pool: asyncpg.Pool) -> None:
     repository = SpanRepository(pool, partitioned=True)
     moment = datetime(2026, 2, 1, 12, tzinfo=UTC)
-    await repository.write_batch(batch_at(moment))
+    await repository.write_batch(stored_batch(batch_at(moment)))
     async with pool.acquire() as conn:
         await drop_partitions_before(conn, date(2026, 2, 2))
     with pytest.raises(asyncpg.CheckViolationError):
-        await repository.write_batch(batch_at(moment))
+        await repository.write_batch(stored_batch(batch_at(moment)))
     repository.forget_partitions()
-    assert await repository.write_batch(batch_at(moment))
+    assert await repository.write_batch(stored_batch(batch_at(moment)))
 
 
 async def test_maintenance_keeps_days_ahead_and_drops_expired_ones(pool: asyncpg.Pool) -> None:
     repository = SpanRepository(pool, partitioned=True)
     now = datetime(2026, 3, 10, 12, tzinfo=UTC)
-    await repository.write_batch(batch_at(now - timedelta(days=9)))
+    await repository.write_batch(stored_batch(batch_at(now - timedelta(days=9))))
     await pool.execute("UPDATE ingested_batches SET committed_at = $1", now - timedelta(days=9))
-    await repository.write_batch(batch_at(now - timedelta(days=3)))
+    await repository.write_batch(stored_batch(batch_at(now - timedelta(days=3))))
     job = SpanMaintenanceJob(
         pool,
         repository,

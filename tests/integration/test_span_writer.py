@@ -26,7 +26,7 @@ from aiops_detector.writer.metrics import WriterMetrics
 from aiops_detector.writer.repository import SpanRepository
 from tests.support.bus import depth, drain
 from tests.support.proxy import TcpProxy
-from tests.support.spans import batch_at, batch_message, batch_of, request_span
+from tests.support.spans import batch_at, batch_message, batch_of, request_span, stored_batch
 from tests.support.waiting import eventually
 
 
@@ -256,7 +256,7 @@ async def test_the_peer_and_the_instance_are_stored_with_the_span(pool: asyncpg.
         update={"peer": "postgresql stock-db", "peer_kind": NodeKind.DATABASE, "instance": "i-2"}
     )
     repository = SpanRepository(pool, partitioned=True)
-    assert await repository.write_batch(batch_of([call]))
+    assert await repository.write_batch(stored_batch(batch_of([call])))
     row = await pool.fetchrow("SELECT peer, peer_kind, instance FROM spans WHERE span_id = $1", call.span_id)
     assert row is not None
     assert dict(row) == {"peer": "postgresql stock-db", "peer_kind": "database", "instance": "i-2"}

@@ -15,7 +15,7 @@ from aiops_detector.writer.repository import SpanRepository
 from aiops_incidents.rca.routes import traces_router
 from tests.support.incidents_api import api_app, api_client
 from tests.support.shop_traces import checkout_trace
-from tests.support.spans import batch_of
+from tests.support.spans import batch_of, stored_batch
 
 A_TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 
@@ -27,7 +27,9 @@ async def client(pool: asyncpg.Pool) -> AsyncIterator[httpx.AsyncClient]:
 
 
 async def store(pool: asyncpg.Pool, *traces: list[Span]) -> None:
-    await SpanRepository(pool, partitioned=True).write_batch(batch_of([s for trace in traces for s in trace]))
+    await SpanRepository(pool, partitioned=True).write_batch(
+        stored_batch(batch_of([s for trace in traces for s in trace]))
+    )
 
 
 async def test_a_stored_trace_comes_back_whole_by_start_time(

@@ -7,10 +7,12 @@ from datetime import datetime
 from typing import cast
 from uuid import uuid4
 
+import msgspec
 from pydantic import JsonValue
 
 from aiops_core.models import Span, SpanBatch, SpanFields, SpanKind, encode_span_batch
 from aiops_core.windows import aggregate, wire_deltas
+from aiops_detector.writer.batch import StoredBatch
 
 
 def batch_at(moment: datetime, n: int = 3, attributes: dict[str, JsonValue] | None = None) -> SpanBatch:
@@ -76,3 +78,8 @@ def batch_message(batch: SpanBatch) -> bytes:
     return encode_span_batch(
         batch.batch_id, batch.created_at_unix_nano, fields, wire_deltas(aggregate(fields))
     )
+
+
+def stored_batch(batch: SpanBatch) -> StoredBatch:
+    """`batch` as the span writer decodes it off the bus."""
+    return msgspec.json.decode(batch_message(batch), type=StoredBatch)

@@ -15,16 +15,16 @@ import asyncpg
 
 from aiops_core.bus import Bus, IncomingMessage, PoisonMessageError, QueueConsumer
 from aiops_core.bus.topology import SPAN_STORE_QUEUE
-from aiops_core.models import SpanBatch
+from aiops_detector.writer.batch import StoredBatch
 from aiops_detector.writer.metrics import WriterMetrics
 from aiops_detector.writer.repository import SpanRepository
 
 log = logging.getLogger(__name__)
 
 
-class SpanWriterConsumer(QueueConsumer[SpanBatch]):
+class SpanWriterConsumer(QueueConsumer[StoredBatch]):
     queue = SPAN_STORE_QUEUE
-    model = SpanBatch
+    model = StoredBatch
     what = "span batch"
 
     def __init__(
@@ -34,7 +34,7 @@ class SpanWriterConsumer(QueueConsumer[SpanBatch]):
         self._repository = repository
         self._metrics = metrics
 
-    async def process(self, batch: SpanBatch, message: IncomingMessage) -> None:
+    async def process(self, batch: StoredBatch, message: IncomingMessage) -> None:
         started = time.perf_counter()
         try:
             stored = await self._repository.write_batch(batch)

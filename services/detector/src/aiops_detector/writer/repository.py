@@ -5,11 +5,9 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from pydantic_core import to_json
-
-from aiops_core.models import Span, SpanBatch
 from aiops_core.store.partitions import ensure_partitions
 from aiops_core.store.repository import Database, Repository
+from aiops_detector.writer.batch import StoredBatch, StoredSpan
 
 SPAN_COLUMNS = (
     "start_time",
@@ -32,7 +30,7 @@ SPAN_COLUMNS = (
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def span_record(span: Span) -> tuple[Any, ...]:
+def span_record(span: StoredSpan) -> tuple[Any, ...]:
     return (
         _EPOCH + timedelta(microseconds=span.start_time_unix_nano // 1000),
         span.trace_id,
@@ -45,7 +43,7 @@ def span_record(span: Span) -> tuple[Any, ...]:
         span.http_status,
         span.is_error,
         span.error_message,
-        to_json(span.attributes).decode(),
+        str(span.attributes, "utf-8"),
         span.peer,
         span.peer_kind.value if span.peer_kind else None,
         span.instance,
@@ -60,7 +58,7 @@ class SpanRepository(Repository):
         self._partitioned = partitioned
         self._known_days: set[date] = set()
 
-    async def write_batch(self, batch: SpanBatch) -> bool:
+    async def write_batch(self, batch: StoredBatch) -> bool:
         """Store the batch's spans and its id in one transaction; False (and nothing written)
         when the batch was already stored."""
         records = [span_record(span) for span in batch.spans]
