@@ -11,8 +11,8 @@ from enum import StrEnum
 from typing import Any, Literal, TypedDict
 from uuid import UUID
 
+import msgspec
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
-from pydantic_core import to_json
 
 from aiops_core.peers import NodeKind
 
@@ -97,12 +97,16 @@ class SpanBatch(BaseModel):
     spans: list[Span] = Field(min_length=1)
 
 
+# msgspec: twice as fast as pydantic's encoder on the plain values of hundreds of spans.
+_ENCODER = msgspec.json.Encoder()
+
+
 def encode_span_batch(
     batch_id: UUID, created_at_unix_nano: int, spans: list[SpanFields], windows: list[dict[str, Any]]
 ) -> bytes:
     """The wire form of a batch, built from plain fields without a model per span: its spans and
     its window deltas (`aiops_core.windows.wire_deltas`)."""
-    return to_json(
+    return _ENCODER.encode(
         {
             "batch_id": batch_id,
             "created_at_unix_nano": created_at_unix_nano,
