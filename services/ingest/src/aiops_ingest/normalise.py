@@ -190,8 +190,9 @@ class SpanNormaliser:
             if len(key) > _MAX_KEY or "\x00" in key:
                 key = _clean(key, _MAX_KEY)
             value = kv.value
-            if value.WhichOneof("value") == "string_value":
-                text = value.string_value
+            # Any other kind of value reads as "": a non-empty string needs no WhichOneof.
+            text = value.string_value
+            if text:
                 if len(text) > max_length or "\x00" in text:
                     text = _clean(text, max_length)
                 attributes[key] = text
