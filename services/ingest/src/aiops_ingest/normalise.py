@@ -22,7 +22,6 @@ from pydantic import JsonValue
 
 from aiops_core.models import SpanFields, SpanKind
 from aiops_core.peers import infer_peer, instance_of
-from aiops_ingest.otlp import is_valid_id
 from aiops_ingest.route_templates import template_path
 from aiops_ingest.schemas import TelemetryRecord
 
@@ -65,6 +64,9 @@ _REASONS = {
     "in_future": "starts in the future beyond the allowed clock skew",
 }
 
+# All-zero ids are invalid (the OTLP specification).
+_NO_TRACE_ID = bytes(16)
+_NO_SPAN_ID = bytes(8)
 _MAX_KEY = 128
 _MAX_SERVICE = 256
 _MAX_OPERATION = 512
@@ -126,52 +128,59 @@ class SpanNormaliser:
                     resource_attributes[kv.key] = self._value(kv.value)
             for scope_spans in resource_spans.scope_spans:
                 for otlp_span in scope_spans.spans:
-                    reason = self._refusal(otlp_span, oldest, newest)
-                    if reason:
-                        result.rejected[reason] += 1
+                    span = self._span(otlp_span, service, resource_attributes, oldest, newest)
+                    if isinstance(span, str):
+                        result.rejected[span] += 1
                     else:
-                        result.spans.append(self._span(otlp_span, service, resource_attributes))
+                        result.spans.append(span)
         return result
 
-    @staticmethod
-    def _refusal(span: OtlpSpan, oldest_ns: int, newest_ns: int) -> str | None:
-        if not is_valid_id(span.trace_id, 16):
+    def _span(
+        self,
+        otlp: OtlpSpan,
+        service: str,
+        resource_attributes: dict[str, JsonValue],
+        oldest_ns: int,
+        newest_ns: int,
+    ) -> SpanFields | str:
+        """The span, or the reason it is refused. Each field is read from the protobuf once: every
+        read builds a new Python object, and this runs for every span ingest receives."""
+        trace_id, span_id, parent = otlp.trace_id, otlp.span_id, otlp.parent_span_id
+        start_ns, end_ns = otlp.start_time_unix_nano, otlp.end_time_unix_nano
+        if len(trace_id) != 16 or trace_id == _NO_TRACE_ID:
             return "invalid_trace_id"
-        if not is_valid_id(span.span_id, 8):
+        if len(span_id) != 8 or span_id == _NO_SPAN_ID:
             return "invalid_span_id"
-        if span.parent_span_id and len(span.parent_span_id) != 8:
+        if parent and len(parent) != 8:
             return "invalid_parent_span_id"
-        if span.start_time_unix_nano == 0:
+        if start_ns == 0:
             return "missing_start_time"
-        if span.end_time_unix_nano < span.start_time_unix_nano:
+        if end_ns < start_ns:
             return "ends_before_start"
-        if span.start_time_unix_nano < oldest_ns:
+        if start_ns < oldest_ns:
             return "too_old"
-        if span.start_time_unix_nano > newest_ns:
+        if start_ns > newest_ns:
             return "in_future"
-        return None
-
-    def _span(self, otlp: OtlpSpan, service: str, resource_attributes: dict[str, JsonValue]) -> SpanFields:
         attributes = self._attributes(otlp.attributes)
         kind = _KINDS.get(otlp.kind, SpanKind.UNSPECIFIED)
         http_status = _first_int(attributes, _STATUS_KEYS)
-        is_error = _is_error(otlp.status.code, kind, http_status)
+        status = otlp.status
+        is_error = _is_error(status.code, kind, http_status)
         for key, value in resource_attributes.items():
             attributes.setdefault(key, value)
-        parent = otlp.parent_span_id
         peer = infer_peer(kind, attributes)
         return SpanFields(
-            trace_id=otlp.trace_id.hex(),
-            span_id=otlp.span_id.hex(),
-            parent_span_id=parent.hex() if is_valid_id(parent, 8) else None,
+            trace_id=trace_id.hex(),
+            span_id=span_id.hex(),
+            parent_span_id=parent.hex() if parent and parent != _NO_SPAN_ID else None,
             service=service,
             operation=_clean(_operation(otlp.name, attributes), _MAX_OPERATION) or "unknown",
             kind=kind.value,
-            start_time_unix_nano=otlp.start_time_unix_nano,
-            duration_ns=otlp.end_time_unix_nano - otlp.start_time_unix_nano,
+            start_time_unix_nano=start_ns,
+            duration_ns=end_ns - start_ns,
             http_status=http_status,
             is_error=is_error,
-            error_message=self._error_message(otlp, http_status) if is_error else None,
+            error_message=self._error_message(otlp, status, http_status) if is_error else None,
             attributes=attributes,
             peer=peer.name if peer else None,
             peer_kind=peer.kind.value if peer else None,
@@ -227,9 +236,9 @@ class SpanNormaliser:
         return None
 
     @staticmethod
-    def _error_message(otlp: OtlpSpan, http_status: int | None) -> str:
-        if otlp.status.message:
-            return _clean(otlp.status.message, _MAX_ERROR_MESSAGE)
+    def _error_message(otlp: OtlpSpan, status: Status, http_status: int | None) -> str:
+        if status.message:
+            return _clean(status.message, _MAX_ERROR_MESSAGE)
         for event in otlp.events:
             if event.name == "exception":
                 fields = {kv.key: kv.value.string_value for kv in event.attributes}

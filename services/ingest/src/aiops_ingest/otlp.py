@@ -145,7 +145,3 @@ def encode_status(code: int, message: str, encoding: Encoding) -> bytes:
     if encoding is Encoding.PROTOBUF:
         return bytes(status.SerializeToString())
     return json_format.MessageToJson(status, indent=None).encode()
-
-
-def is_valid_id(raw: bytes, size: int) -> bool:
-    return len(raw) == size and raw != bytes(size)
