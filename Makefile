@@ -6,7 +6,7 @@ PACKAGES := -e 'libs/core[embedded]' -e services/ingest -e services/detector \
             -e services/incidents -e services/demo-shop
 STAMP := $(VENV)/.installed
 
-.PHONY: install up test lint format bench bench-ingest bench-up bench-detect bench-rca lock clean
+.PHONY: install up test lint format bench bench-ingest bench-up bench-query bench-detect bench-rca lock clean
 
 install: $(STAMP)
 
@@ -31,13 +31,16 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: bench-ingest bench-up bench-detect bench-rca
+bench: bench-ingest bench-up bench-query bench-detect bench-rca
 
 bench-ingest: install
 	$(BIN)/python bench/ingest.py
 
 bench-up: install
 	$(BIN)/python bench/up.py
+
+bench-query: install
+	$(BIN)/python bench/query.py
 
 # Detection: quality on the NAB corpus (NAB's rules), live faults and false alarms on the demo
 # shop (about 35 minutes), faults present from the start, lasting twice the baseline's history
