@@ -4,13 +4,14 @@ minute that is only partly covered."""
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from aiops_core.healthy_time import Measure, Trouble, spoiled_by_measure
+from aiops_core.healthy_time import Measure, Trouble, is_healthy, spoiled_by_measure
 from aiops_core.models import AnomalyKind
-from aiops_incidents.series.bands import MinuteRollup, band_of, robust_range, with_bands
+from aiops_incidents.series.bands import Band, MinuteRollup, robust_range, with_bands
 
 T0 = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 HEALTHY: dict[Measure, list[tuple[datetime, datetime]]] = {}
@@ -25,6 +26,13 @@ def rollup(minute: int, *, requests: int = 120, errors: int = 0, p95_ms: float =
         p95_ms=p95_ms,
         covered_until=start + timedelta(minutes=1),
     )
+
+
+def band_after(history: list[MinuteRollup]) -> Band | None:
+    """The band of the minute after `history` (minutes 0, 1, ...)."""
+    following = rollup(len(history))
+    [(_, band)] = with_bands([*history, following], following.minute, HEALTHY)
+    return band
 
 
 def test_the_range_is_the_median_plus_or_minus_three_scaled_mads() -> None:
@@ -45,8 +53,8 @@ def test_the_range_is_clipped_to_what_the_metric_can_be() -> None:
 
 
 def test_no_band_from_fewer_than_ten_minutes() -> None:
-    assert band_of([rollup(m) for m in range(9)], HEALTHY) is None
-    band = band_of([rollup(m) for m in range(10)], HEALTHY)
+    assert band_after([rollup(m) for m in range(9)]) is None
+    band = band_after([rollup(m) for m in range(10)])
     assert band is not None
     assert band.requests_per_s == (2.0, 2.0)
     assert band.error_ratio == (0.0, 0.0)
@@ -55,7 +63,7 @@ def test_no_band_from_fewer_than_ten_minutes() -> None:
 
 def test_the_band_of_each_metric_comes_from_its_own_values() -> None:
     history = [rollup(m, requests=60 * (1 + m % 3), errors=m % 2 * 6, p95_ms=100 + m % 5) for m in range(30)]
-    band = band_of(history, HEALTHY)
+    band = band_after(history)
     assert band is not None
     assert band.requests_per_s == pytest.approx(robust_range([1.0 + m % 3 for m in range(30)]))
     ratios = [(m % 2 * 6) / (60 * (1 + m % 3)) for m in range(30)]
@@ -119,3 +127,37 @@ def test_a_minute_in_progress_counts_only_the_seconds_covered() -> None:
     fresh = MinuteRollup(minute=T0, requests=3, errors=0, p95_ms=50.0, covered_until=T0)
     assert fresh.requests_per_s == 3.0
     assert MinuteRollup(minute=T0, requests=0, errors=0, p95_ms=0.0, covered_until=T0).error_ratio == 0.0
+
+
+def test_every_minute_s_band_is_the_robust_range_of_its_own_healthy_hour() -> None:
+    # Three hours with minutes missing, an error anomaly in the middle, values all over.
+    rng = random.Random(3)
+    rows = [
+        rollup(m, requests=rng.randrange(1, 300), errors=rng.randrange(0, 5), p95_ms=rng.uniform(5, 500))
+        for m in range(180)
+        if rng.random() > 0.15
+    ]
+    troubles = [Trouble(AnomalyKind.ERROR_RATIO, T0 + timedelta(minutes=70), T0 + timedelta(minutes=95))]
+    spoiled = spoiled_by_measure(troubles, T0 + timedelta(minutes=180))
+    since = T0 + timedelta(minutes=30)
+    banded = with_bands(rows, since, spoiled)
+    assert [row for row, _ in banded] == [row for row in rows if row.minute >= since]
+    for row, band in banded:
+        hour = [r for r in rows if row.minute - timedelta(hours=1) <= r.minute < row.minute]
+        expected = {}
+        for measure, metric, ceiling in (
+            (Measure.RATE, "requests_per_s", None),
+            (Measure.ERRORS, "error_ratio", 1.0),
+            (Measure.LATENCY, "p95_ms", None),
+        ):
+            values = [getattr(r, metric) for r in hour if is_healthy(r.minute, spoiled.get(measure, []))]
+            expected[metric] = robust_range(values, ceiling=ceiling) if len(values) >= 10 else None
+        if all(value is None for value in expected.values()):
+            assert band is None, row.minute
+        else:
+            assert band is not None, row.minute
+            for metric, value in expected.items():
+                assert getattr(band, metric) == (value if value is None else pytest.approx(value)), (
+                    row,
+                    metric,
+                )

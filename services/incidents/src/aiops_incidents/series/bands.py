@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from statistics import median
 
+import numpy as np
+
 from aiops_core.healthy_time import Measure, Period, is_healthy
 
 HISTORY = timedelta(minutes=60)
@@ -76,37 +78,60 @@ def robust_range(values: Sequence[float], *, ceiling: float | None = None) -> Ra
     return low, high
 
 
-def _range_of(
-    history: Sequence[MinuteRollup], spoiled: Sequence[Period], value: str, ceiling: float | None = None
-) -> Range | None:
-    values = [getattr(row, value) for row in history if is_healthy(row.minute, spoiled)]
-    if len(values) < MIN_HISTORY_MINUTES:
-        return None
-    return robust_range(values, ceiling=ceiling)
-
-
-def band_of(history: Sequence[MinuteRollup], spoiled: Mapping[Measure, Sequence[Period]]) -> Band | None:
-    """The band the healthy rollups of the hour before a minute make; None when too few teach
-    any metric."""
-    band = Band(
-        requests_per_s=_range_of(history, spoiled.get(Measure.RATE, ()), "requests_per_s"),
-        error_ratio=_range_of(history, spoiled.get(Measure.ERRORS, ()), "error_ratio", ceiling=1.0),
-        p95_ms=_range_of(history, spoiled.get(Measure.LATENCY, ()), "p95_ms"),
-    )
-    return None if band == Band(None, None, None) else band
+# Each metric, the measure whose anomalies spoil it, and the most it can be.
+_METRICS: tuple[tuple[Measure, str, float | None], ...] = (
+    (Measure.RATE, "requests_per_s", None),
+    (Measure.ERRORS, "error_ratio", 1.0),
+    (Measure.LATENCY, "p95_ms", None),
+)
 
 
 def with_bands(
     rows: Sequence[MinuteRollup], since: datetime, spoiled: Mapping[Measure, Sequence[Period]]
 ) -> list[tuple[MinuteRollup, Band | None]]:
     """Each of the rows (one series', sorted by minute) from `since` on, with the band of the
-    healthy rows in the hour before it (`spoiled`: the periods each measure must not learn from)."""
+    healthy rows in the hour before it (`spoiled`: the periods each measure must not learn from);
+    None where too few healthy minutes teach any metric.
+
+    Every minute's hour is taken at once, as a row of a (minutes x history) matrix whose medians
+    numpy computes together: a day of minutes, one by one, took seconds."""
+    targets = np.array([index for index, row in enumerate(rows) if row.minute >= since], dtype=np.intp)
+    if targets.size == 0:
+        return []
+    starts = np.array([row.minute.timestamp() for row in rows])
+    # The oldest row within the hour before each target; its history runs up to the target.
+    first = np.searchsorted(starts, starts[targets] - HISTORY.total_seconds(), side="left")
+    width = max(1, int((targets - first).max()))
+    positions = first[:, None] + np.arange(width)[None, :]
+    in_history = positions < targets[:, None]
+    positions = np.minimum(positions, len(rows) - 1)
+    ranges: dict[str, list[Range | None]] = {}
+    for measure, metric, ceiling in _METRICS:
+        periods = spoiled.get(measure, ())
+        values = np.array(
+            [getattr(row, metric) if is_healthy(row.minute, periods) else np.nan for row in rows]
+        )
+        ranges[metric] = _robust_ranges(np.where(in_history, values[positions], np.nan), ceiling)
     banded: list[tuple[MinuteRollup, Band | None]] = []
-    first = 0  # the oldest row still within the hour before the current one
-    for index, row in enumerate(rows):
-        if row.minute < since:
-            continue
-        while rows[first].minute < row.minute - HISTORY:
-            first += 1
-        banded.append((row, band_of(rows[first:index], spoiled)))
+    for k, index in enumerate(targets):
+        band = Band(**{metric: ranges[metric][k] for _, metric, _ in _METRICS})
+        banded.append((rows[index], None if band == Band(None, None, None) else band))
     return banded
+
+
+def _robust_ranges(history: np.ndarray, ceiling: float | None) -> list[Range | None]:
+    """`robust_range` of each row of `history` (NaN where no value), or None for a row with fewer
+    than MIN_HISTORY_MINUTES values."""
+    ranges: list[Range | None] = [None] * len(history)
+    enough = np.count_nonzero(~np.isnan(history), axis=1) >= MIN_HISTORY_MINUTES
+    if not enough.any():
+        return ranges
+    taught = history[enough]
+    centre = np.nanmedian(taught, axis=1)
+    half_width = SPREAD * np.nanmedian(np.abs(taught - centre[:, None]), axis=1)
+    low, high = np.maximum(0.0, centre - half_width), centre + half_width
+    if ceiling is not None:
+        low, high = np.minimum(low, ceiling), np.minimum(high, ceiling)
+    for k, lo, hi in zip(np.flatnonzero(enough), low, high, strict=True):
+        ranges[k] = (float(lo), float(hi))
+    return ranges
