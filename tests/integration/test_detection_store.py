@@ -38,7 +38,7 @@ async def test_a_batch_merged_twice_is_counted_once(redis_client: Redis, redis_p
     assert await windows.merge(batch.batch_id, aggregate(span_fields(batch.spans)))
     assert not await windows.merge(batch.batch_id, aggregate(span_fields(batch.spans)))
 
-    slots = await windows.read_slots([PAYMENT, INVENTORY], second(now), second(now) + 1, 1)
+    slots = await windows.read_slots([PAYMENT, INVENTORY], second(now), second(now) + 1)
     payment = merge_slots(list(slots[PAYMENT].values()))
     assert (payment.requests, payment.errors) == (10, 2)
     assert slots[PAYMENT][second(now)].requests == 8
@@ -63,7 +63,7 @@ async def test_concurrent_merges_of_different_batches_add_up(redis_client: Redis
         *(windows.merge(b.batch_id, aggregate(span_fields(b.spans))) for b in batches)
     )
     assert all(merged)
-    slots = await windows.read_slots([PAYMENT], second(now), second(now), 1)
+    slots = await windows.read_slots([PAYMENT], second(now), second(now))
     assert slots[PAYMENT][second(now)].requests == 100
 
 

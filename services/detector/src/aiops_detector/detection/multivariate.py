@@ -135,7 +135,7 @@ class ServiceModels:
                 continue
             self._fitted_at[service] = time.monotonic()
             first_s = now_s - self._history_s
-            slots = await self._windows.read_slots(series, first_s, now_s - 1, 1)
+            slots = await self._windows.read_slots(series, first_s, now_s - 1)
             merged = [
                 merge_slots([by_slot[s] for by_slot in slots.values()])
                 for s in sorted(next(iter(slots.values())))

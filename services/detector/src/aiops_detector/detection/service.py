@@ -286,7 +286,7 @@ class DetectionService:
         """The first second of the recent past that was out of line, by the same standards."""
         now_s = int(now.timestamp())
         last_s = now_s - standards.settle_s if kind in _TRAFFIC else now_s
-        slots = (await self._windows.read_slots([series], now_s - ONSET_REACH_S, last_s, 1))[series]
+        slots = (await self._windows.read_slots([series], now_s - ONSET_REACH_S, last_s))[series]
         floors, detectors = standards.floors, self._detectors
         flags: list[tuple[int, bool | None]] = []
         for second, slot in sorted(slots.items()):

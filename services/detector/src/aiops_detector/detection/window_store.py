@@ -2,15 +2,19 @@
 
 Each batch's deltas are merged by one Lua script that first claims the batch id: a redelivered
 batch (after a crash, or to another replica) finds its id taken and adds nothing, so the counts
-are exact however many detector replicas consume the queue. Per (series, second) a hash holds
-`n` (requests), `e` (errors) and `b<index>` (latency histogram buckets); slots expire after the
-history the evaluation needs, so memory stays bounded by series x seconds kept.
+are exact however many detector replicas consume the queue. Per series and 10-second block a
+hash holds, for each second of the block with requests, `<offset>n` (requests), `<offset>e`
+(errors, when there were any) and `<offset>b<index>` (latency histogram buckets), the offset
+being the second's digit within the block. A key per block rather than per second is what keeps
+memory low (a key costs more than its fields) and reads short (one HGETALL covers ten seconds).
+Blocks expire after the history the evaluation needs, so memory stays bounded by series x
+seconds kept.
 
 Key layout, under a prefix (default `aiops:`):
   batch:<batch id>          marker, set once per batch
   series                    hash  series id -> {"service", "operation"}
   series:seen               zset  series id -> last second with a request
-  w:<series id>:<second>    hash  n, e, b<index>
+  w10:<series id>:<block>   hash  <offset>n, <offset>e, <offset>b<index>; block = first second
   ex:<series id>            list  recent exemplars (JSON), newest first
   msg:<series id>:<minute>  hash  error message -> count
   late:<series id>          hash  minute -> how late the latest batches came, at most (seconds)
@@ -21,7 +25,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from uuid import UUID
 
 from redis.asyncio import Redis
@@ -31,6 +35,8 @@ from aiops_core.sketch import LatencyHistogram
 from aiops_core.windows import Exemplar, Series, SeriesDelta, SlotDelta
 
 EXEMPLARS_KEPT = 50
+# Seconds a window key holds: ten, so that a second's offset in its block is one digit.
+BLOCK_S = 10
 
 # ARGV: batch key, batch ttl, data ttl, then operations, each "op key count args...":
 #   H key n f1 v1 ... fn vn   HINCRBY each field, then EXPIRE
@@ -89,7 +95,9 @@ return 1
 # is how late its batches came in the last two minutes (within the bounds): spans still on their
 # way must not look like a drop. Per series: {requests, errors, traffic requests, settle, bucket
 # field, count, ...} summed in Redis, so an evaluation costs one round trip and a small reply.
-_READ_SCRIPT = """
+_READ_SCRIPT = (
+    f"local BLOCK_S = {BLOCK_S}\n"
+    + """
 local prefix, now = ARGV[1], tonumber(ARGV[2])
 local window, traffic_window = tonumber(ARGV[3]), tonumber(ARGV[4])
 local least, most = tonumber(ARGV[5]), tonumber(ARGV[6])
@@ -103,17 +111,19 @@ for i = 7, #ARGV do
   local r_from, r_to = now - window + 1, now
   local t_from, t_to = now - settle - traffic_window, now - settle - 1
   local n, e, tn, buckets = 0, 0, 0, {}
-  for second = math.min(r_from, t_from), r_to do
-    local fields = redis.call('HGETALL', prefix .. 'w:' .. sid .. ':' .. second)
-    local recent = second >= r_from
-    local traffic = second >= t_from and second <= t_to
+  local first = math.min(r_from, t_from)
+  for block = first - first % BLOCK_S, r_to, BLOCK_S do
+    local fields = redis.call('HGETALL', prefix .. 'w10:' .. sid .. ':' .. block)
     for j = 1, #fields, 2 do
       local name, count = fields[j], tonumber(fields[j + 1])
-      if name == 'n' then
+      local second = block + tonumber(string.sub(name, 1, 1))
+      local measure = string.sub(name, 2)
+      local recent = second >= r_from and second <= r_to
+      if measure == 'n' then
         if recent then n = n + count end
-        if traffic then tn = tn + count end
+        if second >= t_from and second <= t_to then tn = tn + count end
       elseif recent then
-        if name == 'e' then e = e + count else buckets[name] = (buckets[name] or 0) + count end
+        if measure == 'e' then e = e + count else buckets[measure] = (buckets[measure] or 0) + count end
       end
     end
   end
@@ -126,6 +136,7 @@ for i = 7, #ARGV do
 end
 return out
 """
+)
 # Series read by one script call: bounds how long Redis is busy with it.
 _READ_CHUNK = 250
 
@@ -183,21 +194,20 @@ class WindowStore:
         ]
         for series, delta in deltas.items():
             sid = series.id
-            args += ["S", self.key("series"), 1, sid, json.dumps(asdict(series))]
+            # vars(), not asdict(): the fields are plain values, and asdict's deep copy cost more
+            # than the rest of the merge.
+            args += ["S", self.key("series"), 1, sid, json.dumps(vars(series))]
             args += ["Z", self.key("series:seen"), 1, sid, max(delta.slots)]
             if received_s is not None:
                 late_s = round(max(0.0, received_s - delta.oldest_start_s), 3)
                 args += ["X", self.key("late", sid), 1, int(received_s) // 60 * 60, late_s]
-            for slot, slot_delta in delta.slots.items():
-                fields: list[str | int] = ["n", slot_delta.requests, "e", slot_delta.errors]
-                for bucket, count in slot_delta.latency.counts.items():
-                    fields += [f"b{bucket}", count]
-                args += ["H", self.key("w", sid, slot), len(fields) // 2, *fields]
+            for block, fields in _block_fields(delta.slots).items():
+                args += ["H", self.key("w10", sid, block), len(fields) // 2, *fields]
             for minute, messages in delta.messages.items():
                 fields = [item for message, count in messages.items() for item in (message, count)]
                 args += ["H", self.key("msg", sid, minute), len(messages), *fields]
             if delta.exemplars:
-                items = [json.dumps(asdict(exemplar)) for exemplar in delta.exemplars]
+                items = [json.dumps(vars(exemplar)) for exemplar in delta.exemplars]
                 args += ["L", self.key("ex", sid), len(items), *items]
         merged = await self._merge(args=args)
         return bool(merged)
@@ -236,22 +246,20 @@ class WindowStore:
         return result
 
     async def read_slots(
-        self, series: Sequence[Series], first_slot: int, last_slot: int, slot_s: int
+        self, series: Sequence[Series], first_slot: int, last_slot: int
     ) -> dict[Series, dict[int, SlotDelta]]:
-        """Each series' slots from `first_slot` to `last_slot` inclusive (missing slots are empty)."""
-        slots = list(range(first_slot, last_slot + 1, slot_s))
+        """Each series' seconds from `first_slot` to `last_slot` inclusive (missing ones are empty)."""
+        blocks = range(first_slot - first_slot % BLOCK_S, last_slot + 1, BLOCK_S)
         async with self._redis.pipeline(transaction=False) as pipe:
             for one in series:
-                for slot in slots:
-                    pipe.hgetall(self.key("w", one.id, slot))
-            replies = await pipe.execute()
+                for block in blocks:
+                    pipe.hgetall(self.key("w10", one.id, block))
+            replies = iter(await pipe.execute())
         result: dict[Series, dict[int, SlotDelta]] = {}
-        position = 0
         for one in series:
-            by_slot: dict[int, SlotDelta] = {}
-            for slot in slots:
-                by_slot[slot] = _slot_from_hash(replies[position])
-                position += 1
+            by_slot = {slot: SlotDelta() for slot in range(first_slot, last_slot + 1)}
+            for block in blocks:
+                _add_block(by_slot, block, next(replies))
             result[one] = by_slot
         return result
 
@@ -270,17 +278,34 @@ class WindowStore:
         return counts
 
 
-def _slot_from_hash(fields: dict[bytes | str, bytes | str]) -> SlotDelta:
-    delta = SlotDelta()
+def _block_fields(slots: dict[int, SlotDelta]) -> dict[int, list[str | int]]:
+    """The HINCRBY fields of each 10-s block the seconds of `slots` fall in."""
+    blocks: dict[int, list[str | int]] = {}
+    for second, slot in slots.items():
+        offset = second % BLOCK_S
+        fields = blocks.setdefault(second - offset, [])
+        fields += [f"{offset}n", slot.requests]
+        if slot.errors:
+            fields += [f"{offset}e", slot.errors]
+        for bucket, count in slot.latency.counts.items():
+            fields += [f"{offset}b{bucket}", count]
+    return blocks
+
+
+def _add_block(by_slot: dict[int, SlotDelta], block: int, fields: dict[bytes | str, bytes | str]) -> None:
+    """Add a block's fields into the seconds of `by_slot` (those outside it are left out)."""
     for name, value in fields.items():
-        key, count = as_text(name), int(value)
-        if key == "n":
-            delta.requests = count
-        elif key == "e":
-            delta.errors = count
-        elif key.startswith("b"):
-            delta.latency.counts[int(key[1:])] = count
-    return delta
+        text = as_text(name)
+        slot = by_slot.get(block + int(text[0]))
+        if slot is None:
+            continue
+        measure, count = text[1:], int(value)
+        if measure == "n":
+            slot.requests += count
+        elif measure == "e":
+            slot.errors += count
+        else:
+            slot.latency.counts[int(measure[1:])] += count
 
 
 def merge_slots(slots: Sequence[SlotDelta]) -> SlotDelta:
