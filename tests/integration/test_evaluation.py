@@ -132,3 +132,26 @@ async def test_a_restarted_detector_judges_traffic_only_once_the_queued_spans_ca
     await restarted.evaluate(T + timedelta(seconds=35), tick_s=2)
     events = [AnomalyEvent.model_validate_json(m.body) for m in await drain(broker_url, ANOMALY_QUEUE.name)]
     assert [(e.event, e.anomaly.kind) for e in events] == [("detected", AnomalyKind.TRAFFIC_DROP)]
+
+
+async def test_two_replicas_split_the_services_and_a_stopped_one_hands_its_share_over(
+    pool: asyncpg.Pool, redis_client: Redis, redis_prefix: str, bus: RabbitBus
+) -> None:
+    windows = WindowStore(redis_client, prefix=redis_prefix)
+    spans = [
+        request_span(T - timedelta(seconds=5, milliseconds=10 * i), service=f"svc-{i}") for i in range(40)
+    ]
+    batch = batch_of(spans)
+    await windows.merge(batch.batch_id, aggregate(span_fields(batch.spans)))
+    first, second = (replica(pool, redis_client, redis_prefix, bus) for _ in range(2))
+    services = [f"svc-{i}" for i in range(40)]
+    # Both announce themselves, then judge the same tick.
+    await asyncio.gather(first.evaluate(T, tick_s=2), second.evaluate(T, tick_s=2))
+    tick = T + timedelta(seconds=2)
+    claimed = await asyncio.gather(*(r.claim(services, tick, 2) for r in (first, second)))
+    assert set(claimed[0]).isdisjoint(claimed[1])
+    assert sorted(claimed[0] + claimed[1]) == sorted(services)
+    assert all(12 <= len(share) <= 28 for share in claimed), [len(share) for share in claimed]
+
+    await second.replicas.stop()
+    assert sorted(await first.claim(services, tick + timedelta(seconds=2), 2)) == sorted(services)

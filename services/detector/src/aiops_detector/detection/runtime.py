@@ -90,10 +90,12 @@ class DetectionRuntime:
                 await self.service.evaluate(tick_s=interval_s)
 
         # Started in this order and stopped in reverse: the windows fill before the first
-        # evaluation reads them, and evaluation ends before the consumer stops feeding them.
+        # evaluation reads them, evaluation ends before the consumer stops feeding them, and the
+        # replica leaves the live set once it evaluates no more.
         self.components: list[Component] = [
             PeriodicJob("http peers", http_peers.refresh, interval_s=HTTP_PEERS_INTERVAL_S),
             consumer,
             PeriodicJob("rollup", rollup.run_once, interval_s=settings.rollup_interval_s),
+            self.service.replicas,
             PeriodicJob("evaluation", evaluate, interval_s=interval_s),
         ]

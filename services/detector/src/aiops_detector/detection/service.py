@@ -1,8 +1,9 @@
 """The evaluation: every few seconds, each active series' recent window against its baseline
 and its floors.
 
-Replicas share the work: each series is evaluated once per tick by whichever replica claims it
-first in Redis. A measure whose baseline has less healthy history than `min_history_s` is still
+Replicas share the work: each service falls to one of the live replicas (`replicas.py`), which
+evaluates its series once per tick (a claim in Redis makes sure no two replicas do, even while
+they join or leave). A measure whose baseline has less healthy history than `min_history_s` is still
 learning: only its floor judges it. An anomaly opens when a detector's score reaches
 `ALARM_SCORE`, starting at its first second out of line (`onset.py`), stays open while its
 surprise stays above `keep_open_surprise`, and clears once the series has looked normal for
@@ -46,6 +47,7 @@ from aiops_detector.detection.floors import FloorTable
 from aiops_detector.detection.metrics import DetectionMetrics
 from aiops_detector.detection.multivariate import IsolationForestDetector, ServiceModels
 from aiops_detector.detection.onset import onset
+from aiops_detector.detection.replicas import ReplicaSet
 from aiops_detector.detection.repository import DetectionRepository, OpenAnomaly
 from aiops_detector.detection.robust import ALARM_SCORE
 from aiops_detector.detection.window_store import (
@@ -150,7 +152,7 @@ class DetectionService:
         self._detectors = detectors or Detectors()
         # The per-service IsolationForest, when enabled.
         self._models = models
-        self._replica_id = uuid.uuid4().hex
+        self.replicas = ReplicaSet(redis, windows.key("replicas"))
         self._judges_traffic_from: datetime | None = None
 
     async def evaluate(self, now: datetime | None = None, *, tick_s: float = 1.0) -> None:
@@ -166,7 +168,7 @@ class DetectionService:
         for one in await self._windows.active_series(now_s - config.active_within_s):
             by_service.setdefault(one.service, []).append(one)
         self._metrics.series.set(sum(len(series) for series in by_service.values()))
-        services = await self._claim(list(by_service), now, tick_s)
+        services = await self.claim(list(by_service), now, tick_s)
         claimed = [one for service in services for one in by_service[service]]
         spans = WindowSpans(config.window_s, config.traffic_window_s, config.settle_s, MAX_SETTLE_S)
         windows = await self._windows.read_windows(claimed, now_s, spans)
@@ -313,10 +315,13 @@ class DetectionService:
             ],
         )
 
-    async def _claim(self, services: list[str], now: datetime, tick_s: float) -> list[str]:
-        """The services whose series this replica evaluates this tick: each service is claimed
-        by one replica only, so that its series and its service-wide model are judged together.
-        A replica whose runs drift into the same tick twice keeps what it claimed."""
+    async def claim(self, services: list[str], now: datetime, tick_s: float) -> list[str]:
+        """The services whose series this replica evaluates this tick: those that fall to it
+        among the live replicas, each claimed for the tick so that no other replica judges it too
+        (its series and its service-wide model are judged together). A replica whose runs drift
+        into the same tick twice keeps what it claimed."""
+        replicas = await self.replicas.live(now.timestamp(), stale_s=max(6.0, 3 * tick_s))
+        services = self.replicas.owned(services, replicas)
         if not services:
             return []
         tick = int(now.timestamp() // tick_s)
@@ -324,14 +329,14 @@ class DetectionService:
         async with self._redis.pipeline(transaction=False) as pipe:
             for service in services:
                 key = self._windows.key("claim", Series(service, SERVICE_WIDE).id, tick)
-                pipe.set(key, self._replica_id, nx=True, ex=expiry_s)
+                pipe.set(key, self.replicas.id, nx=True, ex=expiry_s)
                 pipe.get(key)
             replies = await pipe.execute()
         holders = replies[1::2]
         return [
             service
             for service, holder in zip(services, holders, strict=True)
-            if holder is not None and as_text(holder) == self._replica_id
+            if holder is not None and as_text(holder) == self.replicas.id
         ]
 
     async def publish_pending(self) -> int:
