@@ -156,15 +156,6 @@ def counted(deltas: Mapping[Series, SeriesDelta], http_peers: Collection[str]) -
 # -- on the bus ------------------------------------------------------------------------------
 
 
-class WireExemplar(BaseModel):
-    trace_id: str
-    span_id: str
-    start_s: float
-    duration_ms: float
-    is_error: bool
-    error_message: str | None
-
-
 class WireSlot(BaseModel):
     second: int
     requests: int = Field(ge=0)
@@ -179,7 +170,7 @@ class WireSeriesDelta(BaseModel):
     oldest_start_s: float
     slots: list[WireSlot] = Field(min_length=1)
     messages: dict[int, dict[str, int]] = Field(description="Minute -> error message -> count.")
-    exemplars: list[WireExemplar]
+    exemplars: list[Exemplar]
 
 
 class WindowBatch(BaseModel):
@@ -198,7 +189,7 @@ class WindowBatch(BaseModel):
                     slot.second: SlotDelta(slot.requests, slot.errors, LatencyHistogram(slot.latency))
                     for slot in wire.slots
                 },
-                exemplars=[Exemplar(**exemplar.model_dump()) for exemplar in wire.exemplars],
+                exemplars=wire.exemplars,
                 messages={minute: Counter(counts) for minute, counts in wire.messages.items()},
                 oldest_start_s=wire.oldest_start_s,
                 http_peer=wire.http_peer,
