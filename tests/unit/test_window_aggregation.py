@@ -2,9 +2,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+from prometheus_client import CollectorRegistry
+from redis.asyncio import Redis
+
+from aiops_core.bus import IncomingMessage, PoisonMessageError
+from aiops_core.bus.memory import InMemoryBus
 from aiops_core.models import Span, SpanKind
 from aiops_core.peers import NodeKind
 from aiops_core.windows import EXEMPLARS_PER_BATCH, Series, WindowBatch, aggregate, counted
+from aiops_detector.detection.metrics import DetectionMetrics
+from aiops_detector.detection.window_consumer import WindowConsumer
+from aiops_detector.detection.window_store import WindowStore
 from tests.support.spans import batch_message, batch_of, request_span, span_fields
 
 T0 = datetime(2026, 11, 2, 12, 0, 0, tzinfo=UTC)
@@ -70,3 +79,19 @@ def test_the_deltas_cross_the_bus_unchanged() -> None:
     batch = batch_of(spans)
     sent = aggregate(span_fields(spans))
     assert WindowBatch.model_validate_json(batch_message(batch)).deltas() == sent
+
+
+def test_a_batch_from_an_ingest_older_than_the_deltas_is_aggregated_by_the_detector() -> None:
+    consumer = WindowConsumer(
+        InMemoryBus(), WindowStore(Redis()), DetectionMetrics(CollectorRegistry()), prefetch=1
+    )
+    batch = batch_of(
+        [request_span(T0 + timedelta(milliseconds=250 * i), duration_ms=5 + i) for i in range(9)]
+    )
+    legacy = consumer.decode(
+        IncomingMessage(body=batch.model_dump_json().encode(), routing_key="spans.batch")
+    )
+    assert legacy.batch_id == batch.batch_id
+    assert legacy.deltas() == aggregate(span_fields(batch.spans))
+    with pytest.raises(PoisonMessageError, match="not a span batch with window deltas: batch_id"):
+        consumer.decode(IncomingMessage(body=b'{"batch_id": "x", "spans": []}', routing_key="spans.batch"))

@@ -1,20 +1,24 @@
 """The window consumer: merges each span batch from `telemetry.detect` into the shared windows.
 
 It reads the batch's window deltas, one per series and second, computed by ingest (the spans
-themselves are skipped), and merges them in one Redis call that also claims the batch id, so a
-redelivered batch adds nothing. The message is acknowledged after the merge; a batch that does
-not parse is dead-lettered with the reason, and anything else (Redis unreachable) is retried after
-a backoff.
+themselves are skipped; only a batch from an older ingest is aggregated here), and merges them in
+one Redis call that also claims the batch id, so a redelivered batch adds nothing. The message is
+acknowledged after the merge; a batch that does not parse is dead-lettered with the reason, and
+anything else (Redis unreachable) is retried after a backoff.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Collection
+from typing import cast
 
-from aiops_core.bus import Bus, IncomingMessage, QueueConsumer
+from pydantic import ValidationError
+
+from aiops_core.bus import Bus, IncomingMessage, PoisonMessageError, QueueConsumer
 from aiops_core.bus.topology import SPAN_DETECT_QUEUE
-from aiops_core.windows import WindowBatch, counted
+from aiops_core.models import SpanBatch, SpanFields
+from aiops_core.windows import WindowBatch, aggregate, counted, wire_deltas
 from aiops_detector.detection.metrics import DetectionMetrics
 from aiops_detector.detection.window_store import WindowStore
 
@@ -38,6 +42,23 @@ class WindowConsumer(QueueConsumer[WindowBatch]):
         self._windows = windows
         self._metrics = metrics
         self._http_peers = http_peers
+
+    def decode(self, message: IncomingMessage) -> WindowBatch:
+        try:
+            return super().decode(message)
+        except PoisonMessageError as poison:
+            # A batch from an ingest older than the window deltas, still queued or published
+            # while a rolling upgrade reaches ingest: its deltas are computed here instead.
+            try:
+                legacy = SpanBatch.model_validate_json(message.body)
+            except ValidationError:
+                raise poison from None  # the reason about the deltas, not about the older form
+            fields = [cast(SpanFields, span.model_dump(mode="json")) for span in legacy.spans]
+            return WindowBatch(
+                batch_id=legacy.batch_id,
+                created_at_unix_nano=legacy.created_at_unix_nano,
+                windows=wire_deltas(aggregate(fields)),
+            )
 
     async def process(self, batch: WindowBatch, message: IncomingMessage) -> None:
         deltas = counted(batch.deltas(), self._http_peers())
