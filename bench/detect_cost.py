@@ -110,19 +110,20 @@ async def evaluation_cost(redis: Redis, prefix: str, database_url: str, series: 
     async with pool.acquire() as conn:
         await migrate(conn)
     repository = DetectionRepository(pool)
+    windows = WindowStore(redis, prefix=prefix)
     baselines = BaselineCache(
-        redis, repository, recent=timedelta(hours=1), ttl_s=600, min_history_s=90, prefix=prefix
+        redis, repository, recent=timedelta(hours=1), ttl_s=600, min_history_s=90, keys=windows.keys
     )
     usual = Baseline(
         RobustStat(1, 0.1), 0.005, RobustStat(40, 5), RobustStat(60, 8), {m: 3600.0 for m in Measure}
     )
     async with redis.pipeline(transaction=False) as pipe:
         for one in series:
-            pipe.set(f"{prefix}baseline:{one.id}", json.dumps(usual.to_json()), ex=600)
+            pipe.set(baselines.key(one), json.dumps(usual.to_json()), ex=600)
         await pipe.execute()
     service = DetectionService(
         redis=redis,
-        windows=WindowStore(redis, prefix=prefix),
+        windows=windows,
         baselines=baselines,
         repository=repository,
         bus=InMemoryBus(),

@@ -9,8 +9,10 @@ skipped with the reason, except with CI=true, where it fails.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from typing import NoReturn
 from uuid import uuid4
 
@@ -20,8 +22,10 @@ import pytest
 from redis.asyncio import Redis
 
 from aiops_core.bus.topology import ALL_QUEUES, DEAD_LETTER_ONLY_QUEUES
+from aiops_core.cache import Cache, create_redis
 from aiops_core.store import migrate
 from tests.support.processes import AiopsProcess
+from tests.support.redis_cluster import running_cluster
 from tests.support.servers import rabbitmqctl, with_database
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -125,6 +129,41 @@ def processes(platform_env: dict[str, str]) -> Iterator[list[AiopsProcess]]:
     yield started
     for process in reversed(started):
         process.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A three-node Redis Cluster of this test run's own, started at its first use."""
+    if shutil.which("redis-server") is None or shutil.which("redis-cli") is None:
+        server_unavailable("Redis Cluster", "redis-server and redis-cli are not installed")
+    with running_cluster(tmp_path_factory.mktemp("redis-cluster")) as url:
+        yield url
+
+
+@dataclass(frozen=True)
+class WindowsRedis:
+    """Where a test keeps the detector's windows: a client and the shards to spread them over."""
+
+    client: Cache
+    shards: int
+
+
+@pytest.fixture(params=["redis", "redis-cluster"])
+async def windows_redis(request: pytest.FixtureRequest) -> AsyncIterator[WindowsRedis]:
+    """The single Redis (one shard), then the three-node cluster (sixteen shards)."""
+    if request.param == "redis":
+        single = Redis.from_url(REDIS_URL)
+        try:
+            await single.ping()
+        except OSError as exc:
+            server_unavailable("Redis", exc)
+        yield WindowsRedis(single, shards=1)
+        await single.aclose()
+        return
+    cluster = create_redis(request.getfixturevalue("redis_cluster_url"), cluster=True)
+    await cluster.ping()
+    yield WindowsRedis(cluster, shards=16)
+    await cluster.aclose()
 
 
 @pytest.fixture

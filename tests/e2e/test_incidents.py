@@ -1,10 +1,13 @@
-"""Incidents end to end, as separate processes on the real RabbitMQ, PostgreSQL and Redis: the
-demo shop under load, payment made to fail, and what the incidents API shows — one incident whose
-top root cause is payment (not the frontend that suffers with it), acknowledged with a write
-token, resolved by itself once the fault is reset."""
+"""Incidents end to end, as separate processes on the real RabbitMQ, PostgreSQL and a three-node
+Redis Cluster (every service's Redis use, on the harder of the two kinds): the demo shop under
+load, payment made to fail, and what the incidents API shows — one incident whose top root cause
+is payment (not the frontend that suffers with it), acknowledged with a write token, resolved by
+itself once the fault is reset."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 from typing import Any
 
 import httpx
@@ -24,13 +27,16 @@ WRITE, READ = "w-secret", "r-secret"
 
 
 async def test_a_payment_fault_opens_one_incident_on_payment_which_resolves_after_reset(
-    processes: list[AiopsProcess], platform_env: dict[str, str], database_url: str
+    processes: list[AiopsProcess], platform_env: dict[str, str], database_url: str, redis_cluster_url: str
 ) -> None:
     env = (
         platform_env
         | FAST_INCIDENTS
         | {
             "AIOPS_API_TOKENS": f"oncall:{WRITE}:write,viewer:{READ}:read",
+            "AIOPS_REDIS_URL": redis_cluster_url,
+            "AIOPS_REDIS_CLUSTER": "true",
+            "AIOPS_REDIS_SHARDS": "16",
         }
     )
     ingest, _ = await start_platform(processes, env)
@@ -44,7 +50,18 @@ async def test_a_payment_fault_opens_one_incident_on_payment_which_resolves_afte
         response.raise_for_status()
         return response.json()
 
+    notified: list[dict[str, Any]] = []
+
+    async def listen() -> None:
+        """The incident stream: notifications published on Redis, read back through the API."""
+        headers = {"Authorization": f"Bearer {READ}"}
+        async with api.stream("GET", "/incidents/stream", headers=headers, timeout=None) as response:
+            async for line in response.aiter_lines():
+                if line.startswith("data: "):
+                    notified.append(json.loads(line.removeprefix("data: ")))
+
     async with api:
+        listener = asyncio.create_task(listen())
         graph = await ready_for_a_payment_fault(database_url, incidents.url)
         assert {s["service"]: s["health"] for s in graph["services"]}["payment"] == "ok"
         before = {i["id"] for i in (await get("/incidents"))["items"]}
@@ -68,6 +85,13 @@ async def test_a_payment_fault_opens_one_incident_on_payment_which_resolves_afte
         assert detail["root_cause"]["kind"] == "error_ratio"
         assert detail["root_cause"]["evidence"]["trace_ids"], "the root cause carries exemplar traces"
         assert detail["timeline"][0]["type"] == "opened"
+        await eventually(
+            lambda: [
+                n for n in notified if (n["event"]["type"], n["incident"]["id"]) == ("opened", incident_id)
+            ],
+            timeout_s=10,
+            what="the opening notified on the incident stream",
+        )
 
         ack = f"/incidents/{incident_id}/ack"
         refused = await api.post(ack)
@@ -97,3 +121,4 @@ async def test_a_payment_fault_opens_one_incident_on_payment_which_resolves_afte
         opened = [i["id"] for i in everything["items"] if i["id"] not in before]
         assert opened == [incident_id], "the fault opened one incident"
         assert all(a["cleared_at"] is not None for a in resolved["anomalies"])
+        listener.cancel()

@@ -25,16 +25,17 @@ async def test_each_state_change_is_published_once(
     pool: asyncpg.Pool, redis_client: Redis, redis_prefix: str, bus: RabbitBus, broker_url: str
 ) -> None:
     repository = DetectionRepository(pool)
+    windows = WindowStore(redis_client, prefix=redis_prefix)
     service = DetectionService(
         redis=redis_client,
-        windows=WindowStore(redis_client, prefix=redis_prefix),
+        windows=windows,
         baselines=BaselineCache(
             redis_client,
             repository,
             recent=timedelta(hours=1),
             ttl_s=5,
             min_history_s=90,
-            prefix=redis_prefix,
+            keys=windows.keys,
         ),
         repository=repository,
         bus=bus,

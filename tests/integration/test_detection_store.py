@@ -1,5 +1,6 @@
-"""The detection state on the real Redis and PostgreSQL: windows merged exactly once per batch,
-per-minute rollups from stored spans, and at most one open anomaly per series and kind."""
+"""The detection state on the real Redis (single, and a three-node Redis Cluster) and PostgreSQL:
+windows merged exactly once per batch, per-minute rollups from stored spans, and at most one open
+anomaly per series and kind."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
-from redis.asyncio import Redis
 
 from aiops_core.models import Anomaly, AnomalyEvidence, AnomalyKind, Span, SpanKind
 from aiops_core.peers import NodeKind
@@ -16,6 +16,7 @@ from aiops_core.windows import Series, aggregate
 from aiops_detector.detection.repository import DetectionRepository
 from aiops_detector.detection.window_store import WindowSpans, WindowStore, merge_slots
 from aiops_detector.writer.repository import SpanRepository
+from tests.conftest import WindowsRedis
 from tests.support.spans import batch_of, request_span, span_fields, stored_batch
 
 PAYMENT = Series("payment", "POST /payment")
@@ -26,8 +27,8 @@ def second(at: datetime) -> int:
     return int(at.timestamp())
 
 
-async def test_a_batch_merged_twice_is_counted_once(redis_client: Redis, redis_prefix: str) -> None:
-    windows = WindowStore(redis_client, prefix=redis_prefix)
+async def test_a_batch_merged_twice_is_counted_once(windows_redis: WindowsRedis, redis_prefix: str) -> None:
+    windows = WindowStore(windows_redis.client, prefix=redis_prefix, shards=windows_redis.shards)
     now = datetime.now(UTC).replace(microsecond=0)
     spans = [request_span(now, duration_ms=40) for _ in range(8)]
     spans += [request_span(now + timedelta(seconds=1), error="card declined") for _ in range(2)]
@@ -55,8 +56,10 @@ async def test_a_batch_merged_twice_is_counted_once(redis_client: Redis, redis_p
     assert any(e.is_error for e in exemplars)
 
 
-async def test_concurrent_merges_of_different_batches_add_up(redis_client: Redis, redis_prefix: str) -> None:
-    windows = WindowStore(redis_client, prefix=redis_prefix)
+async def test_concurrent_merges_of_different_batches_add_up(
+    windows_redis: WindowsRedis, redis_prefix: str
+) -> None:
+    windows = WindowStore(windows_redis.client, prefix=redis_prefix, shards=windows_redis.shards)
     now = datetime.now(UTC).replace(microsecond=0)
     batches = [batch_of([request_span(now) for _ in range(5)]) for _ in range(20)]
     merged = await asyncio.gather(
@@ -65,6 +68,39 @@ async def test_concurrent_merges_of_different_batches_add_up(redis_client: Redis
     assert all(merged)
     slots = await windows.read_slots([PAYMENT], second(now), second(now))
     assert slots[PAYMENT][second(now)].requests == 100
+
+
+async def test_a_merge_cut_short_adds_only_the_rest_when_its_batch_comes_again(
+    windows_redis: WindowsRedis, redis_prefix: str
+) -> None:
+    # Sixteen shards put the two series apart (payment in 15, inventory in 11): each shard claims
+    # the batch for its own series, as a merge that reached one shard before a crash did.
+    windows = WindowStore(windows_redis.client, prefix=redis_prefix, shards=16)
+    now = datetime.now(UTC).replace(microsecond=0)
+    spans = [request_span(now) for _ in range(3)]
+    spans += [request_span(now, service="inventory", operation="GET /inventory/{sku}") for _ in range(2)]
+    batch = batch_of(spans)
+    deltas = aggregate(span_fields(batch.spans))
+
+    assert await windows.merge(batch.batch_id, {PAYMENT: deltas[PAYMENT]})
+    assert await windows.merge(batch.batch_id, deltas), "the inventory shard had not merged it"
+    assert not await windows.merge(batch.batch_id, deltas)
+
+    slots = await windows.read_slots([PAYMENT, INVENTORY], second(now), second(now))
+    assert (slots[PAYMENT][second(now)].requests, slots[INVENTORY][second(now)].requests) == (3, 2)
+
+
+async def test_scripts_redis_lost_are_loaded_again(windows_redis: WindowsRedis, redis_prefix: str) -> None:
+    windows = WindowStore(windows_redis.client, prefix=redis_prefix, shards=windows_redis.shards)
+    now = datetime.now(UTC).replace(microsecond=0)
+    first, second_batch = batch_of([request_span(now)]), batch_of([request_span(now)])
+    assert await windows.merge(first.batch_id, aggregate(span_fields(first.spans)))
+    await windows_redis.client.script_flush()  # as a restart or a failover to a new primary does
+
+    assert await windows.merge(second_batch.batch_id, aggregate(span_fields(second_batch.spans)))
+    await windows_redis.client.script_flush()
+    read = await windows.read_windows([PAYMENT], second(now), WindowSpans(5, 5, 0, 0))
+    assert read[PAYMENT].recent.requests == 2
 
 
 async def test_rollups_count_request_spans_per_minute_and_redo_the_minute_in_progress(
@@ -173,18 +209,22 @@ async def test_an_anomaly_clears_only_after_its_series_stayed_calm(pool: asyncpg
     assert await repository.open(anomaly()), "once cleared, the series can open a new one"
 
 
-async def test_series_silent_past_the_history_are_forgotten(redis_client: Redis, redis_prefix: str) -> None:
-    windows = WindowStore(redis_client, prefix=redis_prefix)
+async def test_series_silent_past_the_history_are_forgotten(
+    windows_redis: WindowsRedis, redis_prefix: str
+) -> None:
+    windows = WindowStore(windows_redis.client, prefix=redis_prefix, shards=windows_redis.shards)
     now = datetime.now(UTC).replace(microsecond=0)
     batch = batch_of([request_span(now)])
     await windows.merge(batch.batch_id, aggregate(span_fields(batch.spans)))
     assert await windows.active_series(second(now) + 1) == []
     assert await windows.active_series(second(now) - 60) == [], "forgotten, not just filtered"
-    assert await redis_client.hlen(windows.key("series")) == 0
+    assert await windows_redis.client.hlen(windows.keys.key("series")) == 0
 
 
-async def test_a_window_read_sums_its_seconds_in_redis(redis_client: Redis, redis_prefix: str) -> None:
-    windows = WindowStore(redis_client, prefix=redis_prefix)
+async def test_a_window_read_sums_its_seconds_in_redis(
+    windows_redis: WindowsRedis, redis_prefix: str
+) -> None:
+    windows = WindowStore(windows_redis.client, prefix=redis_prefix, shards=windows_redis.shards)
     now = datetime.now(UTC).replace(microsecond=0)
     spans = [
         request_span(now + timedelta(seconds=s), duration_ms=10.0 * (s + 1), error="boom" if s == 4 else None)
@@ -207,9 +247,9 @@ async def test_a_window_read_sums_its_seconds_in_redis(redis_client: Redis, redi
 
 
 async def test_the_traffic_window_waits_as_long_as_spans_have_been_arriving_late(
-    redis_client: Redis, redis_prefix: str
+    windows_redis: WindowsRedis, redis_prefix: str
 ) -> None:
-    windows = WindowStore(redis_client, prefix=redis_prefix)
+    windows = WindowStore(windows_redis.client, prefix=redis_prefix, shards=windows_redis.shards)
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=30)
     t = second(start)
     spans = [request_span(start + timedelta(seconds=s)) for s in range(20) for _ in range(10)]

@@ -1,7 +1,7 @@
-"""The evaluation on the real Redis, PostgreSQL and RabbitMQ: two replicas judging the same tick
-open one anomaly, re-evaluating opens nothing more, and after a restart (a new instance, with
-only Redis and the store to go by) the anomaly clears once its series has looked normal long
-enough."""
+"""The evaluation on the real Redis (single, and a three-node Redis Cluster), PostgreSQL and
+RabbitMQ: two replicas judging the same tick open one anomaly, re-evaluating opens nothing more,
+and after a restart (a new instance, with only Redis and the store to go by) the anomaly clears
+once its series has looked normal long enough."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 from prometheus_client import CollectorRegistry
-from redis.asyncio import Redis
 
 from aiops_core.bus import RabbitBus
 from aiops_core.bus.topology import ANOMALY_QUEUE
@@ -22,25 +21,31 @@ from aiops_detector.detection.metrics import DetectionMetrics
 from aiops_detector.detection.repository import DetectionRepository
 from aiops_detector.detection.service import DetectionConfig, DetectionService
 from aiops_detector.detection.window_store import WindowStore
+from tests.conftest import WindowsRedis
 from tests.support.bus import drain
 from tests.support.spans import batch_of, request_span, span_fields
 
 T = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=5)
 
 
-def replica(pool: asyncpg.Pool, redis: Redis, prefix: str, bus: RabbitBus) -> DetectionService:
+def replica(pool: asyncpg.Pool, redis: WindowsRedis, prefix: str, bus: RabbitBus) -> DetectionService:
     repository = DetectionRepository(pool)
+    windows = store(redis, prefix)
     return DetectionService(
-        redis=redis,
-        windows=WindowStore(redis, prefix=prefix),
+        redis=redis.client,
+        windows=windows,
         baselines=BaselineCache(
-            redis, repository, recent=timedelta(hours=1), ttl_s=60, min_history_s=90, prefix=prefix
+            redis.client, repository, recent=timedelta(hours=1), ttl_s=60, min_history_s=90, keys=windows.keys
         ),
         repository=repository,
         bus=bus,
         metrics=DetectionMetrics(CollectorRegistry()),
         config=DetectionConfig(clear_after=timedelta(seconds=10)),
     )
+
+
+def store(redis: WindowsRedis, prefix: str) -> WindowStore:
+    return WindowStore(redis.client, prefix=prefix, shards=redis.shards)
 
 
 async def an_hour_of_normal_history(pool: asyncpg.Pool) -> None:
@@ -73,11 +78,11 @@ async def traffic(
 
 
 async def test_replicas_open_one_anomaly_which_clears_once_calm(
-    pool: asyncpg.Pool, redis_client: Redis, redis_prefix: str, bus: RabbitBus, broker_url: str
+    pool: asyncpg.Pool, windows_redis: WindowsRedis, redis_prefix: str, bus: RabbitBus, broker_url: str
 ) -> None:
     await an_hour_of_normal_history(pool)
-    first, second = (replica(pool, redis_client, redis_prefix, bus) for _ in range(2))
-    windows = WindowStore(redis_client, prefix=redis_prefix)
+    first, second = (replica(pool, windows_redis, redis_prefix, bus) for _ in range(2))
+    windows = store(windows_redis, redis_prefix)
     await traffic(windows, T - timedelta(seconds=20), 20, error_every=2)  # half the requests fail
 
     await asyncio.gather(first.evaluate(T, tick_s=2), second.evaluate(T, tick_s=2))
@@ -93,7 +98,7 @@ async def test_replicas_open_one_anomaly_which_clears_once_calm(
     assert anomaly.evidence.trace_ids
 
     await traffic(windows, T, 40)  # healthy again
-    restarted = replica(pool, redis_client, redis_prefix, bus)  # no state but Redis and the store
+    restarted = replica(pool, windows_redis, redis_prefix, bus)  # no state but Redis and the store
     await restarted.evaluate(T + timedelta(seconds=15), tick_s=2)
     assert await drain(broker_url, ANOMALY_QUEUE.name) == [], "calm for 0 s: still open"
     await restarted.evaluate(T + timedelta(seconds=26), tick_s=2)
@@ -102,11 +107,11 @@ async def test_replicas_open_one_anomaly_which_clears_once_calm(
 
 
 async def test_a_replica_whose_runs_fall_in_one_tick_still_evaluates_the_second(
-    pool: asyncpg.Pool, redis_client: Redis, redis_prefix: str, bus: RabbitBus, broker_url: str
+    pool: asyncpg.Pool, windows_redis: WindowsRedis, redis_prefix: str, bus: RabbitBus, broker_url: str
 ) -> None:
     await an_hour_of_normal_history(pool)
-    detector = replica(pool, redis_client, redis_prefix, bus)
-    windows = WindowStore(redis_client, prefix=redis_prefix)
+    detector = replica(pool, windows_redis, redis_prefix, bus)
+    windows = store(windows_redis, redis_prefix)
     now = T.replace(second=0)  # a whole minute: the start of a 2-s tick
     await traffic(windows, now - timedelta(seconds=20), 20)
     await detector.evaluate(now, tick_s=2)
@@ -117,13 +122,13 @@ async def test_a_replica_whose_runs_fall_in_one_tick_still_evaluates_the_second(
 
 
 async def test_a_restarted_detector_judges_traffic_only_once_the_queued_spans_can_be_in(
-    pool: asyncpg.Pool, redis_client: Redis, redis_prefix: str, bus: RabbitBus, broker_url: str
+    pool: asyncpg.Pool, windows_redis: WindowsRedis, redis_prefix: str, bus: RabbitBus, broker_url: str
 ) -> None:
     # The spans of the last seconds are still queued: the windows hold a tenth of the usual rate.
     await an_hour_of_normal_history(pool)
-    windows = WindowStore(redis_client, prefix=redis_prefix)
+    windows = store(windows_redis, redis_prefix)
     await traffic(windows, T - timedelta(seconds=60), 60, per_s=1)
-    restarted = replica(pool, redis_client, redis_prefix, bus)
+    restarted = replica(pool, windows_redis, redis_prefix, bus)
     for seconds in (0, 10, 20):
         await restarted.evaluate(T + timedelta(seconds=seconds), tick_s=2)
     assert await drain(broker_url, ANOMALY_QUEUE.name) == [], "no drop while the backlog is merged"
@@ -135,15 +140,15 @@ async def test_a_restarted_detector_judges_traffic_only_once_the_queued_spans_ca
 
 
 async def test_two_replicas_split_the_services_and_a_stopped_one_hands_its_share_over(
-    pool: asyncpg.Pool, redis_client: Redis, redis_prefix: str, bus: RabbitBus
+    pool: asyncpg.Pool, windows_redis: WindowsRedis, redis_prefix: str, bus: RabbitBus
 ) -> None:
-    windows = WindowStore(redis_client, prefix=redis_prefix)
+    windows = store(windows_redis, redis_prefix)
     spans = [
         request_span(T - timedelta(seconds=5, milliseconds=10 * i), service=f"svc-{i}") for i in range(40)
     ]
     batch = batch_of(spans)
     await windows.merge(batch.batch_id, aggregate(span_fields(batch.spans)))
-    first, second = (replica(pool, redis_client, redis_prefix, bus) for _ in range(2))
+    first, second = (replica(pool, windows_redis, redis_prefix, bus) for _ in range(2))
     services = [f"svc-{i}" for i in range(40)]
     # Both announce themselves, then judge the same tick.
     await asyncio.gather(first.evaluate(T, tick_s=2), second.evaluate(T, tick_s=2))

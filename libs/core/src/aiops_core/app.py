@@ -17,10 +17,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, FastAPI, Request
 from prometheus_client import CollectorRegistry
 from prometheus_fastapi_instrumentator import Instrumentator
-from redis.asyncio import Redis
 
 from aiops_core.api_docs import install_api_docs
 from aiops_core.bus import Bus
+from aiops_core.cache import Cache
 from aiops_core.components import Component
 from aiops_core.errors import install_error_handlers
 from aiops_core.observability.health import HealthChecks, health_router
@@ -45,7 +45,7 @@ class Shared:
     clients from settings. `service_urls` says where every service of the process listens."""
 
     bus: Bus | None = None
-    redis: Redis | None = None
+    redis: Cache | None = None
     service_urls: Mapping[str, str] = field(default_factory=dict)
 
 

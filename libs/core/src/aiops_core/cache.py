@@ -1,11 +1,22 @@
-"""The cache: Redis through redis.asyncio (hiredis parser); fakeredis only in the all-in-one mode."""
+"""The cache: Redis, or Redis Cluster, through redis.asyncio (hiredis parser); fakeredis only in
+the all-in-one mode."""
 
 from __future__ import annotations
 
-from redis.asyncio import Redis
+from typing import TypeAlias
+
+from redis.asyncio import Redis, RedisCluster
+
+# The client of either: what the platform does with Redis works on both (a script declares every
+# key it touches, and the keys one script touches share a hash tag).
+Cache: TypeAlias = Redis | RedisCluster
 
 
-def create_redis(url: str) -> Redis:
+def create_redis(url: str, *, cluster: bool = False) -> Cache:
+    """A client of the Redis at `url`; with `cluster`, of the Redis Cluster that node belongs to
+    (the client learns the other nodes from it)."""
+    if cluster:
+        return RedisCluster.from_url(url, socket_timeout=5, socket_connect_timeout=5)
     return Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5, health_check_interval=30)
 
 
@@ -16,7 +27,7 @@ def create_embedded_redis() -> Redis:
     return FakeAsyncRedis()
 
 
-async def ping(redis: Redis) -> None:
+async def ping(redis: Cache) -> None:
     await redis.ping()
 
 

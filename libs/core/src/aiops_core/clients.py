@@ -7,10 +7,9 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import asyncpg
-from redis.asyncio import Redis
 
 from aiops_core.bus import Bus, RabbitBus
-from aiops_core.cache import create_redis
+from aiops_core.cache import Cache, create_redis
 from aiops_core.cache import ping as ping_redis
 from aiops_core.observability.health import HealthChecks
 from aiops_core.settings import CoreSettings
@@ -49,7 +48,7 @@ async def create_store(settings: CoreSettings, *, application_name: str) -> asyn
 class Clients:
     pool: asyncpg.Pool
     bus: Bus
-    redis: Redis
+    redis: Cache
 
     def add_health_checks(self, health: HealthChecks) -> None:
         health.add("broker", self.bus.ping)
@@ -59,13 +58,13 @@ class Clients:
 
 @asynccontextmanager
 async def store_bus_and_cache(
-    settings: CoreSettings, *, name: str, bus: Bus | None = None, redis: Redis | None = None
+    settings: CoreSettings, *, name: str, bus: Bus | None = None, redis: Cache | None = None
 ) -> AsyncIterator[Clients]:
     """The pool (migrated), the bus (started) and Redis of a service, closed on the way out.
     A bus or Redis given (the all-in-one mode shares them) is used and left open."""
     pool = await create_store(settings, application_name=name)
     active_bus = bus or create_bus(settings, connection_name=name)
-    cache = redis or create_redis(settings.redis_url)
+    cache = redis or create_redis(settings.redis_url, cluster=settings.redis_cluster)
     try:
         if bus is None:
             await active_bus.start()

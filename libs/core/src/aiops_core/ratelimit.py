@@ -43,12 +43,12 @@ from dataclasses import dataclass
 from hashlib import blake2b
 
 from fastapi import FastAPI
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from aiops_core.api_docs import ASSETS_PATH as DOCS_ASSETS_PATH
+from aiops_core.cache import Cache
 from aiops_core.errors import RateLimitedError, error_response
 
 log = logging.getLogger(__name__)
@@ -117,7 +117,7 @@ class RateLimiter:
 
     def __init__(
         self,
-        redis: Redis,
+        redis: Cache,
         *,
         prefix: str,
         scope: str,

@@ -64,11 +64,19 @@ class CoreSettings(BaseSettings):
         description="Redis connection URL: redis://host:port/db.",
         json_schema_extra=SECRET,
     )
+    redis_cluster: bool = Field(
+        default=False,
+        description="The Redis URL names one node of a Redis Cluster: the platform learns the others "
+        "from it and spreads its keys over the cluster (see AIOPS_REDIS_SHARDS).",
+    )
     redis_key_prefix: str = Field(
         default="aiops:",
         min_length=1,
         max_length=64,
-        description="Prefix of every Redis key the platform writes, so that several can share one Redis.",
+        # No braces: the platform puts hash tags of its own after the prefix (Redis Cluster).
+        pattern=r"^[^{}]+$",
+        description="Prefix of every Redis key the platform writes, so that several can share one Redis "
+        "(no braces).",
     )
     queue_type: QueueType = Field(
         default=QueueType.QUORUM,

@@ -9,11 +9,11 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from fastapi import FastAPI
-from redis.asyncio import Redis
 
 from aiops_core.app import ServiceSpec, create_service_app
 from aiops_core.bus import Bus
 from aiops_core.bus.topology import SPAN_DETECT_QUEUE, SPAN_STORE_QUEUE
+from aiops_core.cache import Cache
 from aiops_core.clients import store_bus_and_cache
 from aiops_core.components import Component, running
 from aiops_core.observability.health import HealthChecks
@@ -39,7 +39,7 @@ anomalies to the `anomalies` exchange. This port serves only health, metrics and
 
 
 def create_app(
-    settings: DetectorSettings | None = None, bus: Bus | None = None, redis: Redis | None = None
+    settings: DetectorSettings | None = None, bus: Bus | None = None, redis: Cache | None = None
 ) -> FastAPI:
     settings = settings or DetectorSettings()
     registry = create_registry()

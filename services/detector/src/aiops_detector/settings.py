@@ -35,6 +35,14 @@ class DetectorSettings(CoreSettings):
         description="Also judge each service as a whole with an IsolationForest on rate, error ratio, "
         "p50 and p95 (off: it did not improve the live benchmark).",
     )
+    redis_shards: int = Field(
+        default=1,
+        ge=1,
+        le=1024,
+        description="How many hash tags the per-series windows are spread over. 1 suits a single Redis "
+        "(a batch is one script call); on Redis Cluster use a few per primary, e.g. 16 for three. "
+        "Changing it starts the windows afresh (about two minutes of history).",
+    )
     evaluate_interval_s: float = Field(
         default=2.0, gt=0, le=5, description="Seconds between evaluations of every active series."
     )

@@ -9,11 +9,11 @@ from datetime import timedelta
 
 import httpx
 from fastapi import FastAPI
-from redis.asyncio import Redis
 
 from aiops_core.app import ServiceSpec, create_service_app
 from aiops_core.bus import Bus
 from aiops_core.bus.topology import ANOMALY_QUEUE, WEBHOOK_DEAD_LETTERS
+from aiops_core.cache import Cache
 from aiops_core.clients import store_bus_and_cache
 from aiops_core.components import Component, running
 from aiops_core.observability.health import HealthChecks
@@ -69,7 +69,7 @@ MONITORED_QUEUES = [
 def create_app(
     settings: IncidentSettings | None = None,
     bus: Bus | None = None,
-    redis: Redis | None = None,
+    redis: Cache | None = None,
     service_urls: Mapping[str, str] | None = None,
 ) -> FastAPI:
     """`service_urls`: where the services running in the same process listen (`aiops up`); the

@@ -9,17 +9,16 @@ from __future__ import annotations
 import logging
 from typing import cast
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from aiops_core.cache import as_text
+from aiops_core.cache import Cache, as_text
 from aiops_core.models import Anomaly
 
 log = logging.getLogger(__name__)
 
 
 class LiveStats:
-    def __init__(self, redis: Redis, *, prefix: str) -> None:
+    def __init__(self, redis: Cache, *, prefix: str) -> None:
         self.redis = redis
         self.counters_key = f"{prefix}incidents:counters"
         self.leaderboard_key = f"{prefix}incidents:failing_operations"

@@ -6,11 +6,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from redis.asyncio import Redis
 
 from aiops_core.app import ServiceSpec, create_service_app
 from aiops_core.bus import Bus
-from aiops_core.cache import create_redis
+from aiops_core.cache import Cache, create_redis
 from aiops_core.clients import create_bus
 from aiops_core.observability.health import HealthChecks
 from aiops_core.observability.metrics import create_registry
@@ -33,7 +32,7 @@ publishes them to the bus in batches. A 2xx means the broker has the spans; a 50
 
 
 def create_app(
-    settings: IngestSettings | None = None, bus: Bus | None = None, redis: Redis | None = None
+    settings: IngestSettings | None = None, bus: Bus | None = None, redis: Cache | None = None
 ) -> FastAPI:
     """Build the app. `bus` and `redis` are for the all-in-one mode, where services share an
     in-process bus and cache."""
@@ -47,7 +46,7 @@ def create_app(
         owned_bus, owned_redis = bus is None, redis is None
         active_bus = bus or create_bus(settings, connection_name="aiops-ingest")
         # Only the rate limiter uses Redis, and it fails open: readiness does not depend on it.
-        cache = redis or create_redis(settings.redis_url)
+        cache = redis or create_redis(settings.redis_url, cluster=settings.redis_cluster)
         if owned_bus:
             await active_bus.start()
         health.add("broker", active_bus.ping)

@@ -9,15 +9,15 @@ learning needs (see `Baseline.keeping`)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
-from redis.asyncio import Redis
-
+from aiops_core.cache import Cache
 from aiops_core.healthy_time import Measure
 from aiops_core.windows import Series
 from aiops_detector.detection.baselines import Baseline, HistoryPlan
 from aiops_detector.detection.repository import DetectionRepository, SeriesLearning
+from aiops_detector.detection.series_keys import SeriesKeys
 
 # A baseline still learning is learned again this often, so that it starts judging soon after
 # it has enough history rather than a whole cache period later.
@@ -28,57 +28,72 @@ KEPT_TTL_S = 24 * 3600
 class BaselineCache:
     def __init__(
         self,
-        redis: Redis,
+        redis: Cache,
         repository: DetectionRepository,
         *,
         recent: timedelta,
         ttl_s: int,
         min_history_s: float,
-        prefix: str = "aiops:",
+        keys: SeriesKeys,
     ) -> None:
         self._redis = redis
         self._repository = repository
         self._recent = recent
         self._ttl_s = ttl_s
         self._min_history_s = min_history_s
-        self._prefix = prefix
+        self._keys = keys
 
     def key(self, series: Series) -> str:
-        return f"{self._prefix}baseline:{series.id}"
+        return self._keys.of(series.id, "baseline")
 
     def kept_key(self, series: Series) -> str:
-        return f"{self._prefix}baseline-kept:{series.id}"
+        return self._keys.of(series.id, "baseline-kept")
 
     async def get_many(self, series: Sequence[Series], now: datetime) -> dict[Series, Baseline]:
         """Each series' baseline: one round trip for the cached ones, then the store for the
         others."""
         if not series:
             return {}
-        keys = [self.key(one) for one in series]
         baselines: dict[Series, Baseline] = {}
-        missing: list[tuple[Series, str]] = []
-        for one, key, cached in zip(series, keys, await self._redis.mget(keys), strict=True):
+        missing: list[Series] = []
+        for one, cached in zip(series, await self._get_many(series, self.key), strict=True):
             if cached is None:
-                missing.append((one, key))
+                missing.append(one)
             else:
                 baselines[one] = Baseline.from_json(json.loads(cached))
         if missing:
-            kept = await self._redis.mget([self.kept_key(one) for one, _ in missing])
+            kept = await self._get_many(missing, self.kept_key)
             learning = []
             async with self._redis.pipeline(transaction=False) as pipe:
-                for (one, key), earlier in zip(missing, kept, strict=True):
+                for one, earlier in zip(missing, kept, strict=True):
                     fresh = await self.learn(one, now)
                     earlier_baseline = Baseline.from_json(json.loads(earlier)) if earlier else None
                     baseline = baselines[one] = fresh.keeping(earlier_baseline, self._min_history_s)
                     learned = all(baseline.learned(m, self._min_history_s) for m in Measure)
                     ttl_s = self._ttl_s if learned else min(self._ttl_s, LEARNING_TTL_S)
                     value = json.dumps(baseline.to_json())
-                    pipe.set(key, value, ex=ttl_s)
+                    pipe.set(self.key(one), value, ex=ttl_s)
                     pipe.set(self.kept_key(one), value, ex=KEPT_TTL_S)
                     learning.append(SeriesLearning(one, now, dict(baseline.history_s), self._min_history_s))
                 await pipe.execute()
             await self._repository.record_learning(learning)
         return baselines
+
+    async def _get_many(self, series: Sequence[Series], key: Callable[[Series], str]) -> list[bytes | None]:
+        """The value at `key` of each series, in order: an MGET per shard (Redis Cluster takes
+        none across them), all in one round trip."""
+        shards = self._keys.by_shard(series)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for members in shards.values():
+                # The command itself: redis-py's cluster pipeline blocks its `mget` method.
+                pipe.execute_command("MGET", *(key(one) for one in members))
+            replies = await pipe.execute()
+        values = {
+            one: value
+            for members, reply in zip(shards.values(), replies, strict=True)
+            for one, value in zip(members, reply, strict=True)
+        }
+        return [values[one] for one in series]
 
     async def forget(self, series: Series) -> None:
         await self._redis.delete(self.key(series))

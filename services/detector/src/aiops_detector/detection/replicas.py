@@ -16,15 +16,13 @@ import hashlib
 import uuid
 from collections.abc import Iterable
 
-from redis.asyncio import Redis
-
-from aiops_core.cache import as_text
+from aiops_core.cache import Cache, as_text
 
 
 class ReplicaSet:
     """This replica's view of the live replicas; a component whose stop leaves the set."""
 
-    def __init__(self, redis: Redis, key: str) -> None:
+    def __init__(self, redis: Cache, key: str) -> None:
         self.id = uuid.uuid4().hex
         self._redis = redis
         self._key = key

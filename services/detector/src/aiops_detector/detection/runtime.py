@@ -7,9 +7,9 @@ from datetime import timedelta
 
 import asyncpg
 from prometheus_client import CollectorRegistry
-from redis.asyncio import Redis
 
 from aiops_core.bus import Bus
+from aiops_core.cache import Cache
 from aiops_core.components import Component
 from aiops_core.periodic import PeriodicJob
 from aiops_detector.detection.baseline_cache import BaselineCache
@@ -29,7 +29,7 @@ class DetectionRuntime:
         self,
         settings: DetectorSettings,
         pool: asyncpg.Pool,
-        redis: Redis,
+        redis: Cache,
         bus: Bus,
         registry: CollectorRegistry,
     ) -> None:
@@ -46,7 +46,9 @@ class DetectionRuntime:
         times = (
             StoreTimes(history_s=config.active_within_s) if settings.multivariate_enabled else StoreTimes()
         )
-        windows = WindowStore(redis, prefix=settings.redis_key_prefix, times=times)
+        windows = WindowStore(
+            redis, prefix=settings.redis_key_prefix, times=times, shards=settings.redis_shards
+        )
         repository = DetectionRepository(pool)
         self.service = DetectionService(
             redis=redis,
@@ -57,7 +59,7 @@ class DetectionRuntime:
                 recent=history,
                 ttl_s=settings.baseline_cache_s,
                 min_history_s=settings.min_history_s,
-                prefix=settings.redis_key_prefix,
+                keys=windows.keys,
             ),
             repository=repository,
             bus=bus,

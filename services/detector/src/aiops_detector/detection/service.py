@@ -21,15 +21,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from redis.asyncio import Redis
-
 from aiops_core.bus import Bus
 from aiops_core.bus.topology import (
     ANOMALIES_EXCHANGE,
     ANOMALY_CLEARED_ROUTING_KEY,
     ANOMALY_DETECTED_ROUTING_KEY,
 )
-from aiops_core.cache import as_text
+from aiops_core.cache import Cache, as_text
 from aiops_core.healthy_time import MEASURE_OF, Measure
 from aiops_core.models import Anomaly, AnomalyEvent, AnomalyEvidence, AnomalyKind, ErrorMessageCount
 from aiops_core.windows import Exemplar, Series
@@ -132,7 +130,7 @@ class DetectionService:
     def __init__(
         self,
         *,
-        redis: Redis,
+        redis: Cache,
         windows: WindowStore,
         baselines: BaselineCache,
         repository: DetectionRepository,
@@ -152,7 +150,7 @@ class DetectionService:
         self._detectors = detectors or Detectors()
         # The per-service IsolationForest, when enabled.
         self._models = models
-        self.replicas = ReplicaSet(redis, windows.key("replicas"))
+        self.replicas = ReplicaSet(redis, windows.keys.key("replicas"))
         self._judges_traffic_from: datetime | None = None
 
     async def evaluate(self, now: datetime | None = None, *, tick_s: float = 1.0) -> None:
@@ -328,7 +326,7 @@ class DetectionService:
         expiry_s = max(2, math.ceil(tick_s * 2))
         async with self._redis.pipeline(transaction=False) as pipe:
             for service in services:
-                key = self._windows.key("claim", Series(service, SERVICE_WIDE).id, tick)
+                key = self._windows.keys.key("claim", Series(service, SERVICE_WIDE).id, tick)
                 pipe.set(key, self.replicas.id, nx=True, ex=expiry_s)
                 pipe.get(key)
             replies = await pipe.execute()

@@ -10,120 +10,127 @@ memory low (a key costs more than its fields) and reads short (one HGETALL cover
 Blocks expire after the history the evaluation needs, so memory stays bounded by series x
 seconds kept.
 
+The keys of a series carry the hash tag of its shard (`{w<n>}`, n = series id mod shards), and
+the scripts touch only keys they are given, all of one shard: that is what Redis Cluster asks. A
+batch is merged by one script call per shard it touches, each claiming the batch for its shard.
+
 Key layout, under a prefix (default `aiops:`):
-  batch:<batch id>          marker, set once per batch
-  series                    hash  series id -> {"service", "operation"}
-  series:seen               zset  series id -> last second with a request
-  w10:<series id>:<block>   hash  <offset>n, <offset>e, <offset>b<index>; block = first second
-  ex:<series id>            list  recent exemplars (JSON), newest first
-  msg:<series id>:<minute>  hash  error message -> count
-  late:<series id>          hash  minute -> how late the latest batches came, at most (seconds)
+  series                          hash  series id -> {"service", "operation"}
+  series:seen                     zset  series id -> last second with a request
+  {w<n>}:batch:<batch id>         marker, set once per batch and shard
+  {w<n>}:w10:<series id>:<block>  hash  <offset>n, <offset>e, <offset>b<index>; block = 1st second
+  {w<n>}:ex:<series id>           list  recent exemplars (JSON), newest first
+  {w<n>}:msg:<series id>:<minute> hash  error message -> count
+  {w<n>}:late:<series id>         hash  minute -> how late the latest batches came, at most (s)
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, TypeAlias
 from uuid import UUID
 
-from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline as RedisPipeline
+from redis.asyncio.cluster import ClusterPipeline
+from redis.exceptions import NoScriptError
+from redis.typing import EncodableT, FieldT
 
-from aiops_core.cache import as_text
+from aiops_core.cache import Cache, as_text
 from aiops_core.sketch import LatencyHistogram
 from aiops_core.windows import Exemplar, Series, SeriesDelta, SlotDelta
+from aiops_detector.detection.series_keys import SeriesKeys
+
+Pipeline: TypeAlias = RedisPipeline | ClusterPipeline
 
 EXEMPLARS_KEPT = 50
 # Seconds a window key holds: ten, so that a second's offset in its block is one digit.
 BLOCK_S = 10
 
-# ARGV: batch key, batch ttl, data ttl, then operations, each "op key count args...":
-#   H key n f1 v1 ... fn vn   HINCRBY each field, then EXPIRE
-#   S key 1 field value       HSET (the series registry, no expiry)
-#   Z key 1 member score      ZADD, keeping the larger score
-#   L key n item1 ... itemn   LPUSH, LTRIM to EXEMPLARS_KEPT, EXPIRE
-#   X key 1 field value       HSET keeping the larger value, then EXPIRE
+# KEYS[1]: the shard's marker of the batch; then one key per operation, in order.
+# ARGV: batch ttl, data ttl, then operations, each "op count args...":
+#   H n f1 v1 ... fn vn   HINCRBY each field, then EXPIRE
+#   L n item1 ... itemn   LPUSH, LTRIM to EXEMPLARS_KEPT, EXPIRE
+#   X 1 field value       HSET keeping the larger value, then EXPIRE
 _MERGE_SCRIPT = f"""
-if not redis.call('SET', ARGV[1], '1', 'NX', 'EX', tonumber(ARGV[2])) then
+if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', tonumber(ARGV[1])) then
   return 0
 end
-local ttl = tonumber(ARGV[3])
-local i = 4
+local ttl = tonumber(ARGV[2])
+local i, k = 3, 2
 while i <= #ARGV do
-  local op, key, n = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
-  local args = i + 3
+  local op, n, key = ARGV[i], tonumber(ARGV[i + 1]), KEYS[k]
+  local args = i + 2
+  k = k + 1
   if op == 'H' then
     for j = 0, n - 1 do
       redis.call('HINCRBY', key, ARGV[args + 2 * j], tonumber(ARGV[args + 2 * j + 1]))
     end
-    redis.call('EXPIRE', key, ttl)
     i = args + 2 * n
-  elseif op == 'S' then
-    redis.call('HSET', key, ARGV[args], ARGV[args + 1])
-    i = args + 2
-  elseif op == 'Z' then
-    local current = redis.call('ZSCORE', key, ARGV[args])
-    if (not current) or tonumber(current) < tonumber(ARGV[args + 1]) then
-      redis.call('ZADD', key, tonumber(ARGV[args + 1]), ARGV[args])
-    end
-    i = args + 2
   elseif op == 'X' then
     local current = redis.call('HGET', key, ARGV[args])
     if (not current) or tonumber(current) < tonumber(ARGV[args + 1]) then
       redis.call('HSET', key, ARGV[args], ARGV[args + 1])
     end
-    redis.call('EXPIRE', key, ttl)
     i = args + 2
   elseif op == 'L' then
     for j = 0, n - 1 do
       redis.call('LPUSH', key, ARGV[args + j])
     end
     redis.call('LTRIM', key, 0, {EXEMPLARS_KEPT - 1})
-    redis.call('EXPIRE', key, ttl)
     i = args + n
   else
     return redis.error_reply('unknown operation ' .. op)
   end
+  redis.call('EXPIRE', key, ttl)
 end
 return 1
 """
 
 
-# ARGV: key prefix, now (second), recent window (s), traffic window (s), least and most settle (s),
-# then series ids. The traffic window of a series ends `settle` seconds before now, where settle
-# is how late its batches came in the last two minutes (within the bounds): spans still on their
-# way must not look like a drop. Per series: {requests, errors, traffic requests, settle, bucket
-# field, count, ...} summed in Redis, so an evaluation costs one round trip and a small reply.
+# KEYS: per series, its `late` hash, then its blocks from the first one (ARGV[6]) on, ARGV[7] of
+# them: every block the windows can reach whatever the settle.
+# ARGV: now (second), recent window (s), traffic window (s), least and most settle (s), first
+# block, blocks per series. The traffic window of a series ends `settle` seconds before now, where
+# settle is how late its batches came in the last two minutes (within the bounds): spans still on
+# their way must not look like a drop. Per series: {requests, errors, traffic requests, settle,
+# bucket field, count, ...} summed in Redis, so an evaluation costs one round trip and a small
+# reply.
 _READ_SCRIPT = (
     f"local BLOCK_S = {BLOCK_S}\n"
     + """
-local prefix, now = ARGV[1], tonumber(ARGV[2])
-local window, traffic_window = tonumber(ARGV[3]), tonumber(ARGV[4])
-local least, most = tonumber(ARGV[5]), tonumber(ARGV[6])
+local now = tonumber(ARGV[1])
+local window, traffic_window = tonumber(ARGV[2]), tonumber(ARGV[3])
+local least, most = tonumber(ARGV[4]), tonumber(ARGV[5])
+local first_block, blocks = tonumber(ARGV[6]), tonumber(ARGV[7])
 local minute = now - now % 60
 local out = {}
-for i = 7, #ARGV do
-  local sid = ARGV[i]
-  local late = redis.call('HMGET', prefix .. 'late:' .. sid, minute, minute - 60)
+for base = 0, #KEYS - 1, blocks + 1 do
+  local late = redis.call('HMGET', KEYS[base + 1], minute, minute - 60)
   local settle = math.max(least, math.ceil(math.max(tonumber(late[1] or 0), tonumber(late[2] or 0))))
   settle = math.min(most, settle)
   local r_from, r_to = now - window + 1, now
   local t_from, t_to = now - settle - traffic_window, now - settle - 1
   local n, e, tn, buckets = 0, 0, 0, {}
   local first = math.min(r_from, t_from)
-  for block = first - first % BLOCK_S, r_to, BLOCK_S do
-    local fields = redis.call('HGETALL', prefix .. 'w10:' .. sid .. ':' .. block)
-    for j = 1, #fields, 2 do
-      local name, count = fields[j], tonumber(fields[j + 1])
-      local second = block + tonumber(string.sub(name, 1, 1))
-      local measure = string.sub(name, 2)
-      local recent = second >= r_from and second <= r_to
-      if measure == 'n' then
-        if recent then n = n + count end
-        if second >= t_from and second <= t_to then tn = tn + count end
-      elseif recent then
-        if measure == 'e' then e = e + count else buckets[measure] = (buckets[measure] or 0) + count end
+  for b = 0, blocks - 1 do
+    local block = first_block + b * BLOCK_S
+    if block + BLOCK_S > first then
+      local fields = redis.call('HGETALL', KEYS[base + 2 + b])
+      for j = 1, #fields, 2 do
+        local name, count = fields[j], tonumber(fields[j + 1])
+        local second = block + tonumber(string.sub(name, 1, 1))
+        local measure = string.sub(name, 2)
+        local recent = second >= r_from and second <= r_to
+        if measure == 'n' then
+          if recent then n = n + count end
+          if second >= t_from and second <= t_to then tn = tn + count end
+        elseif recent then
+          if measure == 'e' then e = e + count else buckets[measure] = (buckets[measure] or 0) + count end
+        end
       end
     end
   end
@@ -172,59 +179,75 @@ class StoreTimes:
 
 
 class WindowStore:
-    def __init__(self, redis: Redis, *, prefix: str = "aiops:", times: StoreTimes | None = None) -> None:
-        self._redis = redis
-        self._prefix = prefix
-        self._times = times or StoreTimes()
-        self._merge = redis.register_script(_MERGE_SCRIPT)
-        self._read = redis.register_script(_READ_SCRIPT)
+    """`shards`: how many hash tags the series' keys are spread over (see `SeriesKeys`)."""
 
-    def key(self, *parts: object) -> str:
-        return self._prefix + ":".join(str(part) for part in parts)
+    def __init__(
+        self, redis: Cache, *, prefix: str = "aiops:", times: StoreTimes | None = None, shards: int = 1
+    ) -> None:
+        self._redis = redis
+        self.keys = SeriesKeys(prefix, shards)
+        self._times = times or StoreTimes()
+        self._merge = _Script(_MERGE_SCRIPT)
+        self._read = _Script(_READ_SCRIPT)
 
     async def merge(
         self, batch_id: UUID, deltas: dict[Series, SeriesDelta], received_s: float | None = None
     ) -> bool:
         """Add one batch's deltas; False (and nothing added) when the batch was merged before.
-        `received_s`, when given, records how late the batch came (from its oldest span)."""
-        args: list[str | int | float] = [
-            self.key("batch", batch_id),
-            self._times.batch_ids_s,
-            self._times.history_s,
-        ]
+        Each shard claims the batch for its own series within the script that adds them, so a
+        merge cut short (a crash, a lost connection) adds the rest, and only the rest, when the
+        batch comes again. `received_s`, when given, records how late the batch came (from its
+        oldest span)."""
+        by_shard: dict[str, tuple[list[str], list[str | int | float]]] = {}
+        registry: dict[FieldT, EncodableT] = {}
+        seen: dict[str, int] = {}
         for series, delta in deltas.items():
             sid = series.id
             # vars(), not asdict(): the fields are plain values, and asdict's deep copy cost more
             # than the rest of the merge.
-            args += ["S", self.key("series"), 1, sid, json.dumps(vars(series))]
-            args += ["Z", self.key("series:seen"), 1, sid, max(delta.slots)]
+            registry[sid] = json.dumps(vars(series))
+            seen[sid] = max(delta.slots)
+            shard = self.keys.shard(sid)
+            keys, args = by_shard.setdefault(
+                shard, ([f"{shard}:batch:{batch_id}"], [self._times.batch_ids_s, self._times.history_s])
+            )
             if received_s is not None:
                 late_s = round(max(0.0, received_s - delta.oldest_start_s), 3)
-                args += ["X", self.key("late", sid), 1, int(received_s) // 60 * 60, late_s]
+                keys.append(self.keys.of(sid, "late"))
+                args += ["X", 1, int(received_s) // 60 * 60, late_s]
             for block, fields in _block_fields(delta.slots).items():
-                args += ["H", self.key("w10", sid, block), len(fields) // 2, *fields]
+                keys.append(self.keys.of(sid, "w10", block))
+                args += ["H", len(fields) // 2, *fields]
             for minute, messages in delta.messages.items():
-                fields = [item for message, count in messages.items() for item in (message, count)]
-                args += ["H", self.key("msg", sid, minute), len(messages), *fields]
+                keys.append(self.keys.of(sid, "msg", minute))
+                args += ["H", len(messages), *(item for pair in messages.items() for item in pair)]
             if delta.exemplars:
-                items = [json.dumps(vars(exemplar)) for exemplar in delta.exemplars]
-                args += ["L", self.key("ex", sid), len(items), *items]
-        merged = await self._merge(args=args)
-        return bool(merged)
+                keys.append(self.keys.of(sid, "ex"))
+                args += ["L", len(delta.exemplars), *(json.dumps(vars(one)) for one in delta.exemplars)]
+
+        def queue(pipe: Pipeline) -> None:
+            for keys, args in by_shard.values():
+                self._merge.queue(pipe, keys, args)
+            # The registry is the same however often it is written: it needs no marker.
+            pipe.hset(self.keys.key("series"), mapping=registry)
+            pipe.zadd(self.keys.key("series:seen"), seen, gt=True)
+
+        replies = await self._run(queue)
+        return any(replies[: len(by_shard)])
 
     async def active_series(self, since_s: int) -> list[Series]:
         """Series with a request at or after `since_s` (epoch seconds); the others are forgotten."""
-        stale = await self._redis.zrangebyscore(self.key("series:seen"), "-inf", f"({since_s}")
+        stale = await self._redis.zrangebyscore(self.keys.key("series:seen"), "-inf", f"({since_s}")
         if stale:
-            async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.hdel(self.key("series"), *stale)
-                pipe.zrem(self.key("series:seen"), *stale)
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.hdel(self.keys.key("series"), *stale)
+                pipe.zrem(self.keys.key("series:seen"), *stale)
                 await pipe.execute()
-        members = await self._redis.zrangebyscore(self.key("series:seen"), since_s, "+inf")
+        members = await self._redis.zrangebyscore(self.keys.key("series:seen"), since_s, "+inf")
         ids = [as_text(member) for member in members if isinstance(member, bytes | str)]
         if not ids:
             return []
-        raw = await self._redis.hmget(self.key("series"), ids)
+        raw = await self._redis.hmget(self.keys.key("series"), ids)
         return [Series(**json.loads(item)) for item in raw if item is not None]
 
     async def read_windows(
@@ -232,12 +255,26 @@ class WindowStore:
     ) -> dict[Series, WindowRead]:
         """Each series' recent window up to `now_s`, and its request count over the traffic
         window, settled by how late its spans have been arriving."""
+        last_block = now_s - now_s % BLOCK_S
+        reach = min(now_s - spans.window_s + 1, now_s - spans.most_settle_s - spans.traffic_window_s)
+        blocks = range(reach - reach % BLOCK_S, last_block + 1, BLOCK_S)
+        args = [now_s, spans.window_s, spans.traffic_window_s, spans.least_settle_s, spans.most_settle_s]
+        args += [blocks.start, len(blocks)]
+        chunks = [
+            chunk[start : start + _READ_CHUNK]
+            for chunk in self.keys.by_shard(series).values()
+            for start in range(0, len(chunk), _READ_CHUNK)
+        ]
+
+        def queue(pipe: Pipeline) -> None:
+            for chunk in chunks:
+                keys = []
+                for one in chunk:
+                    keys += self.keys.windows(one.id, blocks)
+                self._read.queue(pipe, keys, args)
+
         result: dict[Series, WindowRead] = {}
-        header: list[str | int] = [self._prefix, now_s, spans.window_s, spans.traffic_window_s]
-        header += [spans.least_settle_s, spans.most_settle_s]
-        for start in range(0, len(series), _READ_CHUNK):
-            chunk = series[start : start + _READ_CHUNK]
-            rows = await self._read(args=[*header, *(one.id for one in chunk)])
+        for chunk, rows in zip(chunks, await self._run(queue), strict=True):
             for one, row in zip(chunk, rows, strict=True):
                 window = SlotDelta(requests=int(row[0]), errors=int(row[1]))
                 for name, count in zip(row[4::2], row[5::2], strict=True):
@@ -253,7 +290,7 @@ class WindowStore:
         async with self._redis.pipeline(transaction=False) as pipe:
             for one in series:
                 for block in blocks:
-                    pipe.hgetall(self.key("w10", one.id, block))
+                    pipe.hgetall(self.keys.of(one.id, "w10", block))
             replies = iter(await pipe.execute())
         result: dict[Series, dict[int, SlotDelta]] = {}
         for one in series:
@@ -264,18 +301,51 @@ class WindowStore:
         return result
 
     async def exemplars(self, series: Series) -> list[Exemplar]:
-        raw = await self._redis.lrange(self.key("ex", series.id), 0, -1)
+        raw = await self._redis.lrange(self.keys.of(series.id, "ex"), 0, -1)
         return [Exemplar(**json.loads(item)) for item in raw]
 
     async def error_messages(self, series: Series, minutes: Sequence[int]) -> Counter[str]:
         counts: Counter[str] = Counter()
         async with self._redis.pipeline(transaction=False) as pipe:
             for minute in minutes:
-                pipe.hgetall(self.key("msg", series.id, minute))
+                pipe.hgetall(self.keys.of(series.id, "msg", minute))
             for reply in await pipe.execute():
                 for message, count in reply.items():
                     counts[as_text(message)] += int(count)
         return counts
+
+    async def _run(self, queue: Callable[[Pipeline], None]) -> list[Any]:
+        """The replies of the commands `queue` puts in one pipeline. When Redis has lost the
+        scripts (a restart, a failover) they are loaded and the pipeline run again: a merge is
+        safe to repeat (the shard's marker), a read changes nothing."""
+        for attempt in range(2):
+            async with self._redis.pipeline(transaction=False) as pipe:
+                queue(pipe)
+                try:
+                    return await pipe.execute()
+                except NoScriptError:
+                    if attempt:
+                        raise
+            for script in (self._merge, self._read):
+                await script.load(self._redis)
+        raise AssertionError("unreachable")
+
+
+class _Script:
+    """A Lua script run by its digest within pipelines (redis-py's Script loads itself only
+    outside a pipeline, or in a single Redis's)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.sha = hashlib.sha1(text.encode()).hexdigest()
+
+    def queue(self, pipe: Pipeline, keys: Sequence[str], args: Sequence[str | int | float]) -> None:
+        # The command itself: redis-py's cluster pipeline blocks its `evalsha` method, yet routes
+        # an EVALSHA by its first key, which is all a script of one shard needs.
+        pipe.execute_command("EVALSHA", self.sha, len(keys), *keys, *args)
+
+    async def load(self, redis: Cache) -> None:
+        await redis.script_load(self.text)  # on Redis Cluster, into every primary
 
 
 def _block_fields(slots: dict[int, SlotDelta]) -> dict[int, list[str | int]]:

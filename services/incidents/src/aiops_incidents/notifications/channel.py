@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from redis.asyncio import Redis
+from aiops_core.cache import Cache
 
 
 @dataclass(frozen=True)
 class NotificationChannel:
-    redis: Redis
+    redis: Cache
     name: str
 
     @classmethod
-    def of(cls, redis: Redis, redis_key_prefix: str) -> NotificationChannel:
+    def of(cls, redis: Cache, redis_key_prefix: str) -> NotificationChannel:
         return cls(redis, f"{redis_key_prefix}incidents")

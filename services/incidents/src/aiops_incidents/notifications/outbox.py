@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from uuid import uuid4
 
 import asyncpg
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from aiops_core.cache import Cache
 from aiops_core.store.pool import Connection
 from aiops_incidents.clock import Clock, utc_now
 from aiops_incidents.notifications.channel import NotificationChannel
@@ -37,7 +37,7 @@ class NotificationOutbox:
     def __init__(
         self,
         pool: asyncpg.Pool,
-        redis: Redis,
+        redis: Cache,
         settings: IncidentSettings,
         metrics: NotificationMetrics,
         *,
@@ -101,10 +101,9 @@ class NotificationOutbox:
         # next run. The channel is at-least-once (and so is the stream); subscribers that care
         # drop repeats by the event id.
         if notifications:
-            async with self._channel.redis.pipeline(transaction=False) as pipe:
-                for notification in notifications:
-                    pipe.publish(self._channel.name, notification.model_dump_json())
-                await pipe.execute()
+            # One at a time, in order: Redis Cluster's client pipelines no PUBLISH.
+            for notification in notifications:
+                await self._channel.redis.publish(self._channel.name, notification.model_dump_json())
             self._metrics.count("redis", "published", len(notifications))
         await outbox.insert_deliveries(deliveries, now)
         await outbox.mark_notified([c.id for c in claimed], now)
