@@ -46,10 +46,10 @@ _LOAD = f"""
 INSERT INTO spans (start_time, trace_id, span_id, parent_span_id, service, operation, kind,
                    duration_ms, http_status, is_error, error_message, attributes, instance)
 SELECT $1::timestamptz + (i::float8 / $2) * interval '24 hours',
-       md5((i / {SPANS_PER_TRACE})::text),
-       substr(md5(i::text), 1, 16),
+       decode(md5((i / {SPANS_PER_TRACE})::text), 'hex'),
+       decode(substr(md5(i::text), 1, 16), 'hex'),
        CASE WHEN i % {SPANS_PER_TRACE} = 0 THEN NULL
-            ELSE substr(md5((i - i % {SPANS_PER_TRACE})::text), 1, 16) END,
+            ELSE decode(substr(md5((i - i % {SPANS_PER_TRACE})::text), 1, 16), 'hex') END,
        'svc-' || ((i / {SPANS_PER_TRACE} + i % {SPANS_PER_TRACE}) % {SERVICES}),
        'GET /op/' || (i % {OPERATIONS}),
        'server',

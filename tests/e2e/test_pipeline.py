@@ -18,7 +18,9 @@ from tests.support.waiting import eventually
 async def stored_span_ids(database_url: str) -> Counter[str]:
     conn = await asyncpg.connect(database_url)
     try:
-        return Counter(row["span_id"] for row in await conn.fetch("SELECT span_id FROM spans"))
+        return Counter(
+            row["span_id"] for row in await conn.fetch("SELECT encode(span_id, 'hex') AS span_id FROM spans")
+        )
     finally:
         await conn.close()
 

@@ -1,10 +1,13 @@
 import asyncio
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
 
 from aiops_core.store import Backend, current_backend, migrate
 from aiops_core.store.migrations import MigrationError, load_migrations
+from aiops_core.store.partitions import ensure_partitions
+from aiops_incidents.rca.repository import TraceRepository
 
 
 async def test_fresh_database_gets_every_migration_once(database_url: str) -> None:
@@ -61,3 +64,33 @@ async def test_an_unmigrated_database_says_so(database_url: str) -> None:
             await current_backend(conn)
     finally:
         await conn.close()
+
+
+async def test_the_upgrade_to_binary_ids_keeps_every_stored_span_and_its_ids(database_url: str) -> None:
+    trace_id, root_id, child_id = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", "a3ce929d0e0e4736"
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
+    try:
+        async with pool.acquire() as conn:
+            await migrate(conn, up_to=7)  # the schema with ids as hex text
+            await ensure_partitions(conn, {start.date()})
+            await conn.executemany(
+                "INSERT INTO spans (start_time, trace_id, span_id, parent_span_id, service, operation, kind, "
+                "duration_ms, is_error) VALUES ($1, $2, $3, $4, $5, 'GET /', 'server', 5, false)",
+                [
+                    (start, trace_id, root_id, None, "frontend"),
+                    (start + timedelta(milliseconds=1), trace_id, child_id, root_id, "payment"),
+                ],
+            )
+            assert await migrate(conn) == ["0008_binary_ids"]
+            root = "SELECT length(trace_id) + length(span_id) FROM spans WHERE service = 'frontend'"
+            assert await conn.fetchval(root) == 16 + 8
+
+        spans = await TraceRepository(pool).trace(trace_id)
+        assert [(s.span_id, s.parent_span_id, s.service) for s in spans] == [
+            (root_id, None, "frontend"),
+            (child_id, root_id, "payment"),
+        ]
+        assert {s.trace_id for s in spans} == {trace_id}
+    finally:
+        await pool.close()

@@ -97,11 +97,17 @@ async def test_a_batch_committed_but_not_acknowledged_is_skipped_on_redelivery(
     assert await depth(broker_url, SPAN_STORE_QUEUE.name) == 0
 
 
+# The right length, but not the hex of the bytes it is stored as.
+_SPAN = request_span(datetime.now(UTC))
+BAD_HEX_TRACE_ID = batch_message(batch_of([_SPAN])).replace(_SPAN.trace_id.encode(), b"z" * 32)
+
+
 @pytest.mark.parametrize(
     ("body", "reason"),
     [
         (b"not json at all", "not a span batch"),
         (b'{"batch_id": "not-a-uuid", "created_at_unix_nano": 1, "spans": []}', "not a span batch: batch_id"),
+        (BAD_HEX_TRACE_ID, "not a span batch: spans.0.trace_id"),
     ],
 )
 async def test_a_batch_that_cannot_be_parsed_is_dead_lettered_with_the_reason(
@@ -257,6 +263,8 @@ async def test_the_peer_and_the_instance_are_stored_with_the_span(pool: asyncpg.
     )
     repository = SpanRepository(pool, partitioned=True)
     assert await repository.write_batch(stored_batch(batch_of([call])))
-    row = await pool.fetchrow("SELECT peer, peer_kind, instance FROM spans WHERE span_id = $1", call.span_id)
+    row = await pool.fetchrow(
+        "SELECT peer, peer_kind, instance FROM spans WHERE span_id = decode($1, 'hex')", call.span_id
+    )
     assert row is not None
     assert dict(row) == {"peer": "postgresql stock-db", "peer_kind": "database", "instance": "i-2"}

@@ -84,9 +84,10 @@ async def detect_backend(conn: Connection) -> Backend:
     return Backend.POSTGRES
 
 
-async def migrate(conn: Connection) -> list[str]:
-    """Apply every pending migration; return the names of those applied now."""
-    migrations = load_migrations()
+async def migrate(conn: Connection, *, up_to: int | None = None) -> list[str]:
+    """Apply every pending migration (or those numbered up to `up_to`: a schema as an older
+    release left it, to test an upgrade from); return the names of those applied now."""
+    migrations = [m for m in load_migrations() if up_to is None or m.version <= up_to]
     await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_KEY)
     try:
         await conn.execute(

@@ -33,9 +33,9 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 def span_record(span: StoredSpan) -> tuple[Any, ...]:
     return (
         _EPOCH + timedelta(microseconds=span.start_time_unix_nano // 1000),
-        span.trace_id,
-        span.span_id,
-        span.parent_span_id,
+        bytes.fromhex(span.trace_id),
+        bytes.fromhex(span.span_id),
+        bytes.fromhex(span.parent_span_id) if span.parent_span_id else None,
         span.service,
         span.operation,
         span.kind.value,

@@ -20,9 +20,11 @@ USUAL_GAP = timedelta(seconds=15)
 USUAL_SPAN = timedelta(minutes=10)
 # A trace's spans start within this of the span it was picked by.
 TRACE_REACH = timedelta(minutes=1)
+# Ids are stored as bytes and read as the hex the rest of the platform speaks.
 STORED_SPAN_COLUMNS = (
-    "trace_id, span_id, parent_span_id, service, operation, kind, start_time, duration_ms, is_error, "
-    "error_message, peer, peer_kind, instance"
+    "encode(trace_id, 'hex') AS trace_id, encode(span_id, 'hex') AS span_id, "
+    "encode(parent_span_id, 'hex') AS parent_span_id, service, operation, kind, start_time, "
+    "duration_ms, is_error, error_message, peer, peer_kind, instance"
 )
 # The spans that show a series' trouble: a service's requests (server and consumer spans), or
 # the calls to a peer (aiops_core.peers). $1 is the service or peer, $2 the operation.
@@ -47,7 +49,7 @@ class TraceRepository(Repository):
         order = "max(start_time) DESC" if failed else "max(duration_ms) DESC"
         rows = await self.db.fetch(
             f"""
-            SELECT trace_id FROM spans
+            SELECT encode(trace_id, 'hex') AS trace_id FROM spans
             WHERE {_SERIES_SPANS} AND start_time >= $3 AND start_time < $4 {"AND is_error" if failed else ""}
             GROUP BY trace_id ORDER BY {order} LIMIT $5
             """,
@@ -66,7 +68,7 @@ class TraceRepository(Repository):
         learn usual self-times."""
         rows = await self.db.fetch(
             """
-            SELECT trace_id FROM spans
+            SELECT encode(trace_id, 'hex') AS trace_id FROM spans
             WHERE (service = ANY($1) OR peer = ANY($1)) AND start_time >= $2 AND start_time < $3
               AND NOT is_error
             GROUP BY trace_id ORDER BY max(start_time) DESC LIMIT $4
@@ -89,9 +91,9 @@ class TraceRepository(Repository):
         rows = await self.db.fetch(
             f"""
             SELECT {STORED_SPAN_COLUMNS}
-            FROM spans WHERE trace_id = ANY($1) AND start_time >= $2 AND start_time < $3
+            FROM spans WHERE trace_id = ANY($1::bytea[]) AND start_time >= $2 AND start_time < $3
             """,
-            list(set(trace_ids)),
+            [bytes.fromhex(trace_id) for trace_id in set(trace_ids)],
             since - TRACE_REACH,
             until + TRACE_REACH,
         )
@@ -106,7 +108,7 @@ class TraceRepository(Repository):
             SELECT {STORED_SPAN_COLUMNS}
             FROM spans WHERE trace_id = $1 ORDER BY start_time, span_id
             """,
-            trace_id,
+            bytes.fromhex(trace_id),
         )
         return [StoredSpan(**dict(row)) for row in rows]
 
