@@ -19,6 +19,7 @@ import math
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 from uuid import UUID
 
@@ -40,7 +41,7 @@ class Series:
     service: str
     operation: str
 
-    @property
+    @cached_property  # an evaluation asks for it many times a tick
     def id(self) -> str:
         """A short stable id for key names; the names themselves can hold any character."""
         digest = hashlib.blake2b(f"{self.service}\x00{self.operation}".encode(), digest_size=8)

@@ -42,6 +42,8 @@ class BaselineCache:
         self._ttl_s = ttl_s
         self._min_history_s = min_history_s
         self._keys = keys
+        # The cached value each series had at the last call, and what it parsed to.
+        self._parsed: dict[Series, tuple[bytes, Baseline]] = {}
 
     def key(self, series: Series) -> str:
         return self._keys.of(series.id, "baseline")
@@ -56,11 +58,20 @@ class BaselineCache:
             return {}
         baselines: dict[Series, Baseline] = {}
         missing: list[Series] = []
+        parsed: dict[Series, tuple[bytes, Baseline]] = {}
         for one, cached in zip(series, await self._get_many(series, self.key), strict=True):
             if cached is None:
                 missing.append(one)
-            else:
-                baselines[one] = Baseline.from_json(json.loads(cached))
+                continue
+            # Most ticks find the same cached value as the last: parsing it again is most of
+            # what an evaluation of many series would cost.
+            last = self._parsed.get(one)
+            baseline = (
+                last[1] if last is not None and last[0] == cached else Baseline.from_json(json.loads(cached))
+            )
+            baselines[one] = baseline
+            parsed[one] = (cached, baseline)
+        self._parsed = parsed
         if missing:
             kept = await self._get_many(missing, self.kept_key)
             learning = []

@@ -187,6 +187,7 @@ class WindowStore:
         self._redis = redis
         self.keys = SeriesKeys(prefix, shards)
         self._times = times or StoreTimes()
+        self._series: dict[str, Series] = {}  # the active series by id, as last read
         self._merge = _Script(_MERGE_SCRIPT)
         self._read = _Script(_READ_SCRIPT)
 
@@ -203,9 +204,7 @@ class WindowStore:
         seen: dict[str, int] = {}
         for series, delta in deltas.items():
             sid = series.id
-            # vars(), not asdict(): the fields are plain values, and asdict's deep copy cost more
-            # than the rest of the merge.
-            registry[sid] = json.dumps(vars(series))
+            registry[sid] = json.dumps({"service": series.service, "operation": series.operation})
             seen[sid] = max(delta.slots)
             shard = self.keys.shard(sid)
             keys, args = by_shard.setdefault(
@@ -245,10 +244,15 @@ class WindowStore:
                 await pipe.execute()
         members = await self._redis.zrangebyscore(self.keys.key("series:seen"), since_s, "+inf")
         ids = [as_text(member) for member in members if isinstance(member, bytes | str)]
-        if not ids:
-            return []
-        raw = await self._redis.hmget(self.keys.key("series"), ids)
-        return [Series(**json.loads(item)) for item in raw if item is not None]
+        # A series id names the same series for ever: only those not seen before are read.
+        known = {sid: self._series[sid] for sid in ids if sid in self._series}
+        new = [sid for sid in ids if sid not in known]
+        if new:
+            for sid, item in zip(new, await self._redis.hmget(self.keys.key("series"), new), strict=True):
+                if item is not None:
+                    known[sid] = Series(**json.loads(item))
+        self._series = known
+        return list(known.values())
 
     async def read_windows(
         self, series: Sequence[Series], now_s: int, spans: WindowSpans
