@@ -27,7 +27,7 @@ from aiops_core.bus.topology import (
     ANOMALY_CLEARED_ROUTING_KEY,
     ANOMALY_DETECTED_ROUTING_KEY,
 )
-from aiops_core.cache import Cache, as_text
+from aiops_core.cache import Cache
 from aiops_core.healthy_time import MEASURE_OF, Measure
 from aiops_core.models import Anomaly, AnomalyEvent, AnomalyEvidence, AnomalyKind, ErrorMessageCount
 from aiops_core.windows import Exemplar, Series
@@ -152,6 +152,8 @@ class DetectionService:
         self._models = models
         self.replicas = ReplicaSet(redis, windows.keys.key("replicas"))
         self._judges_traffic_from: datetime | None = None
+        # Each series' standards of the last tick: kept while its baseline and settle are the same.
+        self._standards: dict[Series, Standards] = {}
 
     async def evaluate(self, now: datetime | None = None, *, tick_s: float = 1.0) -> None:
         """One evaluation of every active series this replica claims, then publish events."""
@@ -170,28 +172,40 @@ class DetectionService:
         claimed = [one for service in services for one in by_service[service]]
         spans = WindowSpans(config.window_s, config.traffic_window_s, config.settle_s, MAX_SETTLE_S)
         windows = await self._windows.read_windows(claimed, now_s, spans)
-        open_by_key = {
-            (Series(o.anomaly.service, o.anomaly.operation), o.anomaly.kind): o
-            for o in await self._repository.open_anomalies()
-        }
+        open_by_series: dict[Series, dict[AnomalyKind, OpenAnomaly]] = {}
+        for o in await self._repository.open_anomalies():
+            open_by_series.setdefault(Series(o.anomaly.service, o.anomaly.operation), {})[o.anomaly.kind] = o
         baselines = await self._baselines.get_many(claimed, now)
+        kinds = _PER_SERIES if now >= self._judges_traffic_from else _NOT_TRAFFIC
+        last_standards, self._standards = self._standards, {}
         for one in claimed:
             window = windows[one]
-            standards = Standards.of(
-                baselines[one], config.floors.of(one.service), config.min_history_s, window.settle_s
-            )
+            standards = last_standards.get(one)
+            if (
+                standards is None
+                or standards.baseline is not baselines[one]
+                or standards.settle_s != window.settle_s
+            ):
+                standards = Standards.of(
+                    baselines[one], config.floors.of(one.service), config.min_history_s, window.settle_s
+                )
+            self._standards[one] = standards
             findings = self._findings(window, standards)
-            for kind in _PER_SERIES if now >= self._judges_traffic_from else _NOT_TRAFFIC:
-                current = open_by_key.get((one, kind))
-                await self._apply(one, kind, findings.get(kind), current, now, standards)
+            open_now = open_by_series.get(one, {})
+            for kind in kinds:
+                finding, current = findings.get(kind), open_now.get(kind)
+                # Most series, most ticks: nothing open and nothing to open.
+                if current is not None or (finding is not None and finding.score >= ALARM_SCORE):
+                    await self._apply(one, kind, finding, current, now, standards)
         if self._models is not None:
             await self._models.refit_due(now_s, {service: by_service[service] for service in services})
             for service in services:
-                await self._evaluate_service(service, by_service[service], windows, now, open_by_key)
-        for (silent, silent_kind), current in open_by_key.items():
+                await self._evaluate_service(service, by_service[service], windows, now, open_by_series)
+        for silent, open_kinds in open_by_series.items():
             if silent.service not in by_service:
                 # Silent for longer than the windows are kept: nothing left to judge it by.
-                await self._apply(silent, silent_kind, None, current, now)
+                for silent_kind, current in open_kinds.items():
+                    await self._apply(silent, silent_kind, None, current, now)
         await self.publish_pending()
 
     async def _evaluate_service(
@@ -200,7 +214,7 @@ class DetectionService:
         series: list[Series],
         windows: dict[Series, WindowRead],
         now: datetime,
-        open_by_key: dict[tuple[Series, AnomalyKind], OpenAnomaly],
+        open_by_series: dict[Series, dict[AnomalyKind, OpenAnomaly]],
     ) -> None:
         assert self._models is not None
         model = self._models.model(service)
@@ -210,7 +224,7 @@ class DetectionService:
         if model is not None:
             window = merge_slots([windows[one].recent for one in series])
             finding = self._detectors.multivariate.evaluate(model, window, self._config.window_s)
-        await self._apply(whole, kind, finding, open_by_key.get((whole, kind)), now)
+        await self._apply(whole, kind, finding, open_by_series.get(whole, {}).get(kind), now)
 
     def _findings(self, window: WindowRead, standards: Standards) -> dict[AnomalyKind, Finding]:
         floors = standards.floors
@@ -323,19 +337,11 @@ class DetectionService:
         if not services:
             return []
         tick = int(now.timestamp() // tick_s)
-        expiry_s = max(2, math.ceil(tick_s * 2))
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for service in services:
-                key = self._windows.keys.key("claim", Series(service, SERVICE_WIDE).id, tick)
-                pipe.set(key, self.replicas.id, nx=True, ex=expiry_s)
-                pipe.get(key)
-            replies = await pipe.execute()
-        holders = replies[1::2]
-        return [
-            service
-            for service, holder in zip(services, holders, strict=True)
-            if holder is not None and as_text(holder) == self.replicas.id
-        ]
+        wholes = [Series(service, SERVICE_WIDE) for service in services]
+        held = await self._windows.claim(
+            wholes, tick, self.replicas.id, expiry_s=max(2, math.ceil(tick_s * 2))
+        )
+        return [whole.service for whole in held]
 
     async def publish_pending(self) -> int:
         """Publish the events of the `anomalies` table not yet published; how many were."""

@@ -147,6 +147,20 @@ return out
 # Series read by one script call: bounds how long Redis is busy with it.
 _READ_CHUNK = 250
 
+# KEYS: the claims of one shard's services for a tick. ARGV: the claiming replica, the claims'
+# expiry (s). Returns each claim's holder: this replica where it claimed first (or before).
+_CLAIM_SCRIPT = """
+local out = {}
+for i, key in ipairs(KEYS) do
+  if redis.call('SET', key, ARGV[1], 'NX', 'EX', tonumber(ARGV[2])) then
+    out[i] = ARGV[1]
+  else
+    out[i] = redis.call('GET', key)
+  end
+end
+return out
+"""
+
 
 @dataclass(frozen=True)
 class WindowSpans:
@@ -190,6 +204,7 @@ class WindowStore:
         self._series: dict[str, Series] = {}  # the active series by id, as last read
         self._merge = _Script(_MERGE_SCRIPT)
         self._read = _Script(_READ_SCRIPT)
+        self._claim = _Script(_CLAIM_SCRIPT)
 
     async def merge(
         self, batch_id: UUID, deltas: dict[Series, SeriesDelta], received_s: float | None = None
@@ -304,6 +319,24 @@ class WindowStore:
             result[one] = by_slot
         return result
 
+    async def claim(self, series: Sequence[Series], tick: int, holder: str, expiry_s: int) -> list[Series]:
+        """The series of `series` that `holder` holds for `tick`: those it claimed first, now or
+        earlier in the tick. A script per shard claims all of its series at once."""
+        by_shard = self.keys.by_shard(series)
+
+        def queue(pipe: Pipeline) -> None:
+            for members in by_shard.values():
+                claims = [self.keys.of(one.id, "claim", tick) for one in members]
+                self._claim.queue(pipe, claims, [holder, expiry_s])
+
+        holders = await self._run(queue)
+        return [
+            one
+            for members, held_by in zip(by_shard.values(), holders, strict=True)
+            for one, by in zip(members, held_by, strict=True)
+            if as_text(by) == holder
+        ]
+
     async def exemplars(self, series: Series) -> list[Exemplar]:
         raw = await self._redis.lrange(self.keys.of(series.id, "ex"), 0, -1)
         return [Exemplar(**json.loads(item)) for item in raw]
@@ -330,7 +363,7 @@ class WindowStore:
                 except NoScriptError:
                     if attempt:
                         raise
-            for script in (self._merge, self._read):
+            for script in (self._merge, self._read, self._claim):
                 await script.load(self._redis)
         raise AssertionError("unreachable")
 
