@@ -94,7 +94,7 @@ class ProcessRunner:
 
     async def run_until_signalled(self) -> None:
         """Serve until SIGINT or SIGTERM; called once everything has started."""
-        _tune_gc_for_serving()
+        tune_gc_for_serving()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self._stop.set)
@@ -129,7 +129,7 @@ class ProcessRunner:
             )
 
 
-def _tune_gc_for_serving() -> None:
+def tune_gc_for_serving() -> None:
     """Start-up's objects (modules, apps, clients) live as long as the process: frozen, so that no
     collection scans them again. Handling a batch of spans allocates tens of thousands of objects
     that reference counting frees; collecting the young generation every 50,000 allocations rather
