@@ -47,8 +47,10 @@ _DB_NAMESPACE = ("db.namespace", "db.name")
 _ADDRESS = ("server.address", "net.peer.name")
 _URL = ("url.full", "http.url")
 _DESTINATION = ("messaging.destination.name", "messaging.destination")
-_CALLER_KINDS = frozenset({"client", "producer"})
 _INSTANCE = ("service.instance.id", "k8s.pod.name", "host.name")
+# The kinds (as stored) of the spans of a request a service answered, and of a call it made.
+REQUEST_KINDS = frozenset({"server", "consumer"})
+CALLER_KINDS = frozenset({"client", "producer"})
 MAX_NAME = 256
 
 
@@ -58,7 +60,7 @@ def infer_peer(kind: str, attributes: Mapping[str, JsonValue]) -> Peer | None:
     `messaging.system` with `server.address` (or the destination); else `rpc.service`; else the
     server's address (`server.address`, or the host of `url.full`). None for other kinds of span
     and for calls that name nothing."""
-    if kind not in _CALLER_KINDS:
+    if kind not in CALLER_KINDS:
         return None
     db_system = _text(attributes, _DB_SYSTEM)
     messaging_system = _text(attributes, ("messaging.system",))

@@ -26,11 +26,9 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from aiops_core.models import SpanFields
-from aiops_core.peers import NodeKind
+from aiops_core.peers import CALLER_KINDS, REQUEST_KINDS, NodeKind
 from aiops_core.sketch import LatencyHistogram
 
-REQUEST_KINDS = frozenset({"server", "consumer"})
-CALLER_KINDS = frozenset({"client", "producer"})
 # Per series and batch: enough exemplars to show a few traces, few enough to stay cheap.
 EXEMPLARS_PER_BATCH = 3
 MESSAGE_MAX_CHARS = 200

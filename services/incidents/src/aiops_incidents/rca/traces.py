@@ -24,10 +24,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from aiops_core.models import AnomalyKind
-from aiops_core.peers import NodeKind
+from aiops_core.peers import CALLER_KINDS, REQUEST_KINDS, NodeKind
 
-REQUEST_KINDS = frozenset({"server", "consumer"})
-CALLER_KINDS = frozenset({"client", "producer"})
 # A callee that took this many times its usual self-time (and SLOW_CALLEE_MIN_MS more) is slow.
 SLOW_CALLEE_FACTOR = 3.0
 SLOW_CALLEE_MIN_MS = 50.0
