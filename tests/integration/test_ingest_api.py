@@ -125,6 +125,24 @@ async def test_errors_are_google_rpc_status_in_the_request_encoding(
     assert await depth(broker_url, SPAN_STORE_QUEUE.name) == 0
 
 
+async def test_every_error_under_v1_is_a_status_in_the_request_encoding(client: httpx.AsyncClient) -> None:
+    # A signal not served: 404 NOT_FOUND, in protobuf as the request was.
+    logs = await client.post("/v1/logs", content=b"", headers=PROTOBUF)
+    assert (logs.status_code, logs.headers["content-type"]) == (404, "application/x-protobuf")
+    assert status_pb2.Status.FromString(logs.content).code == 5
+
+    # The wrong method: 405 UNIMPLEMENTED, in JSON for a request without a protobuf body.
+    listed = await client.get("/v1/traces")
+    assert (listed.status_code, listed.headers["allow"]) == (405, "POST")
+    assert listed.headers["content-type"] == "application/json"
+    assert listed.json()["code"] == 12
+    assert "GET is not allowed" in listed.json()["message"]
+
+    # Anything else keeps the platform's JSON error body.
+    elsewhere = await client.get("/v2/traces")
+    assert elsewhere.json()["error"]["code"] == "not_found"
+
+
 async def test_bodies_above_the_limit_are_refused(broker_url: str) -> None:
     async with running(create_app(settings(broker_url, max_body_bytes=4096))) as client:
         request = build_request([http_server_span() for _ in range(50)]).SerializeToString()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+from google.rpc import status_pb2
 
 from aiops_core.bus.topology import SPAN_STORE_QUEUE
 from aiops_ingest.app import create_app
@@ -37,7 +38,10 @@ async def test_a_client_over_its_limit_gets_429_with_retry_after_on_both_endpoin
             assert refused.status_code == 429
             # An empty bucket at 0.01 requests/s: the next is allowed in about 100 s.
             assert 90 <= int(refused.headers["retry-after"]) <= 100
-            assert refused.json()["error"]["code"] == "rate_limited"
+        assert records.json()["error"]["code"] == "rate_limited"
+        # OTLP's refusal is a google.rpc.Status, as every error under /v1/.
+        status = status_pb2.Status.FromString(traces.content)
+        assert (status.code, "rate limit" in status.message) == (8, True)
 
         # Readiness and metrics are never limited, and the refusals are counted as 429s.
         assert (await client.get("/readyz")).status_code == 200

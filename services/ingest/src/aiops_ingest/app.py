@@ -17,6 +17,7 @@ from aiops_core.ratelimit import RateLimiter, install_rate_limit
 from aiops_ingest.dependencies import State
 from aiops_ingest.metrics import IngestMetrics
 from aiops_ingest.normalise import Limits, SpanNormaliser
+from aiops_ingest.otlp_errors import OtlpErrorBodies
 from aiops_ingest.routes import ingest_router
 from aiops_ingest.service import IngestService
 from aiops_ingest.settings import IngestSettings
@@ -93,6 +94,8 @@ def create_app(
         routers=[ingest_router(settings.max_body_bytes)],
     )
     install_rate_limit(app)
+    # Outermost of the middleware, to see every refusal of an OTLP request (the rate limit's too).
+    app.add_middleware(OtlpErrorBodies)
     return app
 
 

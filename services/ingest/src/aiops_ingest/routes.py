@@ -2,52 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
-from fastapi.routing import APIRoute
 
-from aiops_core.errors import (
-    AiopsError,
-    PayloadTooLargeError,
-    UnsupportedMediaTypeError,
-)
+from aiops_core.errors import PayloadTooLargeError, UnsupportedMediaTypeError
 from aiops_core.openapi import error_responses
 from aiops_ingest.dependencies import Ingest, require_token
-from aiops_ingest.otlp import Encoding, encode_response, encode_status, encoding_of
+from aiops_ingest.otlp import encode_response, encoding_of
 from aiops_ingest.schemas import TELEMETRY_BODY_SCHEMA, TelemetryAccepted, parse_telemetry_body
-
-# google.rpc.Code values for the HTTP statuses ingest answers with.
-_RPC_CODES = {400: 3, 401: 16, 413: 8, 415: 3, 503: 14}
-
-
-class OtlpRoute(APIRoute):
-    """Errors on the OTLP endpoint are google.rpc.Status messages in the request's encoding,
-    as the OTLP/HTTP specification asks, so that exporters can log the reason."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def handle(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except AiopsError as exc:
-                return _status_response(request, exc.status_code, exc.message, exc.headers)
-
-        return handle
-
-
-def _status_response(
-    request: Request, status_code: int, message: str, headers: Mapping[str, str]
-) -> Response:
-    try:
-        encoding = encoding_of(request.headers.get("content-type"))
-    except AiopsError:
-        encoding = Encoding.JSON
-    body = encode_status(_RPC_CODES.get(status_code, 2), message, encoding)
-    return Response(body, status_code=status_code, media_type=encoding.value, headers=headers)
-
 
 _OTLP_BODY: dict[str, Any] = {
     "requestBody": {
@@ -109,11 +72,15 @@ _OTLP_RESPONSES: dict[int | str, dict[str, Any]] = {
             },
         },
     },
-    400: {"description": "The body does not parse (google.rpc.Status)."},
+    400: {
+        "description": "The body does not parse. Every error here is a google.rpc.Status in the "
+        "request's encoding."
+    },
     401: {"description": "Missing or wrong bearer token."},
     413: {"description": "Body larger than AIOPS_MAX_BODY_BYTES, before or after decompression."},
     415: {"description": "Content-Type or Content-Encoding not supported."},
-    429: {"description": "Over this client's rate limit (a JSON error body); retry after Retry-After."},
+    404: {"description": "A path under /v1/ that is not served (google.rpc.Status)."},
+    429: {"description": "Over this client's rate limit; retry after Retry-After."},
     503: {"description": "The broker cannot take the spans now; retry after Retry-After seconds."},
 }
 
@@ -135,7 +102,8 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
 
 def ingest_router(max_body_bytes: int) -> APIRouter:
     router = APIRouter()
-    otlp = APIRouter(route_class=OtlpRoute, tags=["OTLP"])
+    # Its errors are google.rpc.Status messages: aiops_ingest.otlp_errors.
+    otlp = APIRouter(tags=["OTLP"])
 
     @otlp.post(
         "/v1/traces",
