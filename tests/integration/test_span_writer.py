@@ -107,7 +107,7 @@ BAD_HEX_TRACE_ID = batch_message(batch_of([_SPAN])).replace(_SPAN.trace_id.encod
     [
         (b"not json at all", "not a span batch"),
         (b'{"batch_id": "not-a-uuid", "created_at_unix_nano": 1, "spans": []}', "not a span batch: batch_id"),
-        (BAD_HEX_TRACE_ID, "not a span batch: spans.0.trace_id"),
+        (BAD_HEX_TRACE_ID, "not a span batch: a span id is not hex"),
     ],
 )
 async def test_a_batch_that_cannot_be_parsed_is_dead_lettered_with_the_reason(
@@ -264,7 +264,12 @@ async def test_the_peer_and_the_instance_are_stored_with_the_span(pool: asyncpg.
     repository = SpanRepository(pool, partitioned=True)
     assert await repository.write_batch(stored_batch(batch_of([call])))
     row = await pool.fetchrow(
-        "SELECT peer, peer_kind, instance FROM spans WHERE span_id = decode($1, 'hex')", call.span_id
+        "SELECT kind, peer, peer_kind, instance FROM spans WHERE span_id = decode($1, 'hex')", call.span_id
     )
     assert row is not None
-    assert dict(row) == {"peer": "postgresql stock-db", "peer_kind": "database", "instance": "i-2"}
+    assert dict(row) == {
+        "kind": "client",
+        "peer": "postgresql stock-db",
+        "peer_kind": "database",
+        "instance": "i-2",
+    }

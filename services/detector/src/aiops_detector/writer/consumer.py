@@ -17,7 +17,7 @@ from aiops_core.bus import Bus, IncomingMessage, PoisonMessageError, QueueConsum
 from aiops_core.bus.topology import SPAN_STORE_QUEUE
 from aiops_detector.writer.batch import StoredBatch
 from aiops_detector.writer.metrics import WriterMetrics
-from aiops_detector.writer.repository import SpanRepository
+from aiops_detector.writer.repository import InvalidBatchError, SpanRepository
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,8 @@ class SpanWriterConsumer(QueueConsumer[StoredBatch]):
             raise
         except asyncpg.DataError as exc:
             raise PoisonMessageError(f"the database refused the batch's data: {exc}") from exc
+        except InvalidBatchError as exc:
+            raise PoisonMessageError(f"not a span batch: {exc}") from exc
         if not stored:
             self._metrics.batches.labels("duplicate").inc()
             log.info("skipped a batch already stored", extra={"batch_id": str(batch.batch_id)})

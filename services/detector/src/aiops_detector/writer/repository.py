@@ -31,23 +31,29 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def span_record(span: StoredSpan) -> tuple[Any, ...]:
+    """The row of a span. Run for every span stored: timedelta's positional form is a third
+    faster than its keyword one, and the kinds are StrEnums, which COPY takes as the text they are."""
     return (
-        _EPOCH + timedelta(microseconds=span.start_time_unix_nano // 1000),
+        _EPOCH + timedelta(0, 0, span.start_time_unix_nano // 1000),
         bytes.fromhex(span.trace_id),
         bytes.fromhex(span.span_id),
         bytes.fromhex(span.parent_span_id) if span.parent_span_id else None,
         span.service,
         span.operation,
-        span.kind.value,
+        span.kind,
         span.duration_ns / 1e6,
         span.http_status,
         span.is_error,
         span.error_message,
         str(span.attributes, "utf-8"),
         span.peer,
-        span.peer_kind.value if span.peer_kind else None,
+        span.peer_kind,
         span.instance,
     )
+
+
+class InvalidBatchError(Exception):
+    """A batch that can never be stored as it is."""
 
 
 class SpanRepository(Repository):
@@ -61,7 +67,10 @@ class SpanRepository(Repository):
     async def write_batch(self, batch: StoredBatch) -> bool:
         """Store the batch's spans and its id in one transaction; False (and nothing written)
         when the batch was already stored."""
-        records = [span_record(span) for span in batch.spans]
+        try:
+            records = [span_record(span) for span in batch.spans]
+        except ValueError as exc:  # bytes.fromhex: an id that is not hex
+            raise InvalidBatchError(f"a span id is not hex: {exc}") from exc
         if self._partitioned:
             await self.ensure_partitions({record[0].date() for record in records})
         async with self.transaction() as conn:
