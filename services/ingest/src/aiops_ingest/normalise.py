@@ -169,23 +169,25 @@ class SpanNormaliser:
         for key, value in resource_attributes.items():
             attributes.setdefault(key, value)
         peer = infer_peer(kind, attributes)
-        return SpanFields(
-            trace_id=trace_id.hex(),
-            span_id=span_id.hex(),
-            parent_span_id=parent.hex() if parent and parent != _NO_SPAN_ID else None,
-            service=service,
-            operation=_clean(_operation(otlp.name, attributes), _MAX_OPERATION) or "unknown",
-            kind=kind.value,
-            start_time_unix_nano=start_ns,
-            duration_ns=end_ns - start_ns,
-            http_status=http_status,
-            is_error=is_error,
-            error_message=self._error_message(otlp, status, http_status) if is_error else None,
-            attributes=attributes,
-            peer=peer.name if peer else None,
-            peer_kind=peer.kind.value if peer else None,
-            instance=instance_of(attributes),
-        )
+        # A literal, not SpanFields(...): calling a TypedDict costs twice as much, for every span.
+        fields: SpanFields = {
+            "trace_id": trace_id.hex(),
+            "span_id": span_id.hex(),
+            "parent_span_id": parent.hex() if parent and parent != _NO_SPAN_ID else None,
+            "service": service,
+            "operation": _clean(_operation(otlp.name, attributes), _MAX_OPERATION) or "unknown",
+            "kind": kind.value,
+            "start_time_unix_nano": start_ns,
+            "duration_ns": end_ns - start_ns,
+            "http_status": http_status,
+            "is_error": is_error,
+            "error_message": self._error_message(otlp, status, http_status) if is_error else None,
+            "attributes": attributes,
+            "peer": peer.name if peer else None,
+            "peer_kind": peer.kind.value if peer else None,
+            "instance": instance_of(attributes),
+        }
+        return fields
 
     def _attributes(self, kvs: Iterable[KeyValue]) -> dict[str, JsonValue]:
         # The hot loop of ingest (a dozen attributes a span): strings, the common case, are
