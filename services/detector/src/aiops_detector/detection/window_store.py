@@ -1,8 +1,8 @@
 """The shared per-series windows in Redis.
 
-Each batch's deltas are merged by one Lua script that first claims the batch id: a redelivered
-batch (after a crash, or to another replica) finds its id taken and adds nothing, so the counts
-are exact however many detector replicas consume the queue. Per series and 10-second block a
+Each batch's deltas are merged by a Lua script per shard of series that first claims the batch
+id for its shard: a redelivered batch (after a crash, or to another replica) finds its id taken
+and adds nothing, so the counts are exact however many detector replicas consume the queue. Per series and 10-second block a
 hash holds, for each second of the block with requests, `<offset>n` (requests), `<offset>e`
 (errors, when there were any) and `<offset>b<index>` (latency histogram buckets), the offset
 being the second's digit within the block. A key per block rather than per second is what keeps
@@ -11,8 +11,7 @@ Blocks expire after the history the evaluation needs, so memory stays bounded by
 seconds kept.
 
 The keys of a series carry the hash tag of its shard (`{w<n>}`, n = series id mod shards), and
-the scripts touch only keys they are given, all of one shard: that is what Redis Cluster asks. A
-batch is merged by one script call per shard it touches, each claiming the batch for its shard.
+the scripts touch only keys they are given, all of one shard: that is what Redis Cluster asks.
 
 Key layout, under a prefix (default `aiops:`):
   series                          hash  series id -> {"service", "operation"}
@@ -22,6 +21,7 @@ Key layout, under a prefix (default `aiops:`):
   {w<n>}:ex:<series id>           list  recent exemplars (JSON), newest first
   {w<n>}:msg:<series id>:<minute> hash  error message -> count
   {w<n>}:late:<series id>         hash  minute -> how late the latest batches came, at most (s)
+  {w<n>}:claim:<series id>:<tick> the replica evaluating a service (its service-wide series)
 """
 
 from __future__ import annotations
