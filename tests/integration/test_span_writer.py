@@ -100,6 +100,10 @@ async def test_a_batch_committed_but_not_acknowledged_is_skipped_on_redelivery(
 # The right length, but not the hex of the bytes it is stored as.
 _SPAN = request_span(datetime.now(UTC))
 BAD_HEX_TRACE_ID = batch_message(batch_of([_SPAN])).replace(_SPAN.trace_id.encode(), b"z" * 32)
+# Valid JSON, but a list (the object that followed becomes a field the writer does not read).
+ATTRIBUTES_NOT_AN_OBJECT = batch_message(batch_of([_SPAN])).replace(
+    b'"attributes":{', b'"attributes":["a","list"],"ignored":{', 1
+)
 
 
 @pytest.mark.parametrize(
@@ -107,7 +111,8 @@ BAD_HEX_TRACE_ID = batch_message(batch_of([_SPAN])).replace(_SPAN.trace_id.encod
     [
         (b"not json at all", "not a span batch"),
         (b'{"batch_id": "not-a-uuid", "created_at_unix_nano": 1, "spans": []}', "not a span batch: batch_id"),
-        (BAD_HEX_TRACE_ID, "not a span batch: a span id is not hex"),
+        (BAD_HEX_TRACE_ID, "not a span batch: a span cannot be stored: non-hexadecimal"),
+        (ATTRIBUTES_NOT_AN_OBJECT, "not a span batch: a span cannot be stored: attributes are not"),
     ],
 )
 async def test_a_batch_that_cannot_be_parsed_is_dead_lettered_with_the_reason(

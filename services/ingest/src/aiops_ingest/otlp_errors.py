@@ -47,9 +47,11 @@ class OtlpErrorBodies:
         encoding = Encoding.PROTOBUF if media_type in _PROTOBUF_TYPES else Encoding.JSON
         error_start: Message | None = None
         error_body = bytearray()
+        started = False
 
         async def send_as_status(message: Message) -> None:
-            nonlocal error_start
+            nonlocal error_start, started
+            started = True
             if message["type"] == "http.response.start" and message["status"] >= 400:
                 error_start = message  # held until the whole error body is known
                 return
@@ -60,7 +62,15 @@ class OtlpErrorBodies:
             if not message.get("more_body", False):
                 await _send_status(send, error_start, bytes(error_body), encoding)
 
-        await self.app(scope, receive, send_as_status)
+        try:
+            await self.app(scope, receive, send_as_status)
+        except Exception:
+            # A bug: answered here as a Status (the server's own 500 would be a plain text), then
+            # raised on, so that the server logs it.
+            if not started:
+                start: Message = {"type": "http.response.start", "status": 500, "headers": []}
+                await _send_status(send, start, b"internal error", encoding)
+            raise
 
 
 async def _send_status(send: Send, start: Message, body: bytes, encoding: Encoding) -> None:

@@ -2,13 +2,13 @@
 
 Each batch's deltas are merged by a Lua script per shard of series that first claims the batch
 id for its shard: a redelivered batch (after a crash, or to another replica) finds its id taken
-and adds nothing, so the counts are exact however many detector replicas consume the queue. Per series and 10-second block a
-hash holds, for each second of the block with requests, `<offset>n` (requests), `<offset>e`
-(errors, when there were any) and `<offset>b<index>` (latency histogram buckets), the offset
-being the second's digit within the block. A key per block rather than per second is what keeps
-memory low (a key costs more than its fields) and reads short (one HGETALL covers ten seconds).
-Blocks expire after the history the evaluation needs, so memory stays bounded by series x
-seconds kept.
+and adds nothing, so the counts are exact however many detector replicas consume the queue. Per
+series and 10-second block a hash holds, for each second of the block with requests, `<offset>n`
+(requests), `<offset>e` (errors, when there were any) and `<offset>b<index>` (latency histogram
+buckets), the offset being the second's digit within the block. A key per block rather than
+per second is what keeps memory low (a key costs more than its fields) and reads short (one
+HGETALL covers ten seconds). Blocks expire after the history the evaluation needs, so memory
+stays bounded by series x seconds kept.
 
 The keys of a series carry the hash tag of its shard (`{w<n>}`, n = series id mod shards), and
 the scripts touch only keys they are given, all of one shard: that is what Redis Cluster asks.

@@ -16,7 +16,8 @@ from aiops_core.models import SpanKind
 from aiops_core.peers import NodeKind
 
 # Hex, stored as the bytes they spell: a batch with an id that is not is dead-lettered when its
-# rows are built (a pattern here would double the cost of decoding a batch).
+# rows are built (a pattern here would double the cost of decoding a batch), as one whose
+# attributes are not a JSON object.
 TraceId = Annotated[str, msgspec.Meta(min_length=32, max_length=32)]
 SpanId = Annotated[str, msgspec.Meta(min_length=16, max_length=16)]
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]

@@ -31,8 +31,12 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def span_record(span: StoredSpan) -> tuple[Any, ...]:
-    """The row of a span. Run for every span stored: timedelta's positional form is a third
-    faster than its keyword one, and the kinds are StrEnums, which COPY takes as the text they are."""
+    """The row of a span; ValueError for an id that is not hex or attributes that are not a JSON
+    object. Run for every span stored: timedelta's positional form is a third faster than its
+    keyword one, and the kinds are StrEnums, which COPY takes as the text they are."""
+    attributes = str(span.attributes, "utf-8")
+    if not attributes.startswith("{"):
+        raise ValueError(f"attributes are not a JSON object: {attributes[:40]}")
     return (
         _EPOCH + timedelta(0, 0, span.start_time_unix_nano // 1000),
         bytes.fromhex(span.trace_id),
@@ -45,7 +49,7 @@ def span_record(span: StoredSpan) -> tuple[Any, ...]:
         span.http_status,
         span.is_error,
         span.error_message,
-        str(span.attributes, "utf-8"),
+        attributes,
         span.peer,
         span.peer_kind,
         span.instance,
@@ -69,8 +73,8 @@ class SpanRepository(Repository):
         when the batch was already stored."""
         try:
             records = [span_record(span) for span in batch.spans]
-        except ValueError as exc:  # bytes.fromhex: an id that is not hex
-            raise InvalidBatchError(f"a span id is not hex: {exc}") from exc
+        except ValueError as exc:
+            raise InvalidBatchError(f"a span cannot be stored: {exc}") from exc
         if self._partitioned:
             await self.ensure_partitions({record[0].date() for record in records})
         async with self.transaction() as conn:
