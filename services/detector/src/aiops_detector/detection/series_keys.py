@@ -17,7 +17,7 @@ class SeriesKeys:
         self.shards = shards
 
     def key(self, *parts: object) -> str:
-        """A key of no series (the registry, markers of a whole service)."""
+        """A key of no series (the series registry, the replica set)."""
         return self.prefix + ":".join(map(str, parts))
 
     def shard(self, sid: str) -> str:

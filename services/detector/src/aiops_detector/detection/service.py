@@ -141,7 +141,6 @@ class DetectionService:
         detectors: Detectors | None = None,
         models: ServiceModels | None = None,
     ) -> None:
-        self._redis = redis
         self._windows = windows
         self._baselines = baselines
         self._repository = repository
