@@ -1,8 +1,9 @@
 """The window consumer: merges each span batch from `telemetry.detect` into the shared windows.
 
 It reads the batch's window deltas, one per series and second, computed by ingest (the spans
-themselves are skipped; only a batch from an older ingest is aggregated here), and merges them in
-one Redis call that also claims the batch id, so a redelivered batch adds nothing. The message is
+themselves are skipped; only a batch from an older ingest is aggregated here), and merges them
+with a Redis call per shard of series that also claims the batch id for the shard, so a
+redelivered batch adds nothing. The message is
 acknowledged after the merge; a batch that does not parse is dead-lettered with the reason, and
 anything else (Redis unreachable) is retried after a backoff.
 """
