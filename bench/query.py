@@ -31,7 +31,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from aiops_core.store import migrate
-from aiops_core.store.partitions import ensure_partitions
+from aiops_core.store.partitions import SPANS, ensure_partitions
 from aiops_detector.detection.repository import DetectionRepository
 from bench.sandbox import bench_platform
 from tests.support.processes import ServiceProcess
@@ -72,7 +72,7 @@ async def load(database_url: str, spans: int, start: datetime) -> None:
     conn = await asyncpg.connect(database_url)
     try:
         await migrate(conn)
-        await ensure_partitions(conn, {(start + timedelta(hours=h)).date() for h in range(0, 25)})
+        await ensure_partitions(conn, SPANS, {(start + timedelta(hours=h)).date() for h in range(0, 25)})
         began = time.perf_counter()
         for first in range(0, spans, LOAD_CHUNK):
             last = min(spans, first + LOAD_CHUNK) - 1

@@ -34,7 +34,7 @@ def rows_written(detector_url: str) -> float:
             metrics = response.read().decode()
     except OSError:
         return 0.0
-    match = re.search(r"^aiops_writer_rows_total (\S+)$", metrics, flags=re.MULTILINE)
+    match = re.search(r'^aiops_writer_rows_total{table="spans"} (\S+)$', metrics, flags=re.MULTILINE)
     return float(match[1]) if match else 0.0
 
 

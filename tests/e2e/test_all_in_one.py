@@ -30,7 +30,7 @@ async def rows_written(detector_url: str) -> float:
             metrics = (await client.get(f"{detector_url}/metrics")).text
         except httpx.TransportError:
             return 0.0
-    match = re.search(r"^aiops_writer_rows_total (\S+)$", metrics, flags=re.MULTILINE)
+    match = re.search(r'^aiops_writer_rows_total{table="spans"} (\S+)$', metrics, flags=re.MULTILINE)
     return float(match[1]) if match else 0.0
 
 

@@ -102,7 +102,7 @@ async def test_partial_success_counts_and_explains_refused_spans(
     [batch] = await stored_batches(broker_url)
     assert [s.span_id for s in batch.spans] == [good.span_id.hex()]
     metrics = (await client.get("/metrics")).text
-    assert 'aiops_ingest_rejected_total{reason="invalid_trace_id"} 1.0' in metrics
+    assert 'aiops_ingest_rejected_total{reason="invalid_trace_id",signal="traces"} 1.0' in metrics
     assert "aiops_ingest_spans_total 1.0" in metrics
 
 
@@ -127,9 +127,9 @@ async def test_errors_are_google_rpc_status_in_the_request_encoding(
 
 async def test_every_error_under_v1_is_a_status_in_the_request_encoding(client: httpx.AsyncClient) -> None:
     # A signal not served: 404 NOT_FOUND, in protobuf as the request was.
-    logs = await client.post("/v1/logs", content=b"", headers=PROTOBUF)
-    assert (logs.status_code, logs.headers["content-type"]) == (404, "application/x-protobuf")
-    assert status_pb2.Status.FromString(logs.content).code == 5
+    profiles = await client.post("/v1/profiles", content=b"", headers=PROTOBUF)
+    assert (profiles.status_code, profiles.headers["content-type"]) == (404, "application/x-protobuf")
+    assert status_pb2.Status.FromString(profiles.content).code == 5
 
     # The wrong method: 405 UNIMPLEMENTED, in JSON for a request without a protobuf body.
     listed = await client.get("/v1/traces")

@@ -56,7 +56,7 @@ class Writer:
         self.consumer = SpanWriterConsumer(bus, self.repository, WriterMetrics(self.registry), prefetch=4)
 
     def count(self, outcome: str) -> float:
-        return counter(self.registry, "aiops_writer_batches_total", outcome=outcome)
+        return counter(self.registry, "aiops_writer_batches_total", table="spans", outcome=outcome)
 
 
 async def test_each_batch_is_stored_once_even_when_published_twice(
@@ -71,7 +71,7 @@ async def test_each_batch_is_stored_once_even_when_published_twice(
     await writer.consumer.stop()
     assert await stored(pool) == 500
     assert writer.count("stored") == 1
-    assert counter(writer.registry, "aiops_writer_rows_total") == 500
+    assert counter(writer.registry, "aiops_writer_rows_total", table="spans") == 500
 
 
 async def test_a_batch_committed_but_not_acknowledged_is_skipped_on_redelivery(

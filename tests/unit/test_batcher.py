@@ -4,7 +4,7 @@ import pytest
 
 from aiops_core.bus import BrokerUnavailableError
 from aiops_core.models import SpanFields
-from aiops_ingest.batcher import SpanBatcher
+from aiops_ingest.batcher import Batcher
 
 
 def _spans(n: int, prefix: int = 0) -> list[SpanFields]:
@@ -44,7 +44,7 @@ class Recorder:
 
 async def test_concurrent_small_requests_share_one_message() -> None:
     publish = Recorder()
-    batcher = SpanBatcher(publish, max_spans=1000, linger_s=0.05)
+    batcher = Batcher[SpanFields](publish, max_items=1000, linger_s=0.05)
     await asyncio.gather(*(batcher.submit(_spans(1, prefix=i)) for i in range(50)))
     assert len(publish.batches) == 1
     assert len(publish.batches[0]) == 50
@@ -52,14 +52,14 @@ async def test_concurrent_small_requests_share_one_message() -> None:
 
 async def test_a_full_batch_goes_at_once_without_lingering() -> None:
     publish = Recorder()
-    batcher = SpanBatcher(publish, max_spans=100, linger_s=60)
+    batcher = Batcher[SpanFields](publish, max_items=100, linger_s=60)
     await asyncio.wait_for(batcher.submit(_spans(100)), 5)
     assert [len(b) for b in publish.batches] == [100]
 
 
 async def test_a_large_request_is_split_into_full_batches() -> None:
     publish = Recorder()
-    batcher = SpanBatcher(publish, max_spans=100, linger_s=0.01)
+    batcher = Batcher[SpanFields](publish, max_items=100, linger_s=0.01)
     spans = _spans(250)
     await batcher.submit(spans)
     assert [len(b) for b in publish.batches] == [100, 100, 50]
@@ -74,7 +74,7 @@ async def test_submit_returns_only_after_the_publish_is_confirmed() -> None:
         await release.wait()
         published.append(spans)
 
-    batcher = SpanBatcher(slow_publish, max_spans=10, linger_s=0)
+    batcher = Batcher[SpanFields](slow_publish, max_items=10, linger_s=0)
     submit = asyncio.create_task(batcher.submit(_spans(3)))
     await asyncio.sleep(0.05)
     assert not submit.done()
@@ -84,7 +84,7 @@ async def test_submit_returns_only_after_the_publish_is_confirmed() -> None:
 
 
 async def test_a_failed_publish_fails_every_request_in_the_batch() -> None:
-    batcher = SpanBatcher(Recorder(fail=True), max_spans=1000, linger_s=0.01)
+    batcher = Batcher[SpanFields](Recorder(fail=True), max_items=1000, linger_s=0.01)
     results = await asyncio.gather(
         batcher.submit(_spans(2)), batcher.submit(_spans(3, prefix=9)), return_exceptions=True
     )
@@ -93,7 +93,7 @@ async def test_a_failed_publish_fails_every_request_in_the_batch() -> None:
 
 async def test_a_cancelled_request_does_not_cancel_the_shared_batch() -> None:
     publish = Recorder()
-    batcher = SpanBatcher(publish, max_spans=1000, linger_s=0.05)
+    batcher = Batcher[SpanFields](publish, max_items=1000, linger_s=0.05)
     leaving = asyncio.create_task(batcher.submit(_spans(1)))
     staying = asyncio.create_task(batcher.submit(_spans(1, prefix=1)))
     await asyncio.sleep(0.01)
@@ -106,7 +106,7 @@ async def test_a_cancelled_request_does_not_cancel_the_shared_batch() -> None:
 
 async def test_close_publishes_what_is_pending() -> None:
     publish = Recorder()
-    batcher = SpanBatcher(publish, max_spans=1000, linger_s=60)
+    batcher = Batcher[SpanFields](publish, max_items=1000, linger_s=60)
     submit = asyncio.create_task(batcher.submit(_spans(5)))
     await asyncio.sleep(0.01)
     await batcher.close()

@@ -7,7 +7,8 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span as OtlpSpan
 from opentelemetry.proto.trace.v1.trace_pb2 import Status
 
 from aiops_core.models import Span, SpanKind
-from aiops_ingest.normalise import Limits, NormalisedSpans, SpanNormaliser
+from aiops_ingest.normalise import NormalisedSpans, SpanNormaliser
+from aiops_ingest.normalised import Limits
 from aiops_ingest.schemas import TelemetryRecord
 from tests.support.otlp import SpanSpec, build_request, http_server_span
 
@@ -16,7 +17,7 @@ normaliser = SpanNormaliser(Limits())
 
 def as_spans(result: NormalisedSpans) -> list[Span]:
     """The normalised spans as a consumer reads them, which also checks they validate."""
-    return [Span.model_validate(fields) for fields in result.spans]
+    return [Span.model_validate(fields) for fields in result.items]
 
 
 def _one(spec: SpanSpec, service: str = "shop") -> Span:
@@ -174,7 +175,7 @@ def test_invalid_spans_are_refused_with_reasons_and_the_rest_kept() -> None:
         SpanSpec(duration_ns=-5),
     ]
     result = normaliser.from_otlp(build_request(specs))
-    assert len(result.spans) == 1
+    assert len(result.items) == 1
     assert result.rejected == {
         "invalid_trace_id": 2,
         "invalid_span_id": 1,
@@ -267,7 +268,7 @@ def test_the_wire_batch_decodes_as_the_model_consumers_read() -> None:
 
     result = normaliser.from_otlp(build_request([http_server_span(), SpanSpec(attributes={"n": 1.5})]))
     batch_id = uuid4()
-    body = encode_span_batch(batch_id, 123, result.spans, wire_deltas(aggregate(result.spans)))
+    body = encode_span_batch(batch_id, 123, result.items, wire_deltas(aggregate(result.items)))
     batch = SpanBatch.model_validate_json(body)
     assert batch.batch_id == batch_id
     assert batch.created_at_unix_nano == 123
@@ -276,4 +277,4 @@ def test_the_wire_batch_decodes_as_the_model_consumers_read() -> None:
     ]
     windows = WindowBatch.model_validate_json(body)
     assert (windows.batch_id, windows.created_at_unix_nano) == (batch_id, 123)
-    assert windows.deltas() == aggregate(result.spans)
+    assert windows.deltas() == aggregate(result.items)

@@ -101,19 +101,74 @@ class SpanBatch(BaseModel):
 _ENCODER = msgspec.json.Encoder()
 
 
+def encode_batch(batch_id: UUID, created_at_unix_nano: int, **contents: Any) -> bytes:
+    """The wire form of a batch of any signal, built from plain fields without a model per item:
+    its id, when it was published, and what it carries (`spans=`, `points=` or `records=`)."""
+    return _ENCODER.encode({"batch_id": batch_id, "created_at_unix_nano": created_at_unix_nano, **contents})
+
+
 def encode_span_batch(
     batch_id: UUID, created_at_unix_nano: int, spans: list[SpanFields], windows: list[dict[str, Any]]
 ) -> bytes:
-    """The wire form of a batch, built from plain fields without a model per span: its spans and
-    its window deltas (`aiops_core.windows.wire_deltas`)."""
-    return _ENCODER.encode(
-        {
-            "batch_id": batch_id,
-            "created_at_unix_nano": created_at_unix_nano,
-            "spans": spans,
-            "windows": windows,
-        }
-    )
+    """A span batch: its spans and its window deltas (`aiops_core.windows.wire_deltas`)."""
+    return encode_batch(batch_id, created_at_unix_nano, spans=spans, windows=windows)
+
+
+class MetricKind(StrEnum):
+    GAUGE = "gauge"
+    SUM = "sum"
+    HISTOGRAM = "histogram"
+    EXPONENTIAL_HISTOGRAM = "exponential_histogram"
+    SUMMARY = "summary"
+
+
+class Temporality(StrEnum):
+    DELTA = "delta"
+    CUMULATIVE = "cumulative"
+
+
+class MetricPointFields(TypedDict):
+    """A metric data point as ingest builds it for the wire (routing key `metrics.batch`, batches
+    of `points`); the writer (aiops_detector.writer.batch) reads it.
+
+    `series_id` is ingest's hash of the series' identity: service, instance, name and attributes.
+    A gauge or sum has `value`; a histogram or summary `count` and `sum`, a histogram also its
+    bucket `bounds` and `bucket_counts`. Points come as sent: the writer turns cumulative ones
+    into deltas."""
+
+    series_id: int
+    service: str
+    instance: str | None
+    name: str
+    kind: str
+    temporality: str | None
+    monotonic: bool
+    unit: str
+    description: str
+    attributes: dict[str, JsonValue]
+    start_time_unix_nano: int
+    time_unix_nano: int
+    value: float | None
+    count: float | None
+    sum: float | None
+    bounds: list[float] | None
+    bucket_counts: list[float] | None
+
+
+class LogRecordFields(TypedDict):
+    """A log record as ingest builds it for the wire (routing key `logs.batch`, batches of
+    `records`). Ids are hex, as on spans; `time_unix_nano` is the record's time, or when it was
+    observed if it has none."""
+
+    service: str
+    instance: str | None
+    time_unix_nano: int
+    severity_number: int
+    severity_text: str
+    body: str
+    trace_id: str | None
+    span_id: str | None
+    attributes: dict[str, JsonValue]
 
 
 class AnomalyKind(StrEnum):

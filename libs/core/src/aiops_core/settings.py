@@ -113,6 +113,18 @@ class CoreSettings(BaseSettings):
         le=3650,
         description="Days spans are kept. Ingest refuses older spans; older partitions are dropped.",
     )
+    metrics_retention_days: int = Field(
+        default=15,
+        ge=1,
+        le=3650,
+        description="Days metric points are kept. Ingest refuses older points; older partitions are dropped.",
+    )
+    logs_retention_days: int = Field(
+        default=7,
+        ge=1,
+        le=3650,
+        description="Days log records are kept. Ingest refuses older records; older partitions are dropped.",
+    )
     migrate_on_start: bool = Field(
         default=True,
         description="Apply pending migrations when a service that uses the store starts "

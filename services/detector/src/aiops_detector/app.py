@@ -1,4 +1,4 @@
-"""The detector app: its factory and lifespan. It runs the span writer, the storage
+"""The detector app: its factory and lifespan. It runs the writers, the storage
 maintenance job and the detection (windows, rollups, evaluation), and serves health, metrics
 and docs on its port."""
 
@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from aiops_core.app import ServiceSpec, create_service_app
 from aiops_core.bus import Bus
-from aiops_core.bus.topology import SPAN_DETECT_QUEUE, SPAN_STORE_QUEUE
+from aiops_core.bus.topology import LOG_STORE_QUEUE, METRIC_STORE_QUEUE, SPAN_DETECT_QUEUE, SPAN_STORE_QUEUE
 from aiops_core.cache import Cache
 from aiops_core.clients import store_bus_and_cache
 from aiops_core.components import Component, running
@@ -20,17 +20,21 @@ from aiops_core.observability.health import HealthChecks
 from aiops_core.observability.metrics import create_registry
 from aiops_core.observability.queue_depth import QueueDepthMonitor
 from aiops_core.store import Backend, current_backend
+from aiops_core.store.partitions import LOG_RECORDS, METRIC_POINTS, SPANS
 from aiops_detector.detection.runtime import DetectionRuntime
 from aiops_detector.settings import DetectorSettings
-from aiops_detector.writer.consumer import SpanWriterConsumer
-from aiops_detector.writer.maintenance import RetentionPolicy, SpanMaintenanceJob
+from aiops_detector.writer.consumer import LogWriterConsumer, MetricWriterConsumer, SpanWriterConsumer
+from aiops_detector.writer.log_repository import LogRecordRepository
+from aiops_detector.writer.maintenance import RetentionPolicy, TelemetryMaintenanceJob
+from aiops_detector.writer.metric_repository import MetricPointRepository
 from aiops_detector.writer.metrics import WriterMetrics
 from aiops_detector.writer.repository import SpanRepository
 
 DESCRIPTION = """\
-Consumes span batches from the bus and writes them to the store with COPY, exactly once: each
-batch's id is committed with its rows, so a redelivered batch is skipped. Keeps span storage
-within its retention age.
+Consumes batches of spans, metric points and log records from the bus and writes them to the
+store, exactly once: each batch's id is committed with its rows, so a redelivered batch is
+skipped. Turns cumulative metric points into deltas and caps the series of each metric. Keeps
+the stored telemetry within its retention ages.
 
 Also merges every batch into per-series windows in Redis, rolls request spans up per minute,
 and every few seconds judges each series' recent window against its baseline, publishing
@@ -50,31 +54,45 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with store_bus_and_cache(settings, name="aiops-detector", bus=bus, redis=redis) as clients:
             backend = await current_backend(clients.pool)
-            repository = SpanRepository(clients.pool, partitioned=backend is Backend.POSTGRES)
-            maintenance = SpanMaintenanceJob(
+            partitioned = backend is Backend.POSTGRES
+            spans = SpanRepository(clients.pool, partitioned=partitioned)
+            points = MetricPointRepository(
+                clients.pool, partitioned=partitioned, series_limit=settings.metric_series_limit
+            )
+            logs = LogRecordRepository(clients.pool, partitioned=partitioned)
+            maintenance = TelemetryMaintenanceJob(
                 clients.pool,
-                repository,
+                [spans, points, logs],
                 backend,
                 RetentionPolicy(
-                    retention=timedelta(days=settings.spans_retention_days),
+                    retention={
+                        SPANS: timedelta(days=settings.spans_retention_days),
+                        METRIC_POINTS: timedelta(days=settings.metrics_retention_days),
+                        LOG_RECORDS: timedelta(days=settings.logs_retention_days),
+                    },
                     partitions_ahead_days=settings.partition_ahead_days,
                     compress_after=timedelta(hours=settings.compress_after_hours),
                 ),
                 interval_s=settings.maintenance_interval_s,
             )
-            queues = [SPAN_STORE_QUEUE, SPAN_DETECT_QUEUE]
+            queues = [SPAN_STORE_QUEUE, SPAN_DETECT_QUEUE, METRIC_STORE_QUEUE, LOG_STORE_QUEUE]
             queue_depth = QueueDepthMonitor(
                 clients.bus, [name for q in queues for name in (q.name, q.dead_letter_queue)], registry
             )
-            writer = SpanWriterConsumer(clients.bus, repository, metrics, prefetch=settings.broker_prefetch)
+            prefetch = settings.broker_prefetch
+            writers: list[Component] = [
+                SpanWriterConsumer(clients.bus, spans, metrics, prefetch=prefetch),
+                MetricWriterConsumer(clients.bus, points, metrics, prefetch=prefetch),
+                LogWriterConsumer(clients.bus, logs, metrics, prefetch=prefetch),
+            ]
             # Built even when disabled, so that its metrics are always exported.
             detection = DetectionRuntime(settings, clients.pool, clients.redis, clients.bus, registry)
-            # Stopped in reverse: detection first, then the writer, the queue monitor and last the
-            # maintenance job, whose first run (partitions, TimescaleDB policies) the writer needs.
+            # Stopped in reverse: detection first, then the writers, the queue monitor and last the
+            # maintenance job, whose first run (partitions, TimescaleDB policies) the writers need.
             components: list[Component] = [
                 *([maintenance] if settings.span_writer_enabled else []),
                 queue_depth,
-                *([writer] if settings.span_writer_enabled else []),
+                *(writers if settings.span_writer_enabled else []),
                 *(detection.components if settings.detection_enabled else []),
             ]
             async with running(components):

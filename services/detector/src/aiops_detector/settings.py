@@ -9,26 +9,38 @@ from aiops_detector.detection.floors import FloorTable, floors, parse_overrides
 
 class DetectorSettings(CoreSettings):
     partition_ahead_days: int = Field(
-        default=2, ge=1, le=60, description="Days of span partitions created ahead of time."
+        default=2,
+        ge=1,
+        le=60,
+        description="Days of partitions (spans, metric points, log records) created ahead of time.",
     )
     maintenance_interval_s: float = Field(
         default=300.0,
         ge=1,
-        description="Seconds between runs of the job that creates and drops span partitions.",
+        description="Seconds between runs of the job that creates and drops partitions and forgets "
+        "metric series no longer seen.",
     )
     compress_after_hours: int = Field(
         default=24,
         ge=1,
-        description="On TimescaleDB, span chunks older than this are compressed.",
+        description="On TimescaleDB, chunks (of spans, metric points, log records) older than this are "
+        "compressed.",
     )
     detection_enabled: bool = Field(
         default=True,
-        description="Run the per-series windows, baselines and detectors (false: only write spans).",
+        description="Run the per-series windows, baselines and detectors (false: only write telemetry).",
     )
     span_writer_enabled: bool = Field(
         default=True,
-        description="Write spans to the store and keep its partitions (false: only detect, so that "
-        "the writer and detection run, and scale, as processes of their own).",
+        description="Write spans, metric points and log records to the store and keep its partitions "
+        "(false: only detect, so that the writer and detection run, and scale, as processes of their own).",
+    )
+    metric_series_limit: int = Field(
+        default=2000,
+        ge=1,
+        le=1_000_000,
+        description="Most series one metric (a service's metric name) may have; the points of any further "
+        "series are dropped and counted in aiops_writer_metric_points_dropped_total.",
     )
     multivariate_enabled: bool = Field(
         default=False,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 
 from fastapi import FastAPI
 
@@ -16,10 +17,13 @@ from aiops_core.observability.metrics import create_registry
 from aiops_core.ratelimit import RateLimiter, install_rate_limit
 from aiops_ingest.dependencies import State
 from aiops_ingest.metrics import IngestMetrics
-from aiops_ingest.normalise import Limits, SpanNormaliser
+from aiops_ingest.normalise import SpanNormaliser
+from aiops_ingest.normalise_logs import LogNormaliser
+from aiops_ingest.normalise_metrics import MetricNormaliser
+from aiops_ingest.normalised import Limits
 from aiops_ingest.otlp_errors import OtlpErrorBodies
 from aiops_ingest.routes import ingest_router
-from aiops_ingest.service import IngestService
+from aiops_ingest.service import IngestService, Normalisers
 from aiops_ingest.settings import IngestSettings
 
 DESCRIPTION = """\
@@ -51,19 +55,28 @@ def create_app(
         if owned_bus:
             await active_bus.start()
         health.add("broker", active_bus.ping)
+        limits = Limits(
+            max_attributes=settings.max_attributes,
+            max_attribute_length=settings.max_attribute_length,
+            max_age_s=settings.spans_retention_days * 86_400,
+            max_clock_skew_s=settings.max_clock_skew_s,
+        )
         service = IngestService(
             active_bus,
-            SpanNormaliser(
-                Limits(
-                    max_attributes=settings.max_attributes,
-                    max_attribute_length=settings.max_attribute_length,
-                    max_age_s=settings.spans_retention_days * 86_400,
-                    max_clock_skew_s=settings.max_clock_skew_s,
-                )
+            Normalisers(
+                spans=SpanNormaliser(limits),
+                metrics=MetricNormaliser(
+                    replace(limits, max_age_s=settings.metrics_retention_days * 86_400),
+                    max_series_attributes=settings.metric_series_attributes,
+                ),
+                logs=LogNormaliser(
+                    replace(limits, max_age_s=settings.logs_retention_days * 86_400),
+                    max_body_length=settings.max_log_body_length,
+                ),
             ),
             metrics,
             max_body_bytes=settings.max_body_bytes,
-            batch_max_spans=settings.batch_max_spans,
+            batch_max_items=settings.batch_max_spans,
             batch_linger_s=settings.batch_linger_ms / 1000,
         )
         try:

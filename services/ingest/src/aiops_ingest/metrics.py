@@ -1,3 +1,5 @@
+"""Ingest's own metrics: what it accepted and refused of each signal, and its publishing."""
+
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -8,14 +10,25 @@ class IngestMetrics:
         self.spans = Counter(
             "aiops_ingest_spans", "Spans accepted and confirmed by the broker.", registry=registry
         )
+        self.metric_points = Counter(
+            "aiops_ingest_metric_points",
+            "Metric data points accepted and confirmed by the broker.",
+            registry=registry,
+        )
+        self.log_records = Counter(
+            "aiops_ingest_log_records", "Log records accepted and confirmed by the broker.", registry=registry
+        )
         self.rejected = Counter(
             "aiops_ingest_rejected",
-            "Spans or requests refused, by reason.",
-            ["reason"],
+            "Spans, metric points, log records or requests refused, by signal and reason.",
+            ["signal", "reason"],
             registry=registry,
         )
         self.batches = Counter(
-            "aiops_ingest_batches_published", "Span batches published to the bus.", registry=registry
+            "aiops_ingest_batches_published",
+            "Batches published to the bus, by signal.",
+            ["signal"],
+            registry=registry,
         )
         self.batch_spans = Histogram(
             "aiops_ingest_batch_spans",

@@ -1,27 +1,24 @@
 """Turn OTLP spans and simple telemetry records into the platform's one span model.
 
 A span that cannot be stored usefully (bad ids, no start time, outside the retention window)
-is refused with a reason, counted, and reported to the client as a partial success; the rest
-of its request goes through.
+is refused with a reason (aiops_ingest.normalised).
 """
 
 from __future__ import annotations
 
 import secrets
-import time
-from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import UTC
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as OtlpSpan
 from opentelemetry.proto.trace.v1.trace_pb2 import Status
 from pydantic import JsonValue
 
 from aiops_core.models import SpanFields, SpanKind
 from aiops_core.peers import infer_peer, instance_of
+from aiops_ingest.attributes import MAX_SERVICE, UNKNOWN_SERVICE, AttributeReader
+from aiops_ingest.normalised import NS_PER_S, Limits, Normalised, clean
 from aiops_ingest.route_templates import template_path
 from aiops_ingest.schemas import TelemetryRecord
 
@@ -35,7 +32,7 @@ _KINDS = {
 }
 
 # Resource attributes worth keeping on each span (service.name becomes the span's service).
-_RESOURCE_KEYS = frozenset(
+RESOURCE_KEYS = frozenset(
     {
         "service.version",
         "service.namespace",
@@ -53,86 +50,34 @@ _STATUS_KEYS = ("http.response.status_code", "http.status_code")
 _METHOD_KEYS = ("http.request.method", "http.method")
 _URL_KEYS = ("url.path", "http.target", "url.full", "http.url")
 
-# Reason codes (metric labels) and what they mean to the client.
-_REASONS = {
-    "invalid_trace_id": "trace id is not 16 bytes or is all zero",
-    "invalid_span_id": "span id is not 8 bytes or is all zero",
-    "invalid_parent_span_id": "parent span id is not 8 bytes",
-    "missing_start_time": "no start time",
-    "ends_before_start": "end time before start time",
-    "too_old": "started before the retention period",
-    "in_future": "starts in the future beyond the allowed clock skew",
-}
-
 # All-zero ids are invalid (the OTLP specification).
 _NO_TRACE_ID = bytes(16)
 _NO_SPAN_ID = bytes(8)
-_MAX_KEY = 128
-_MAX_SERVICE = 256
 _MAX_OPERATION = 512
 _MAX_ERROR_MESSAGE = 2048
-_NS_PER_S = 1_000_000_000
 
-
-@dataclass(frozen=True)
-class Limits:
-    max_attributes: int = 32
-    max_attribute_length: int = 256
-    max_age_s: int = 7 * 24 * 3600
-    max_clock_skew_s: int = 3600
-
-
-@dataclass
-class NormalisedSpans:
-    spans: list[SpanFields] = field(default_factory=list)
-    rejected: Counter[str] = field(default_factory=Counter)
-
-    @property
-    def rejected_count(self) -> int:
-        return sum(self.rejected.values())
-
-    def rejection_message(self) -> str:
-        return "; ".join(
-            f"{count} refused: {_REASONS.get(reason, reason.replace('_', ' '))}"
-            for reason, count in sorted(self.rejected.items())
-        )
-
-
-def _clean(text: str, limit: int) -> str:
-    # PostgreSQL text and jsonb cannot hold NUL characters.
-    if "\x00" in text:
-        text = text.replace("\x00", "")
-    return text[:limit]
+NormalisedSpans = Normalised[SpanFields]
 
 
 class SpanNormaliser:
     def __init__(self, limits: Limits) -> None:
         self._limits = limits
-
-    def _time_window_ns(self) -> tuple[int, int]:
-        now = time.time_ns()
-        return now - self._limits.max_age_s * _NS_PER_S, now + self._limits.max_clock_skew_s * _NS_PER_S
+        self._reader = AttributeReader(limits)
 
     # -- OTLP -----------------------------------------------------------------------------
 
     def from_otlp(self, request: ExportTraceServiceRequest) -> NormalisedSpans:
         result = NormalisedSpans()
-        oldest, newest = self._time_window_ns()
+        oldest, newest = self._limits.time_window_ns()
         for resource_spans in request.resource_spans:
-            service = "unknown_service"
-            resource_attributes: dict[str, JsonValue] = {}
-            for kv in resource_spans.resource.attributes:
-                if kv.key == "service.name":
-                    service = _clean(str(self._value(kv.value)), _MAX_SERVICE) or service
-                elif kv.key in _RESOURCE_KEYS:
-                    resource_attributes[kv.key] = self._value(kv.value)
+            service, resource_attributes = self._reader.resource(resource_spans.resource, RESOURCE_KEYS)
             for scope_spans in resource_spans.scope_spans:
                 for otlp_span in scope_spans.spans:
                     span = self._span(otlp_span, service, resource_attributes, oldest, newest)
                     if isinstance(span, str):
                         result.rejected[span] += 1
                     else:
-                        result.spans.append(span)
+                        result.items.append(span)
         return result
 
     def _span(
@@ -161,7 +106,7 @@ class SpanNormaliser:
             return "too_old"
         if start_ns > newest_ns:
             return "in_future"
-        attributes = self._attributes(otlp.attributes)
+        attributes = self._reader.attributes(otlp.attributes)
         kind = _KINDS.get(otlp.kind, SpanKind.UNSPECIFIED)
         http_status = _first_int(attributes, _STATUS_KEYS)
         status = otlp.status
@@ -175,7 +120,7 @@ class SpanNormaliser:
             "span_id": span_id.hex(),
             "parent_span_id": parent.hex() if parent and parent != _NO_SPAN_ID else None,
             "service": service,
-            "operation": _clean(_operation(otlp.name, attributes), _MAX_OPERATION) or "unknown",
+            "operation": clean(_operation(otlp.name, attributes), _MAX_OPERATION) or "unknown",
             "kind": kind.value,
             "start_time_unix_nano": start_ns,
             "duration_ns": end_ns - start_ns,
@@ -189,58 +134,10 @@ class SpanNormaliser:
         }
         return fields
 
-    def _attributes(self, kvs: Iterable[KeyValue]) -> dict[str, JsonValue]:
-        # The hot loop of ingest (a dozen attributes a span): strings, the common case, are
-        # handled inline rather than through `_value`.
-        attributes: dict[str, JsonValue] = {}
-        max_count, max_length = self._limits.max_attributes, self._limits.max_attribute_length
-        for kv in kvs:
-            if len(attributes) >= max_count:
-                break
-            key = kv.key
-            if len(key) > _MAX_KEY or "\x00" in key:
-                key = _clean(key, _MAX_KEY)
-            value = kv.value
-            # Any other kind of value reads as "": a non-empty string needs no WhichOneof.
-            text = value.string_value
-            if text:
-                if len(text) > max_length or "\x00" in text:
-                    text = _clean(text, max_length)
-                attributes[key] = text
-            else:
-                other = self._value(value)
-                if other is not None:
-                    attributes[key] = other
-        return attributes
-
-    def _value(self, value: AnyValue) -> JsonValue:
-        which = value.WhichOneof("value")
-        if which == "string_value":
-            return _clean(value.string_value, self._limits.max_attribute_length)
-        if which == "int_value":
-            return value.int_value
-        if which == "bool_value":
-            return value.bool_value
-        if which == "double_value":
-            return value.double_value
-        if which == "array_value":
-            return [
-                _clean(str(self._value(item)), self._limits.max_attribute_length)
-                for item in value.array_value.values[: self._limits.max_attributes]
-            ]
-        if which == "bytes_value":
-            return value.bytes_value.hex()[: self._limits.max_attribute_length]
-        if which == "kvlist_value":
-            return _clean(
-                str({kv.key: self._value(kv.value) for kv in value.kvlist_value.values}),
-                self._limits.max_attribute_length,
-            )
-        return None
-
     @staticmethod
     def _error_message(otlp: OtlpSpan, status: Status, http_status: int | None) -> str:
         if status.message:
-            return _clean(status.message, _MAX_ERROR_MESSAGE)
+            return clean(status.message, _MAX_ERROR_MESSAGE)
         for event in otlp.events:
             if event.name == "exception":
                 fields = {kv.key: kv.value.string_value for kv in event.attributes}
@@ -248,21 +145,21 @@ class SpanNormaliser:
                     part for part in (fields.get("exception.type"), fields.get("exception.message")) if part
                 )
                 if text:
-                    return _clean(text, _MAX_ERROR_MESSAGE)
+                    return clean(text, _MAX_ERROR_MESSAGE)
         return f"HTTP {http_status}" if http_status else "error"
 
     # -- simple JSON telemetry --------------------------------------------------------------
 
     def from_records(self, records: Iterable[TelemetryRecord]) -> NormalisedSpans:
         result = NormalisedSpans()
-        oldest, newest = self._time_window_ns()
+        oldest, newest = self._limits.time_window_ns()
         for record in records:
             start = (
                 record.timestamp.astimezone(UTC)
                 if record.timestamp.tzinfo
                 else record.timestamp.replace(tzinfo=UTC)
             )
-            start_ns = int(start.timestamp()) * _NS_PER_S + start.microsecond * 1000
+            start_ns = int(start.timestamp()) * NS_PER_S + start.microsecond * 1000
             if start_ns < oldest:
                 result.rejected["too_old"] += 1
                 continue
@@ -272,27 +169,27 @@ class SpanNormaliser:
             method = record.method.upper()
             route = template_path(record.endpoint)
             is_error = record.status_code >= 500 or record.error_message is not None
-            result.spans.append(
+            result.items.append(
                 SpanFields(
                     trace_id=record.trace_id or secrets.token_hex(16),
                     parent_span_id=None,
                     span_id=secrets.token_hex(8),
-                    service=_clean(record.service_name, _MAX_SERVICE) or "unknown_service",
-                    operation=_clean(f"{method} {route}", _MAX_OPERATION),
+                    service=clean(record.service_name, MAX_SERVICE) or UNKNOWN_SERVICE,
+                    operation=clean(f"{method} {route}", _MAX_OPERATION),
                     kind=SpanKind.SERVER.value,
                     start_time_unix_nano=start_ns,
                     duration_ns=round(record.latency_ms * 1_000_000),
                     http_status=record.status_code,
                     is_error=is_error,
                     error_message=(
-                        _clean(record.error_message or f"HTTP {record.status_code}", _MAX_ERROR_MESSAGE)
+                        clean(record.error_message or f"HTTP {record.status_code}", _MAX_ERROR_MESSAGE)
                         if is_error
                         else None
                     ),
                     attributes={
                         "http.request.method": method,
                         "http.route": route,
-                        "url.path": _clean(record.endpoint, self._limits.max_attribute_length),
+                        "url.path": clean(record.endpoint, self._limits.max_attribute_length),
                         "http.response.status_code": record.status_code,
                     },
                     peer=None,

@@ -14,6 +14,8 @@ ANOMALIES_EXCHANGE = "anomalies"
 DEAD_LETTER_EXCHANGE = "aiops.dead-letter"
 
 SPAN_BATCH_ROUTING_KEY = "spans.batch"
+METRIC_BATCH_ROUTING_KEY = "metrics.batch"
+LOG_BATCH_ROUTING_KEY = "logs.batch"
 ANOMALY_DETECTED_ROUTING_KEY = "anomaly.detected"
 ANOMALY_CLEARED_ROUTING_KEY = "anomaly.cleared"
 
@@ -35,13 +37,15 @@ class QueueSpec:
 
 SPAN_STORE_QUEUE = QueueSpec("telemetry.store", TELEMETRY_EXCHANGE, ("spans.#",))
 SPAN_DETECT_QUEUE = QueueSpec("telemetry.detect", TELEMETRY_EXCHANGE, ("spans.#",))
+METRIC_STORE_QUEUE = QueueSpec("telemetry.metrics.store", TELEMETRY_EXCHANGE, ("metrics.#",))
+LOG_STORE_QUEUE = QueueSpec("telemetry.logs.store", TELEMETRY_EXCHANGE, ("logs.#",))
 # Where the incidents service takes anomaly events from.
 ANOMALY_QUEUE = QueueSpec("incidents.anomalies", ANOMALIES_EXCHANGE, ("anomaly.#",))
 
 # Declared by every service that connects, so that a publish is routable even before the
 # consuming service has started for the first time.
 EXCHANGES = (TELEMETRY_EXCHANGE, ANOMALIES_EXCHANGE)
-ALL_QUEUES = (SPAN_STORE_QUEUE, SPAN_DETECT_QUEUE, ANOMALY_QUEUE)
+ALL_QUEUES = (SPAN_STORE_QUEUE, SPAN_DETECT_QUEUE, METRIC_STORE_QUEUE, LOG_STORE_QUEUE, ANOMALY_QUEUE)
 
 # Webhook deliveries that used up their attempts. No work queue stands in front of this one (the
 # incidents service retries deliveries in its database), so only `incidents.webhooks.dlq` is

@@ -1,1 +1,2 @@
-"""The span writer: span batches stored exactly once, and the storage kept within its retention."""
+"""The writers: batches of spans, metric points and log records stored exactly once, and the
+storage kept within its retention."""

@@ -1,8 +1,10 @@
-"""A span batch as the writer reads it: decoded by msgspec straight into typed fields, each span's
-attributes kept as the JSON text they travelled as, which is what their jsonb column takes.
+"""Batches as the writer reads them: decoded by msgspec straight into typed fields, attributes
+kept as the JSON text they travelled as, which is what their jsonb column takes.
 
-The same message as `aiops_core.models.SpanBatch`, with the same limits, for about a tenth of the
-cost of building a model per span; the window deltas the message also carries are skipped.
+A span batch is the same message as `aiops_core.models.SpanBatch`, with the same limits, for about
+a tenth of the cost of building a model per span; the window deltas the message also carries are
+skipped. Metric point and log record batches are what ingest builds from
+`aiops_core.models.MetricPointFields` and `LogRecordFields`.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from uuid import UUID
 
 import msgspec
 
-from aiops_core.models import SpanKind
+from aiops_core.models import MetricKind, SpanKind, Temporality
 from aiops_core.peers import NodeKind
 
 # Hex, stored as the bytes they spell: a batch with an id that is not is dead-lettered when its
@@ -45,3 +47,47 @@ class StoredBatch(msgspec.Struct, frozen=True):
     batch_id: UUID
     created_at_unix_nano: Annotated[int, msgspec.Meta(gt=0)]
     spans: Annotated[list[StoredSpan], msgspec.Meta(min_length=1)]
+
+
+class StoredPoint(msgspec.Struct, kw_only=True, frozen=True):
+    series_id: int
+    service: Name
+    instance: Annotated[str, msgspec.Meta(max_length=256)] | None = None
+    name: Name
+    kind: MetricKind
+    temporality: Temporality | None = None
+    monotonic: bool = False
+    unit: Annotated[str, msgspec.Meta(max_length=64)] = ""
+    description: Annotated[str, msgspec.Meta(max_length=512)] = ""
+    attributes: msgspec.Raw = msgspec.Raw(b"{}")
+    start_time_unix_nano: Annotated[int, msgspec.Meta(ge=0)] = 0
+    time_unix_nano: Annotated[int, msgspec.Meta(gt=0)]
+    value: float | None = None
+    count: float | None = None
+    sum: float | None = None
+    bounds: list[float] | None = None
+    bucket_counts: list[float] | None = None
+
+
+class StoredPointBatch(msgspec.Struct, frozen=True):
+    batch_id: UUID
+    created_at_unix_nano: Annotated[int, msgspec.Meta(gt=0)]
+    points: Annotated[list[StoredPoint], msgspec.Meta(min_length=1)]
+
+
+class StoredLogRecord(msgspec.Struct, kw_only=True, frozen=True):
+    service: Name
+    instance: Annotated[str, msgspec.Meta(max_length=256)] | None = None
+    time_unix_nano: Annotated[int, msgspec.Meta(gt=0)]
+    severity_number: Annotated[int, msgspec.Meta(ge=0, le=24)] = 0
+    severity_text: Annotated[str, msgspec.Meta(max_length=32)] = ""
+    body: str
+    trace_id: TraceId | None = None
+    span_id: SpanId | None = None
+    attributes: msgspec.Raw = msgspec.Raw(b"{}")
+
+
+class StoredLogBatch(msgspec.Struct, frozen=True):
+    batch_id: UUID
+    created_at_unix_nano: Annotated[int, msgspec.Meta(gt=0)]
+    records: Annotated[list[StoredLogRecord], msgspec.Meta(min_length=1)]
