@@ -33,6 +33,9 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "AIOPS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 REDIS_URL = os.environ.get("AIOPS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+# Ingest's OTLP/gRPC receiver is off in every ingest a test starts (in process or as a process), so
+# that none competes for 4317; the tests of gRPC give theirs a free port.
+os.environ["AIOPS_INGEST_GRPC_PORT"] = "0"
 
 
 def server_unavailable(what: str, error: object) -> NoReturn:

@@ -42,11 +42,15 @@ _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.
 class Shared:
     """What services running in one process share. In the all-in-one mode (`aiops up`) that is
     the bus and the cache; with `aiops serve` nothing is shared and each service builds its own
-    clients from settings. `service_urls` says where every service of the process listens."""
+    clients from settings. `service_urls` says where every service of the process listens; `host`
+    is the address they listen on and `port_offset` what was added to their default ports, for
+    any other port a service opens (ingest's OTLP/gRPC)."""
 
     bus: Bus | None = None
     redis: Cache | None = None
     service_urls: Mapping[str, str] = field(default_factory=dict)
+    host: str = "0.0.0.0"
+    port_offset: int = 0
 
 
 @dataclass(frozen=True)

@@ -97,11 +97,15 @@ def serve(names: tuple[str, ...], host: str, port: int | None, port_offset: int)
     if port is not None and len(specs) > 1:
         raise click.BadParameter(f"--port is for one service; {', '.join(specs)} each have their own")
     ports = {name: port or spec.default_port + port_offset for name, spec in specs.items()}
-    run_async(_serve(sorted(specs.values(), key=lambda s: s.order), host, ports))
+    run_async(_serve(sorted(specs.values(), key=lambda s: s.order), host, ports, port_offset))
 
 
-async def _serve(specs: list[ServiceSpec], host: str, ports: dict[str, int]) -> None:
-    shared = Shared(service_urls={name: f"http://127.0.0.1:{p}" for name, p in ports.items()})
+async def _serve(specs: list[ServiceSpec], host: str, ports: dict[str, int], port_offset: int) -> None:
+    shared = Shared(
+        service_urls={name: f"http://127.0.0.1:{p}" for name, p in ports.items()},
+        host=host,
+        port_offset=port_offset,
+    )
     runner = ProcessRunner()
     try:
         for spec in specs:

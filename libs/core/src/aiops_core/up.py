@@ -42,7 +42,7 @@ async def run_platform(specs: Sequence[ServiceSpec], *, host: str, port_offset: 
         embedded.append("in-memory Redis")
 
     urls = {s.name: f"http://127.0.0.1:{s.default_port + port_offset}" for s in runnable}
-    shared = Shared(bus=bus, redis=redis, service_urls=urls)
+    shared = Shared(bus=bus, redis=redis, service_urls=urls, host=host, port_offset=port_offset)
     runner = ProcessRunner()
     try:
         if bus is not None:

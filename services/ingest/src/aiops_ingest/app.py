@@ -16,6 +16,7 @@ from aiops_core.observability.health import HealthChecks
 from aiops_core.observability.metrics import create_registry
 from aiops_core.ratelimit import RateLimiter, install_rate_limit
 from aiops_ingest.dependencies import State
+from aiops_ingest.grpc_server import OtlpGrpcServer
 from aiops_ingest.metrics import IngestMetrics
 from aiops_ingest.normalise import SpanNormaliser
 from aiops_ingest.normalise_logs import LogNormaliser
@@ -27,20 +28,27 @@ from aiops_ingest.service import IngestService, Normalisers
 from aiops_ingest.settings import IngestSettings
 
 DESCRIPTION = """\
-Receives OpenTelemetry traces over OTLP/HTTP (`POST /v1/traces`, protobuf or JSON, optionally
-gzip) and simple JSON request records (`POST /api/v1/telemetry`), normalises them into spans and
-publishes them to the bus in batches. A 2xx means the broker has the spans; a 503 with
-`Retry-After` means nothing was kept and the client should send again, and so does a 429 with
-`Retry-After`: the client (its bearer token, else its address) sent more than
-`AIOPS_INGEST_RATE_LIMIT_PER_S` allows.
+Receives OpenTelemetry traces, metrics and logs over OTLP/HTTP (`POST /v1/traces`,
+`/v1/metrics`, `/v1/logs`; protobuf or JSON, optionally gzip) and over OTLP/gRPC (port
+`AIOPS_INGEST_GRPC_PORT`, 4317 by default), and simple JSON request records
+(`POST /api/v1/telemetry`); normalises them and publishes them to the bus in batches. A 2xx means
+the broker has them; a 503 with `Retry-After` means nothing was kept and the client should send
+again, and so does a 429 with `Retry-After`: the client (its bearer token, else its address) sent
+more than `AIOPS_INGEST_RATE_LIMIT_PER_S` allows.
 """
 
 
 def create_app(
-    settings: IngestSettings | None = None, bus: Bus | None = None, redis: Cache | None = None
+    settings: IngestSettings | None = None,
+    bus: Bus | None = None,
+    redis: Cache | None = None,
+    *,
+    grpc_host: str = "0.0.0.0",
+    grpc_port_offset: int = 0,
 ) -> FastAPI:
     """Build the app. `bus` and `redis` are for the all-in-one mode, where services share an
-    in-process bus and cache."""
+    in-process bus and cache. OTLP/gRPC listens on `grpc_host` (where the HTTP server does) and
+    the configured port plus `grpc_port_offset` (`aiops serve --port-offset`)."""
     settings = settings or IngestSettings()
     registry = create_registry()
     metrics = IngestMetrics(registry)
@@ -79,19 +87,35 @@ def create_app(
             batch_max_items=settings.batch_max_spans,
             batch_linger_s=settings.batch_linger_ms / 1000,
         )
-        try:
-            yield State(
-                service=service,
-                tokens=tuple(settings.ingest_tokens),
-                rate_limiter=RateLimiter(
-                    cache,
-                    prefix=settings.redis_key_prefix,
-                    scope="ingest",
-                    rate_per_s=settings.ingest_rate_limit_per_s,
-                    burst=settings.ingest_rate_limit_burst,
-                ),
+        rate_limiter = RateLimiter(
+            cache,
+            prefix=settings.redis_key_prefix,
+            scope="ingest",
+            rate_per_s=settings.ingest_rate_limit_per_s,
+            burst=settings.ingest_rate_limit_burst,
+        )
+        grpc_port = settings.ingest_grpc_port and settings.ingest_grpc_port + grpc_port_offset
+        grpc_server = (
+            OtlpGrpcServer(
+                service,
+                metrics,
+                host=grpc_host,
+                port=grpc_port,
+                tokens=settings.ingest_tokens,
+                rate_limiter=rate_limiter,
+                max_message_bytes=settings.max_body_bytes,
             )
+            if grpc_port
+            else None
+        )
+        try:
+            if grpc_server is not None:
+                await grpc_server.start()
+            yield State(service=service, tokens=tuple(settings.ingest_tokens), rate_limiter=rate_limiter)
         finally:
+            # gRPC first: the calls it lets finish need the batchers that `close` flushes.
+            if grpc_server is not None:
+                await grpc_server.stop()
             await service.close()
             if owned_bus:
                 await active_bus.close()
@@ -116,6 +140,8 @@ SERVICE = ServiceSpec(
     name="ingest",
     default_port=4318,
     summary="OTLP/HTTP and JSON telemetry receiver",
-    build=lambda shared: create_app(bus=shared.bus, redis=shared.redis),
+    build=lambda shared: create_app(
+        bus=shared.bus, redis=shared.redis, grpc_host=shared.host, grpc_port_offset=shared.port_offset
+    ),
     order=20,
 )

@@ -36,6 +36,12 @@ class IngestMetrics:
             buckets=(1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000),
             registry=registry,
         )
+        self.grpc_requests = Counter(
+            "aiops_ingest_grpc_requests",
+            "OTLP/gRPC export calls, by signal and status code.",
+            ["signal", "code"],
+            registry=registry,
+        )
         self.publish_seconds = Histogram(
             "aiops_ingest_publish_seconds",
             "Time from publish to broker confirm.",

@@ -51,6 +51,12 @@ class Signal:
     def path(self) -> str:
         return f"/v1/{self.name}"
 
+    @property
+    def grpc_service(self) -> str:
+        """The full name of the signal's gRPC collector service, the one its request belongs to."""
+        [service] = self.request.DESCRIPTOR.file.services_by_name.values()
+        return str(service.full_name)
+
 
 TRACES = Signal(
     "traces",
@@ -193,11 +199,17 @@ def _convert_ids(obj: dict[str, Any]) -> None:
                 obj[key] = _NOT_AN_ID
 
 
-def encode_response(signal: Signal, rejected: int, message: str, encoding: Encoding) -> bytes:
+def response_message(signal: Signal, rejected: int, message: str) -> Any:
+    """The signal's export response: a partial success when some items were refused."""
     response: Any = signal.response()
     if rejected:
         setattr(response.partial_success, signal.rejected_field, rejected)
         response.partial_success.error_message = message
+    return response
+
+
+def encode_response(signal: Signal, rejected: int, message: str, encoding: Encoding) -> bytes:
+    response = response_message(signal, rejected, message)
     if encoding is Encoding.PROTOBUF:
         return bytes(response.SerializeToString())
     return json_format.MessageToJson(response, indent=None).encode()

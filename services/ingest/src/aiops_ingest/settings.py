@@ -21,8 +21,8 @@ class IngestSettings(CoreSettings):
         default=4317,
         ge=0,
         le=65535,
-        description="Port of the OTLP/gRPC receiver (traces, metrics and logs), served beside OTLP/HTTP; "
-        "0 turns it off.",
+        description="Port of the OTLP/gRPC receiver (traces, metrics and logs), served beside OTLP/HTTP on "
+        "the same address; 0 turns it off.",
     )
     batch_max_spans: int = Field(
         default=1000,
