@@ -26,6 +26,7 @@ from tests.support.apps import started
 from tests.support.incidents_api import OPEN, api_app, api_client
 from tests.support.processes import free_port
 from tests.support.serving import serving
+from tests.support.shop import in_memory_telemetry
 
 FAULTS = "/aiops/demo/faults"
 WRITE = {"Authorization": "Bearer s3cret"}
@@ -41,7 +42,10 @@ async def shop_app(app: FastAPI) -> AsyncIterator[str]:
 
 @pytest.fixture
 async def shop() -> AsyncIterator[dict[str, str]]:
-    async with shop_app(payment_app()) as payment, shop_app(inventory_app()) as inventory:
+    async with (
+        shop_app(payment_app(**in_memory_telemetry())) as payment,
+        shop_app(inventory_app(**in_memory_telemetry())) as inventory,
+    ):
         yield {"payment": payment, "inventory": inventory}
 
 
@@ -155,9 +159,11 @@ async def test_payment_s_instances_are_named_by_instance_and_broken_one_at_a_tim
     """Both payment apps, as `aiops up` runs them (shop-payment and shop-payment-2): the entries
     are payment-1 and payment-2, and a fault goes to the one named."""
     async with (
-        shop_app(payment_app(instance_id="payment-1")) as payment_1,
-        shop_app(payment_app(spec_name="shop-payment-2", instance_id="payment-2")) as payment_2,
-        shop_app(inventory_app()) as inventory,
+        shop_app(payment_app(instance_id="payment-1", **in_memory_telemetry())) as payment_1,
+        shop_app(
+            payment_app(spec_name="shop-payment-2", instance_id="payment-2", **in_memory_telemetry())
+        ) as payment_2,
+        shop_app(inventory_app(**in_memory_telemetry())) as inventory,
     ):
         running = {"shop-payment": payment_1, "shop-payment-2": payment_2, "shop-inventory": inventory}
         async with panel({}, controls=shop_urls("", running)) as client:

@@ -16,6 +16,7 @@ from aiops_incidents.web_ui import WEB_DIR
 from aiops_shop.payment import create_app as payment_app
 from tests.support.apps import running, started
 from tests.support.serving import serving
+from tests.support.shop import in_memory_telemetry
 
 BURST = 3
 
@@ -38,7 +39,7 @@ async def test_the_web_ui_the_docs_and_the_fault_panel_of_aiops_up(
         api_rate_limit_per_s=0.001,
         api_rate_limit_burst=BURST,
     )
-    async with shop_app(payment_app()) as payment:
+    async with shop_app(payment_app(**in_memory_telemetry())) as payment:
         service_urls = {"incidents": "http://127.0.0.1:8000", "shop-payment": payment}
         async with running(create_app(settings, service_urls=service_urls)) as client:
             schema = (await client.get("/openapi.json")).json()

@@ -4,6 +4,12 @@ live benchmarks share."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace.export import SpanExporter
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from tests.support.processes import AiopsProcess, free_port_offset
 
@@ -39,3 +45,14 @@ def shop_process(
         log_name=f"{log_name}-{offset}",
     ).start()
     return process, ShopUrls(frontend, payment, inventory, payment_2 if two_payments else None)
+
+
+def in_memory_telemetry(span_exporter: SpanExporter | None = None) -> dict[str, Any]:
+    """The arguments of a shop app's `create_app` that keep every signal in memory (spans in
+    `span_exporter` when given), so that an app in a test sends nothing over the network, and its
+    shutdown does not wait out exports to a receiver that is not there."""
+    return {
+        "span_exporter": span_exporter or InMemorySpanExporter(),
+        "metric_reader": InMemoryMetricReader(),
+        "log_exporter": InMemoryLogRecordExporter(),
+    }

@@ -21,6 +21,7 @@ from aiops_shop.payment import SECOND_INSTANCE, SERVICE, payment_instance_id
 from aiops_shop.settings import ShopSettings
 from aiops_shop.telemetry import shop_resource
 from tests.support.apps import running, started
+from tests.support.shop import in_memory_telemetry
 
 # How `aiops up` (and `aiops serve`) tell the apps where everything listens.
 UP = Shared(
@@ -101,7 +102,9 @@ class ByHost(httpx.AsyncBaseTransport):
 async def payment_app(instance: str, spans: list[ReadableSpan]) -> AsyncIterator[Any]:
     exporter = InMemorySpanExporter()
     try:
-        async with started(payment.create_app(CALM, instance_id=instance, span_exporter=exporter)) as app:
+        async with started(
+            payment.create_app(CALM, instance_id=instance, **in_memory_telemetry(exporter))
+        ) as app:
             yield app
     finally:
         spans.extend(exporter.get_finished_spans())
@@ -115,10 +118,10 @@ async def test_the_frontend_calls_payment_s_instances_in_turn_and_each_says_whic
             "payment-a": await stack.enter_async_context(payment_app("payment-1", first)),
             "payment-b": await stack.enter_async_context(payment_app("payment-2", second)),
             "inventory": await stack.enter_async_context(
-                started(inventory.create_app(CALM, span_exporter=InMemorySpanExporter()))
+                started(inventory.create_app(CALM, **in_memory_telemetry()))
             ),
         }
-        shop = frontend.create_app(CALM, transport=ByHost(apps), span_exporter=InMemorySpanExporter())
+        shop = frontend.create_app(CALM, transport=ByHost(apps), **in_memory_telemetry())
         async with running(shop) as client:
             for _ in range(5):
                 order = await client.post("/checkout", json={"sku": "SKU-7", "quantity": 1})

@@ -15,6 +15,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 from aiops_shop.inventory import create_app
 from aiops_shop.settings import ShopSettings
 from tests.support.apps import running
+from tests.support.shop import in_memory_telemetry
 
 CALM = ShopSettings(shop_natural_error_rate=0)
 QUERY_SPAN = "SELECT stock"
@@ -25,7 +26,7 @@ async def inventory(spans: list[ReadableSpan]) -> AsyncIterator[httpx.AsyncClien
     """The inventory app; when it stops (its exporter flushed), `spans` holds every span it ended."""
     exporter = InMemorySpanExporter()
     try:
-        async with running(create_app(CALM, span_exporter=exporter)) as client:
+        async with running(create_app(CALM, **in_memory_telemetry(exporter))) as client:
             yield client
     finally:
         spans.extend(exporter.get_finished_spans())

@@ -1,15 +1,18 @@
-"""What the shop apps share: fault controls, tracing, health and metrics."""
+"""What the shop apps share: fault controls, telemetry, health and metrics."""
 
 # No `from __future__ import annotations` here: the fault routes' parameters are annotated with a
 # dependency made inside `fault_router`, which FastAPI could not find in a string annotation.
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from opentelemetry.sdk._logs.export import LogRecordExporter
+from opentelemetry.sdk.metrics.export import MetricReader
 from opentelemetry.sdk.trace.export import SpanExporter
 
 from aiops_core.app import Shared, create_service_app
@@ -29,6 +32,15 @@ def get_behaviour(request: Request) -> Behaviour:
 
 
 ShopBehaviour = Annotated[Behaviour, Depends(get_behaviour)]
+
+
+def get_log(request: Request) -> logging.Logger:
+    """The app's own logger: what it logs there is exported with its telemetry."""
+    log: logging.Logger = request.state.log
+    return log
+
+
+ShopLog = Annotated[logging.Logger, Depends(get_log)]
 
 
 # Where every app's fault controls are.
@@ -93,21 +105,33 @@ def create_shop_app(
     lifespan: ShopLifespan | None = None,
     instance_id: str | None = None,
     span_exporter: SpanExporter | None = None,
+    metric_reader: MetricReader | None = None,
+    log_exporter: LogRecordExporter | None = None,
 ) -> FastAPI:
     """`instance_id` is the app's `service.instance.id` (default: see `shop_resource`);
-    `span_exporter` takes its spans instead of OTLP."""
+    `span_exporter`, `metric_reader` and `log_exporter` take its spans, metrics and logs instead
+    of OTLP."""
     registry = create_registry()
     resource = shop_resource(service_name, instance_id=instance_id, port=own_port(shared, spec_name))
-    telemetry = ShopTelemetry(resource, registry, otlp_endpoint(shared), exporter=span_exporter)
+    telemetry = ShopTelemetry(
+        resource,
+        registry,
+        otlp_endpoint(shared),
+        span_exporter=span_exporter,
+        metric_reader=metric_reader,
+        log_exporter=log_exporter,
+    )
 
     @asynccontextmanager
     async def shop_lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        common_state = {"behaviour": behaviour, "log": telemetry.log}
         try:
+            telemetry.log.info("%s started as instance %s", telemetry.service_name, telemetry.instance_id)
             if lifespan is None:
-                yield {"behaviour": behaviour}
+                yield common_state
             else:
                 async with lifespan(telemetry) as state:
-                    yield {"behaviour": behaviour, **state}
+                    yield {**common_state, **state}
         finally:
             # Blocking: the exporter posts what it still holds.
             await asyncio.to_thread(telemetry.shutdown)

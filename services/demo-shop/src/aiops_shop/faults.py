@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 from dataclasses import dataclass, field
 
@@ -10,6 +11,9 @@ from pydantic import BaseModel, Field
 
 from aiops_core.errors import AiopsError
 from aiops_shop.telemetry import record_failure
+
+# Where a behaviour outside any app logs its failed requests.
+_log = logging.getLogger(__name__)
 
 
 class InjectedFailureError(AiopsError):
@@ -56,8 +60,9 @@ class Behaviour:
         chance = 1 - (1 - self.natural_error_rate) * (1 - self.error_rate)
         return self.rng.random() < chance
 
-    async def perform(self) -> None:
-        """Take this request's time, then fail it if its luck (or an injected fault) says so."""
+    async def perform(self, log: logging.Logger = _log) -> None:
+        """Take this request's time, then fail it if its luck (or an injected fault) says so,
+        logging the failure on `log` (the app's)."""
         await asyncio.sleep(self.latency_s())
         if self.fails():
-            raise record_failure(InjectedFailureError(self.failure_message))
+            raise record_failure(InjectedFailureError(self.failure_message), log)

@@ -6,6 +6,7 @@ turn (round robin)."""
 from __future__ import annotations
 
 import itertools
+import logging
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Annotated
@@ -13,13 +14,15 @@ from uuid import uuid4
 
 import httpx
 from fastapi import APIRouter, Depends, FastAPI, Request
+from opentelemetry.sdk._logs.export import LogRecordExporter
+from opentelemetry.sdk.metrics.export import MetricReader
 from opentelemetry.sdk.trace.export import SpanExporter
 from pydantic import BaseModel, Field
 
 from aiops_core.app import ServiceSpec, Shared
 from aiops_core.components import Component
 from aiops_core.errors import BadGatewayError, ConflictError
-from aiops_shop.common import ShopBehaviour, create_shop_app
+from aiops_shop.common import ShopBehaviour, ShopLog, create_shop_app
 from aiops_shop.faults import Behaviour
 from aiops_shop.inventory import NAME as INVENTORY_SPEC
 from aiops_shop.inventory import SKU_PATTERN
@@ -77,6 +80,8 @@ def create_app(
     *,
     instance_id: str | None = None,
     span_exporter: SpanExporter | None = None,
+    metric_reader: MetricReader | None = None,
+    log_exporter: LogRecordExporter | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> FastAPI:
     """`transport` carries the calls to inventory and payment instead of the network (tests)."""
@@ -87,26 +92,36 @@ def create_app(
     router = APIRouter(tags=["shop"])
 
     async def call(
-        client: httpx.AsyncClient, service: str, method: str, url: str, json: object = None
+        client: httpx.AsyncClient,
+        log: logging.Logger,
+        service: str,
+        method: str,
+        url: str,
+        json: object = None,
     ) -> dict[str, object]:
         try:
             response = await client.request(method, url, json=json)
         except httpx.TransportError as exc:
-            raise record_failure(DownstreamError(f"{service} unreachable: {type(exc).__name__}")) from exc
+            raise record_failure(
+                DownstreamError(f"{service} unreachable: {type(exc).__name__}"), log
+            ) from exc
         if response.status_code >= 500:
-            raise record_failure(DownstreamError(f"{service} answered {response.status_code}"))
+            raise record_failure(DownstreamError(f"{service} answered {response.status_code}"), log)
         body: dict[str, object] = response.json()
         return body
 
     @router.post("/checkout", summary="Buy a product: checks stock, then charges the card")
-    async def checkout(order: CheckoutRequest, behaviour: ShopBehaviour, client: Client) -> Order:
-        await behaviour.perform()
-        stock = await call(client, "inventory", "GET", f"{inventory_url}/inventory/{order.sku}")
+    async def checkout(
+        order: CheckoutRequest, behaviour: ShopBehaviour, client: Client, log: ShopLog
+    ) -> Order:
+        await behaviour.perform(log)
+        stock = await call(client, log, "inventory", "GET", f"{inventory_url}/inventory/{order.sku}")
         if int(str(stock["available"])) < order.quantity:
             raise ConflictError(f"only {stock['available']} of {order.sku} in stock")
         amount = round(order.quantity * UNIT_PRICE, 2)
         payment = await call(
             client,
+            log,
             "payment",
             "POST",
             f"{next(payments)}/payment",
@@ -143,6 +158,8 @@ def create_app(
         lifespan=lifespan,
         instance_id=instance_id,
         span_exporter=span_exporter,
+        metric_reader=metric_reader,
+        log_exporter=log_exporter,
     )
 
 

@@ -7,24 +7,32 @@ PostgreSQL client would (a CLIENT span with the database conventions: `db.system
 server span of its own, as with any database: the platform has to infer the node
 ("postgresql stock-db") from the calls. The database has its own fault controls, under
 `/simulate/stock-db`; inventory's `/simulate/reset` resets them too.
+
+Inventory reaches stock-db through a bounded pool of connections, as a real client does: when
+stock-db is slow enough, queries wait for a connection, and the pool's metrics
+(`db.client.connection.*`) show it full.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import zlib
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Path, Request
+from opentelemetry.sdk._logs.export import LogRecordExporter
+from opentelemetry.sdk.metrics.export import MetricReader
 from opentelemetry.sdk.trace.export import SpanExporter
 from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 from pydantic import BaseModel
 
 from aiops_core.app import ServiceSpec, Shared
-from aiops_shop.common import CONTROLS, ShopBehaviour, create_shop_app, fault_router
+from aiops_shop.common import CONTROLS, ShopBehaviour, ShopLog, create_shop_app, fault_router
 from aiops_shop.faults import Behaviour, InjectedFailureError
+from aiops_shop.pool import ConnectionPool, observe_pool
 from aiops_shop.settings import ShopSettings
 from aiops_shop.telemetry import ShopTelemetry, record_failure
 
@@ -46,6 +54,13 @@ STOCK_QUERY_ATTRIBUTES: Mapping[str, str | int] = {
     "server.port": STOCK_DB_PORT,
 }
 STOCK_QUERY_SPAN = "SELECT stock"
+# The conventions' name for a pool that has none: server.address:server.port/db.namespace.
+STOCK_DB_POOL = f"{STOCK_DB}:{STOCK_DB_PORT}/stock"
+# Never full at the load generator's default rate (5 checkouts a second, a query of about 2 ms:
+# about 0.01 connection in use on average), nor with chaos's slow database (300 ms more: about
+# 1.5, and about 6 at the 20 a second of the end-to-end tests); a heavier load or a far slower
+# stock-db fills it, and then queries wait, as behind a real pool.
+STOCK_DB_POOL_SIZE = 10
 
 
 class Stock(BaseModel):
@@ -54,14 +69,31 @@ class Stock(BaseModel):
 
 
 class StockDatabase:
-    """stock-db as inventory sees it: a query takes the database's time inside a CLIENT span, and
-    fails (the span, then the request) when the database's behaviour says so."""
+    """stock-db as inventory sees it: a query holds one of the pool's connections, takes the
+    database's time inside a CLIENT span, and fails (the span, then the request, logged on `log`)
+    when the database's behaviour says so."""
 
-    def __init__(self, behaviour: Behaviour, tracer: Tracer) -> None:
+    def __init__(
+        self, behaviour: Behaviour, tracer: Tracer, pool: ConnectionPool, log: logging.Logger
+    ) -> None:
         self.behaviour = behaviour
+        self.pool = pool
         self._tracer = tracer
+        self._log = log
 
     async def available(self, sku: str) -> int:
+        # Waiting for a connection is not the query's time: a traced client's span starts once it
+        # holds one.
+        async with self.pool.connection():
+            failed = await self._query()
+        if failed:
+            # Outside the query's span: the request's own span says why it failed.
+            raise record_failure(InjectedFailureError(self.behaviour.failure_message), self._log)
+        # Stable per product, so the same SKU always reports the same stock.
+        return 10 + zlib.crc32(sku.encode()) % 90
+
+    async def _query(self) -> bool:
+        """Run the stock query in its span; whether it failed."""
         with self._tracer.start_as_current_span(
             STOCK_QUERY_SPAN,
             kind=SpanKind.CLIENT,
@@ -70,17 +102,13 @@ class StockDatabase:
             set_status_on_exception=False,
         ) as span:
             await asyncio.sleep(self.behaviour.latency_s())
-            failed = self.behaviour.fails()
-            if failed:
-                lost = ConnectionResetError(self.behaviour.failure_message)
-                span.record_exception(lost)
-                span.set_attribute("error.type", type(lost).__name__)
-                span.set_status(Status(StatusCode.ERROR, self.behaviour.failure_message))
-        if failed:
-            # Outside the query's span: the request's own span says why it failed.
-            raise record_failure(InjectedFailureError(self.behaviour.failure_message))
-        # Stable per product, so the same SKU always reports the same stock.
-        return 10 + zlib.crc32(sku.encode()) % 90
+            if not self.behaviour.fails():
+                return False
+            lost = ConnectionResetError(self.behaviour.failure_message)
+            span.record_exception(lost)
+            span.set_attribute("error.type", type(lost).__name__)
+            span.set_status(Status(StatusCode.ERROR, self.behaviour.failure_message))
+            return True
 
 
 def get_stock_db(request: Request) -> StockDatabase:
@@ -101,6 +129,8 @@ def create_app(
     *,
     instance_id: str | None = None,
     span_exporter: SpanExporter | None = None,
+    metric_reader: MetricReader | None = None,
+    log_exporter: LogRecordExporter | None = None,
 ) -> FastAPI:
     settings = settings or ShopSettings()
     router = APIRouter(tags=["inventory"])
@@ -112,14 +142,21 @@ def create_app(
 
     @router.get("/inventory/{sku}", summary="Units of a product in stock")
     async def stock(
-        sku: Annotated[str, Path(pattern=SKU_PATTERN)], behaviour: ShopBehaviour, stock_db: StockDb
+        sku: Annotated[str, Path(pattern=SKU_PATTERN)],
+        behaviour: ShopBehaviour,
+        stock_db: StockDb,
+        log: ShopLog,
     ) -> Stock:
-        await behaviour.perform()
+        await behaviour.perform(log)
         return Stock(sku=sku, available=await stock_db.available(sku))
 
     @asynccontextmanager
     async def lifespan(telemetry: ShopTelemetry) -> AsyncIterator[dict[str, StockDatabase]]:
-        yield {"stock_db": StockDatabase(database, telemetry.provider.get_tracer(__name__))}
+        pool = ConnectionPool(STOCK_DB_POOL, STOCK_DB_POOL_SIZE)
+        observe_pool(telemetry.meter_provider.get_meter(__name__), pool)
+        telemetry.log.info("%s reached through a pool of %d connections", STOCK_DB, pool.size)
+        tracer = telemetry.tracer_provider.get_tracer(__name__)
+        yield {"stock_db": StockDatabase(database, tracer, pool, telemetry.log)}
 
     return create_shop_app(
         service_name="inventory",
@@ -139,6 +176,8 @@ def create_app(
         lifespan=lifespan,
         instance_id=instance_id,
         span_exporter=span_exporter,
+        metric_reader=metric_reader,
+        log_exporter=log_exporter,
     )
 
 

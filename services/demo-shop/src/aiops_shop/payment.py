@@ -10,11 +10,13 @@ from __future__ import annotations
 from uuid import uuid4
 
 from fastapi import APIRouter, FastAPI
+from opentelemetry.sdk._logs.export import LogRecordExporter
+from opentelemetry.sdk.metrics.export import MetricReader
 from opentelemetry.sdk.trace.export import SpanExporter
 from pydantic import BaseModel, Field
 
 from aiops_core.app import ServiceSpec, Shared
-from aiops_shop.common import ShopBehaviour, create_shop_app
+from aiops_shop.common import ShopBehaviour, ShopLog, create_shop_app
 from aiops_shop.faults import Behaviour
 from aiops_shop.settings import ShopSettings
 
@@ -45,13 +47,15 @@ def create_app(
     spec_name: str = INSTANCE_SPECS[0],
     instance_id: str | None = None,
     span_exporter: SpanExporter | None = None,
+    metric_reader: MetricReader | None = None,
+    log_exporter: LogRecordExporter | None = None,
 ) -> FastAPI:
     settings = settings or ShopSettings()
     router = APIRouter(tags=["payment"])
 
     @router.post("/payment", summary="Charge a card")
-    async def pay(payment: PaymentRequest, behaviour: ShopBehaviour) -> PaymentResult:
-        await behaviour.perform()
+    async def pay(payment: PaymentRequest, behaviour: ShopBehaviour, log: ShopLog) -> PaymentResult:
+        await behaviour.perform(log)
         return PaymentResult(payment_id=uuid4().hex)
 
     return create_shop_app(
@@ -68,6 +72,8 @@ def create_app(
         shared=shared or Shared(),
         instance_id=instance_id,
         span_exporter=span_exporter,
+        metric_reader=metric_reader,
+        log_exporter=log_exporter,
     )
 
 

@@ -7,8 +7,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from aiops_core.urls import check_url
 
-# Where the shop sends its traces is OpenTelemetry's own OTEL_EXPORTER_OTLP_ENDPOINT (default
-# http://localhost:4318), read by the exporter, so any collector works too.
+# Where the shop sends its traces, metrics and logs is OpenTelemetry's own
+# OTEL_EXPORTER_OTLP_ENDPOINT (default http://localhost:4318), read by the exporters, so any
+# collector works too.
 
 
 def split_urls(text: str) -> list[str]:
