@@ -3,9 +3,9 @@
 Every series has a row in `metric_series`, created with its first point, unless its metric (its
 service and name) already has `series_limit` series: then its points are dropped and counted
 (`over_cardinality_cap`), so that one label with unbounded values cannot flood the store. The
-series' rows of a batch are locked for its transaction, in the order of their ids, so that
-writers sharing a series take turns; its cumulative state (`deltas.py`) and last-seen time are
-updated in the same transaction as the points, so a redelivered batch changes nothing.
+rows of a batch's cumulative series are locked for its transaction, in the order of their ids,
+so that writers sharing a series take turns; their state (`deltas.py`) is updated in the same
+transaction as the points, so a redelivered batch changes nothing.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import logging
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -47,6 +47,8 @@ _CAP_LOCK_SEED = 7_420_003
 _REFUSED_FOR_S = 60.0
 # A metric over its cap is logged at most this often.
 _WARN_EVERY_S = 600.0
+# How far a series' recorded last-seen time may lag behind its latest point.
+_LAST_SEEN_STEP = timedelta(hours=1)
 
 
 @dataclass
@@ -103,6 +105,11 @@ def _state(row: asyncpg.Record) -> Cumulative | None:
     )
 
 
+def _array(values: tuple[float, ...] | None) -> str | None:
+    """A PostgreSQL array literal: arrays of arrays do not pass through unnest()."""
+    return None if values is None else "{" + ",".join(repr(float(v)) for v in values) + "}"
+
+
 def _row(point: StoredPoint, delta: Delta | None) -> tuple[Any, ...]:
     if delta is None:  # stored as sent
         start_ns, value, count, total = point.start_time_unix_nano, point.value, point.count, point.sum
@@ -145,40 +152,41 @@ class MetricPointRepository(TelemetryRepository):
         async with self.transaction() as conn:
             if not await self.claim_batch(conn, batch.batch_id, len(points)):
                 return None
-            states = await self._lock_series(conn, list(first_of))
-            missing = [first_of[sid] for sid in first_of if sid not in states and not self._refused(sid)]
+            seen = await self._last_seen(conn, list(first_of))
+            missing = [first_of[sid] for sid in first_of if sid not in seen and not self._refused(sid)]
             if missing:
-                states |= await self._lock_series(conn, await self._register(conn, missing))
-            rows, updates = self._rows_and_updates(points, states, written)
+                # Just created: their last-seen time is their first point's.
+                seen |= dict.fromkeys(await self._register(conn, missing))
+            cumulative = sorted(
+                {p.series_id for p in points if p.series_id in seen and converts_to_deltas(p)}
+            )
+            states = await self._lock_states(conn, cumulative) if cumulative else {}
+            rows = self._rows(points, seen, states, written)
             if rows:
                 await conn.copy_records_to_table(METRIC_POINTS, records=rows, columns=POINT_COLUMNS)
-            await conn.executemany(
-                """
-                UPDATE metric_series SET last_seen = greatest(last_seen, $2),
-                    cumulative_start = $3, cumulative_time = $4, cumulative_value = $5,
-                    cumulative_count = $6, cumulative_sum = $7, cumulative_buckets = $8,
-                    cumulative_bounds = $9
-                WHERE series_id = $1
-                """,
-                updates,
-            )
+            await self._save_states(conn, states)
+            await self._refresh_last_seen(conn, seen, points)
         return written
 
-    def _rows_and_updates(
-        self, points: list[StoredPoint], states: dict[int, Cumulative | None], written: PointsWritten
-    ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    def _rows(
+        self,
+        points: list[StoredPoint],
+        seen: dict[int, datetime | None],
+        states: dict[int, Cumulative | None],
+        written: PointsWritten,
+    ) -> list[tuple[Any, ...]]:
+        """The rows of the points, their cumulative ones turned into deltas; `states` left holding
+        each cumulative series' last point."""
         rows: list[tuple[Any, ...]] = []
-        last_seen: dict[int, int] = {}
         for point in points:
-            if point.series_id not in states:
+            if point.series_id not in seen:
                 written.dropped[OVER_CAP] += 1
                 continue
-            last_seen[point.series_id] = point.time_unix_nano
             if not converts_to_deltas(point):
                 rows.append(_row(point, None))
                 continue
             current = _cumulative(point)
-            delta = delta_of(current, states[point.series_id])
+            delta = delta_of(current, states.get(point.series_id))
             if isinstance(delta, Skipped):
                 written.dropped[delta.value] += 1
                 if delta is Skipped.SUPERSEDED:
@@ -187,32 +195,18 @@ class MetricPointRepository(TelemetryRepository):
                 rows.append(_row(point, delta))
             states[point.series_id] = current
         written.stored = len(rows)
-        updates = []
-        for series_id, seen_ns in last_seen.items():
-            state = states[series_id]
-            updates.append(
-                (
-                    series_id,
-                    timestamp(seen_ns),
-                    *(
-                        (
-                            timestamp(state.start_ns) if state.start_ns else None,
-                            timestamp(state.time_ns),
-                            state.value,
-                            state.count,
-                            state.sum,
-                            list(state.buckets) if state.buckets is not None else None,
-                            list(state.bounds) if state.bounds is not None else None,
-                        )
-                        if state is not None
-                        else (None,) * 7
-                    ),
-                )
-            )
-        return rows, updates
+        return rows
 
-    async def _lock_series(self, conn: Connection, ids: list[int]) -> dict[int, Cumulative | None]:
-        """Lock the rows of these series (those that exist) and read their cumulative state."""
+    async def _last_seen(self, conn: Connection, ids: list[int]) -> dict[int, datetime | None]:
+        """The series of these that exist, with when each was last seen."""
+        rows = await conn.fetch(
+            "SELECT series_id, last_seen FROM metric_series WHERE series_id = ANY($1::bigint[])", ids
+        )
+        return {row["series_id"]: row["last_seen"] for row in rows}
+
+    async def _lock_states(self, conn: Connection, ids: list[int]) -> dict[int, Cumulative | None]:
+        """Lock the rows of these cumulative series, in the order of their ids, and read their
+        state: writers sharing a series take turns."""
         rows = await conn.fetch(
             """
             SELECT series_id, cumulative_start, cumulative_time, cumulative_value, cumulative_count,
@@ -223,6 +217,59 @@ class MetricPointRepository(TelemetryRepository):
             ids,
         )
         return {row["series_id"]: _state(row) for row in rows}
+
+    async def _save_states(self, conn: Connection, states: dict[int, Cumulative | None]) -> None:
+        """Each cumulative series' last point, and when it was seen, in one statement."""
+        saved = [(series_id, state) for series_id, state in states.items() if state is not None]
+        if not saved:
+            return
+        await conn.execute(
+            """
+            UPDATE metric_series AS s
+            SET last_seen = greatest(s.last_seen, u.time), cumulative_start = u.start_time,
+                cumulative_time = u.time, cumulative_value = u.value, cumulative_count = u.count,
+                cumulative_sum = u.sum, cumulative_buckets = u.buckets::double precision[],
+                cumulative_bounds = u.bounds::double precision[]
+            FROM unnest($1::bigint[], $2::timestamptz[], $3::timestamptz[], $4::float8[], $5::float8[],
+                        $6::float8[], $7::text[], $8::text[])
+                AS u(series_id, start_time, time, value, count, sum, buckets, bounds)
+            WHERE s.series_id = u.series_id
+            """,
+            [series_id for series_id, _ in saved],
+            [timestamp(state.start_ns) if state.start_ns else None for _, state in saved],
+            [timestamp(state.time_ns) for _, state in saved],
+            [state.value for _, state in saved],
+            [state.count for _, state in saved],
+            [state.sum for _, state in saved],
+            [_array(state.buckets) for _, state in saved],
+            [_array(state.bounds) for _, state in saved],
+        )
+
+    async def _refresh_last_seen(
+        self, conn: Connection, seen: dict[int, datetime | None], points: list[StoredPoint]
+    ) -> None:
+        """Move the last-seen time of the series it has drifted from by more than `_LAST_SEEN_STEP`:
+        it only decides when a series is forgotten (days), and rewriting every series' row with
+        every batch would cost a row version each."""
+        newest_ns = {point.series_id: point.time_unix_nano for point in points}  # sorted by time
+        latest: dict[int, datetime] = {}
+        for series_id, time_ns in newest_ns.items():
+            known = seen.get(series_id)
+            moment = timestamp(time_ns)
+            if known is not None and moment - known > _LAST_SEEN_STEP:
+                latest[series_id] = moment
+        if not latest:
+            return
+        ids = sorted(latest)
+        await conn.execute(
+            """
+            UPDATE metric_series AS s SET last_seen = u.seen
+            FROM unnest($1::bigint[], $2::timestamptz[]) AS u(series_id, seen)
+            WHERE s.series_id = u.series_id AND s.last_seen < u.seen
+            """,
+            ids,
+            [latest[series_id] for series_id in ids],
+        )
 
     async def _register(self, conn: Connection, points: list[StoredPoint]) -> list[int]:
         """Create the series of these points (each its series' first) that the cap admits; return
