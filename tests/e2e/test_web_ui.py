@@ -169,6 +169,10 @@ async def test_a_payment_fault_from_the_fault_panel_to_its_resolved_incident(
     await payment_node.click()
     await expect(page).to_have_url(f"{ui}/#/services/payment")
     await expect(page.locator('[data-testid="series-chart"][data-metric="p95_ms"]')).to_have_count(1)
+    # Beside its requests, the metrics payment sends over OTLP.
+    memory = page.locator('[data-testid="metric-chart"][data-metric="process.memory.usage"]')
+    await expect(memory).to_have_count(1)
+    await expect(memory.locator("figcaption")).to_contain_text("now ")
     payment_series = page.locator('section[data-operation="POST /payment"]')
     await expect(payment_series).to_have_attribute("data-learning", "false")
     await shot(page, "05-series-payment")

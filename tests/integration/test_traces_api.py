@@ -1,19 +1,26 @@
-"""`GET /aiops/traces/{trace_id}` on the real PostgreSQL: a stored trace's spans by start time,
-404 for a trace id no span has, 422 for what is not a trace id."""
+"""`GET /aiops/traces/{trace_id}` on the real PostgreSQL: a stored trace's spans by start time and
+its log records, 404 for a trace id nothing has, 422 for what is not a trace id."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from uuid import uuid4
 
 import asyncpg
 import httpx
+import msgspec
 import pytest
 
-from aiops_core.models import Span
+from aiops_core.models import Span, encode_batch
+from aiops_detector.writer.batch import StoredLogBatch
+from aiops_detector.writer.log_repository import LogRecordRepository
 from aiops_detector.writer.repository import SpanRepository
 from aiops_incidents.rca.routes import traces_router
+from aiops_ingest.normalise_logs import LogNormaliser
+from aiops_ingest.normalised import Limits
 from tests.support.incidents_api import api_app, api_client
+from tests.support.otlp import log_record, logs_request
 from tests.support.shop_traces import checkout_trace
 from tests.support.spans import batch_of, stored_batch
 
@@ -75,7 +82,7 @@ async def test_a_trace_no_span_has_is_a_404(client: httpx.AsyncClient, pool: asy
     assert response.status_code == 404
     assert response.json()["error"] == {
         "code": "not_found",
-        "message": f"no stored span has the trace id {'0' * 32}",
+        "message": f"nothing stored has the trace id {'0' * 32}",
     }
 
 
@@ -90,3 +97,42 @@ async def test_what_is_not_a_trace_id_is_a_422(client: httpx.AsyncClient, trace_
     error = response.json()["error"]
     assert error["code"] == "validation_error"
     assert "path.trace_id" in error["message"]
+
+
+async def test_the_log_records_sent_in_a_trace_come_with_it(
+    client: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
+    failing = checkout_trace(start, payment_fails=True)
+    await store(pool, failing)
+    payment = next(s for s in failing if s.service == "payment")
+    trace_id = bytes.fromhex(failing[0].trace_id)
+    at = int(start.timestamp() * 1e9)
+    records = [
+        log_record("retrying", time_ns=at + 2_000_000, severity=13, trace_id=trace_id),
+        log_record(
+            "request failed: card processor timed out",
+            time_ns=at + 1_000_000,
+            trace_id=trace_id,
+            span_id=bytes.fromhex(payment.span_id),
+            attributes={"exception.type": "TimeoutError"},
+        ),
+        log_record("another trace's", time_ns=at, trace_id=bytes(range(16))),
+    ]
+    items = (
+        LogNormaliser(Limits(), max_body_length=1024)
+        .from_otlp(logs_request(records, service="payment"))
+        .items
+    )
+    await LogRecordRepository(pool, partitioned=True).write_batch(
+        msgspec.json.decode(encode_batch(uuid4(), 1, records=items), type=StoredLogBatch)
+    )
+
+    logs = (await client.get(f"/aiops/traces/{failing[0].trace_id}")).json()["logs"]
+
+    assert [(log["body"], log["severity_number"], log["span_id"]) for log in logs] == [
+        ("request failed: card processor timed out", 17, payment.span_id),
+        ("retrying", 13, None),
+    ]
+    assert logs[0]["attributes"] == {"exception.type": "TimeoutError"}
+    assert (logs[0]["service"], logs[0]["instance"]) == ("payment", "shop-1")

@@ -41,6 +41,7 @@ from aiops_incidents.record.routes import record_router
 from aiops_incidents.routes import incidents_router
 from aiops_incidents.series.routes import series_router
 from aiops_incidents.service import IncidentService, LifecycleConfig
+from aiops_incidents.service_metrics.routes import service_metrics_router
 from aiops_incidents.settings import IncidentSettings
 from aiops_incidents.web_ui import ASSETS_PREFIX, PAGE_PATH, install_web_ui
 
@@ -149,6 +150,7 @@ def create_app(
             silences_router(),
             record_router(),
             series_router(),
+            service_metrics_router(),
             traces_router(),
             demo_faults_router(),
         ],

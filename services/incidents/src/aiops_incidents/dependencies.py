@@ -28,6 +28,7 @@ from aiops_incidents.repository import GraphRepository, IncidentRepository
 from aiops_incidents.series.repository import SeriesRepository
 from aiops_incidents.series.service import SeriesReader
 from aiops_incidents.service import IncidentService
+from aiops_incidents.service_metrics.service import MetricReader
 
 
 class State(TypedDict):
@@ -92,6 +93,7 @@ GraphStore = Annotated[GraphRepository, _repository(GraphRepository)]
 SeriesStore = Annotated[SeriesRepository, _repository(SeriesRepository)]
 Series = Annotated[SeriesReader, _repository(SeriesReader)]
 TraceStore = Annotated[TraceRepository, _repository(TraceRepository)]
+Metrics = Annotated[MetricReader, _repository(MetricReader)]
 RecordStore = Annotated[RecordRepository, _repository(RecordRepository)]
 SilenceStore = Annotated[SilenceRepository, _repository(SilenceRepository)]
 

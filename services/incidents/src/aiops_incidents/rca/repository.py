@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from aiops_core.store.repository import Repository
 from aiops_incidents.rca.instances import InstanceStats
@@ -111,6 +113,18 @@ class TraceRepository(Repository):
             bytes.fromhex(trace_id),
         )
         return [StoredSpan(**dict(row)) for row in rows]
+
+    async def logs(self, trace_id: str) -> list[dict[str, Any]]:
+        """The log records sent with the trace's context, by time."""
+        rows = await self.db.fetch(
+            """
+            SELECT time, service, instance, severity_number, severity_text, body,
+                   encode(span_id, 'hex') AS span_id, attributes::text AS attributes
+            FROM log_records WHERE trace_id = $1 ORDER BY time
+            """,
+            bytes.fromhex(trace_id),
+        )
+        return [dict(row) | {"attributes": json.loads(row["attributes"])} for row in rows]
 
     async def instances(
         self, service: str, operation: str, since: datetime, until: datetime

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 
 class TraceSpan(BaseModel):
@@ -24,6 +24,21 @@ class TraceSpan(BaseModel):
     duration_ms: float
     is_error: bool
     error_message: str | None
+
+
+class TraceLog(BaseModel):
+    """A log record sent in the trace's context (the OpenTelemetry logging bridge puts it there)."""
+
+    time: datetime
+    service: str
+    instance: str | None
+    severity_number: int = Field(
+        description="OpenTelemetry's SeverityNumber: 9-12 info, 13-16 warn, 17-20 error."
+    )
+    severity_text: str
+    body: str
+    span_id: str | None = Field(description="The span it was logged in, 16 lowercase hex digits.")
+    attributes: dict[str, JsonValue]
 
 
 class Trace(BaseModel):
@@ -56,6 +71,18 @@ class Trace(BaseModel):
                             "error_message": "card processor timed out",
                         },
                     ],
+                    "logs": [
+                        {
+                            "time": "2026-11-28T12:00:00.050Z",
+                            "service": "payment",
+                            "instance": "payment-1",
+                            "severity_number": 17,
+                            "severity_text": "ERROR",
+                            "body": "request failed: card processor timed out",
+                            "span_id": "53995c3f42cd8ad8",
+                            "attributes": {"exception.type": "TimeoutError"},
+                        }
+                    ],
                 }
             ]
         }
@@ -63,3 +90,4 @@ class Trace(BaseModel):
 
     trace_id: str = Field(description="32 lowercase hex digits.")
     spans: list[TraceSpan] = Field(description="Every stored span of the trace, by start time.")
+    logs: list[TraceLog] = Field(description="Every stored log record of the trace, by time.")

@@ -1,7 +1,8 @@
 // One service's series ("#/services/<service>"): per operation, request rate, error ratio and
 // latency p95 over the last minutes, each against its baseline band (the usual range) with the
 // anomalies shaded where they were open; whether the operation is still learning what normal
-// looks like; and a form to accept a lasting, legitimate change of it as normal from now on.
+// looks like; a form to accept a lasting, legitimate change of it as normal from now on; and,
+// under the operations, the metrics the service sends over the same period.
 //
 // Each operation's panel is drawn once and updated in place on every refresh, so that a half
 // filled acceptance form (and the focus in it) survives the refreshes.
@@ -22,6 +23,7 @@ import {
 import { say } from "./messages.js";
 import { replaceQuery } from "./router.js";
 import { poll } from "./poll.js";
+import { metricsSection } from "./series-metrics.js";
 import { loading, notice } from "./widgets.js";
 
 const REFRESH_MS = 30000;
@@ -365,6 +367,7 @@ export function renderSeries(outlet, { params, query: search }) {
     RANGES.map(([value, text]) => h("option", { value, selected: value === minutes }, text)),
   );
   const body = h("div", { class: "series" }, loading());
+  const metrics = metricsSection();
   const updated = h("p", { class: "muted" });
   outlet.append(
     h("p", { class: "breadcrumb" }, h("a", { href: routeHref("services") }, "← Back to the map")),
@@ -378,6 +381,7 @@ export function renderSeries(outlet, { params, query: search }) {
     h("form", { class: "filters", onsubmit: (e) => e.preventDefault() }, h("div", { class: "field" }, h("label", { for: "series-range" }, "Time range"), rangeSelect)),
     updated,
     body,
+    metrics.element,
   );
 
   const controller = new AbortController();
@@ -403,14 +407,16 @@ export function renderSeries(outlet, { params, query: search }) {
 
   async function refresh() {
     try {
-      const data = await api(
-        `aiops/services/${encodeURIComponent(service)}/series${query({ minutes })}`,
-        { signal: controller.signal },
-      );
+      const path = `aiops/services/${encodeURIComponent(service)}`;
+      const [data, sent] = await Promise.all([
+        api(`${path}/series${query({ minutes })}`, { signal: controller.signal }),
+        api(`${path}/metrics${query({ minutes })}`, { signal: controller.signal }),
+      ]);
       const from = toTime(data.since) ?? Date.now() - minutes * 60000;
       const until = toTime(data.until) ?? Date.now();
       const series = data.series || [];
       updated.textContent = `From ${formatTime(data.since)} to ${formatTime(data.until)}; refreshes every ${REFRESH_MS / 1000} s.`;
+      metrics.update(sent, from, until);
       if (series.length === 0) {
         fill(body, h("p", {}, "No requests recorded for this service in this period."));
         return;
