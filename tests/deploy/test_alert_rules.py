@@ -70,7 +70,7 @@ RULE_TESTS = [
                 "values": "5000x20",
             },
             {
-                "series": f'aiops_queue_messages{{queue="telemetry.store.dlq", pod="d-1", {DETECTOR}}}',
+                "series": f'aiops_queue_messages{{queue="telemetry.logs.store.dlq", pod="d-1", {DETECTOR}}}',
                 "values": "0 0 3x18",
             },
             {"series": f'up{{pod="d-1", instance="10.0.0.7:8001", {DETECTOR}}}', "values": "1 1 0x18"},
@@ -80,17 +80,17 @@ RULE_TESTS = [
             {"eval_time": "5m", "alertname": "AiopsConsumerLagHigh", "exp_alerts": []},
             alert(
                 "AiopsConsumerLagHigh",
-                {"severity": "warning", "namespace": AT},
-                "Span batches pile up in telemetry.store",
-                "5000 span batches have waited in telemetry.store in aiops for 10 minutes: "
+                {"severity": "warning", "namespace": AT, "queue": "telemetry.store"},
+                "Batches pile up in telemetry.store",
+                "5000 batches have waited in telemetry.store in aiops for 10 minutes: "
                 "the writers are too few, or the database is slow or down.",
             )
             | {"eval_time": "15m"},
             alert(
                 "AiopsDeadLetteredMessages",
-                {"severity": "warning", "namespace": AT},
-                "Span batches were dead-lettered",
-                "3 span batches in telemetry.store.dlq in aiops could not be stored; the reason is in "
+                {"severity": "warning", "namespace": AT, "queue": "telemetry.logs.store.dlq"},
+                "Batches were dead-lettered in telemetry.logs.store.dlq",
+                "3 batches in telemetry.logs.store.dlq in aiops could not be stored; the reason is in "
                 "each message's x-aiops-dead-letter-reason header.",
             )
             | {"eval_time": "5m"},

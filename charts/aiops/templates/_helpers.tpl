@@ -140,6 +140,8 @@ Each component:
   "image" (include "aiops.image" (dict "root" . "image" .Values.ingest.image))
   "args" (list "serve" "ingest" "--port" "4318")
   "port" 4318
+  "grpcPort" 4317
+  "env" (dict "AIOPS_INGEST_GRPC_PORT" "4317")
   "secretEnv" (list
     (dict "name" "AIOPS_BROKER_URL")
     (dict "name" "AIOPS_REDIS_URL")
