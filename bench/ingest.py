@@ -15,7 +15,12 @@ with a few concurrent clients, and prints:
 - the cost per span: CPU microseconds per span spent by each process (ingest, writer, detector
   windows, PostgreSQL, RabbitMQ, Redis and this load client) from the first request until the
   windows had merged the last batch, and peak RSS of the platform's own;
-- bytes stored per span: the spans table (all its partitions) and its indexes.
+- bytes stored per span: the spans table (all its partitions) and its indexes;
+- then the same way, one signal after the other: metric points/s (64 instances of a service
+  exporting in turn, a third of their series cumulative counters and a third cumulative
+  histograms, which the writer turns into deltas, a third gauges; whether the counters' deltas
+  add up) and log records/s end to end, what was stored, and the CPU per item of ingest and the
+  writer.
 
     make bench-ingest                       # defaults
     .venv/bin/python bench/ingest.py --spans 400000 --concurrency 8
@@ -26,6 +31,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
 import resource
 import sys
 import time
@@ -42,12 +48,24 @@ from aiops_core.bus.topology import SPAN_DETECT_QUEUE
 from aiops_detector.writer.repository import SPAN_COLUMNS, span_record
 from bench.sandbox import bench_platform
 from tests.support.bus import depth
-from tests.support.otlp import build_request, http_server_span
+from tests.support.otlp import (
+    build_request,
+    counter,
+    gauge,
+    histogram,
+    http_server_span,
+    log_record,
+    logs_request,
+    metrics_request,
+    number_point,
+)
 from tests.support.processes import ServiceProcess
 from tests.support.spans import batch_at, stored_batch
 from tests.support.waiting import eventually
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+# The processes whose metrics the benchmark sends, each its own series.
+METRIC_INSTANCES = 64
 
 
 @dataclass
@@ -100,6 +118,56 @@ async def bytes_stored(pool: asyncpg.Pool) -> tuple[int, int]:
     return int(row["heap"]), int(row["idx"])
 
 
+def build_metric_requests(
+    total_points: int, per_request: int, instances: int, clients: int
+) -> list[list[bytes]]:
+    """As SDKs export, each of `instances` in its turn: each request one point of each of an
+    instance's `per_request` series (a third cumulative counters, a third cumulative histograms,
+    a third gauges; 50 metric names), an instance's requests a second apart. A client sends for
+    its share of the instances, one round after the other, so that no two requests of one
+    instance are in flight at once, as with real exporters."""
+    start = time.time_ns() - 3600 * 10**9
+    rounds = max(1, total_points // (per_request * instances))
+    sequences: list[list[bytes]] = [[] for _ in range(clients)]
+    for round_ in range(rounds):
+        at = start + (round_ + 1) * 10**9
+        for instance in range(instances):
+            metrics = []
+            for i in range(per_request):
+                name, attributes = f"bench.metric.{i % 50}", {"route": f"/r{i // 50}", "method": "GET"}
+                point = number_point(round_ * 10 + i, at, start_ns=start, attributes=attributes)
+                if i % 3 == 0:
+                    metrics.append(counter(name, [point]))
+                elif i % 3 == 1:
+                    metrics.append(gauge(name, [point]))
+                else:
+                    counts = [round_ + 1, 2 * round_ + i % 5, round_]
+                    total = 37.5 * sum(counts)
+                    metrics.append(
+                        histogram(name, at, start, counts, [10.0, 100.0], total, attributes=attributes)
+                    )
+            request = metrics_request(metrics, service="bench-shop", instance=f"bench-{instance}")
+            sequences[instance % clients].append(request.SerializeToString())
+    return sequences
+
+
+def build_log_requests(total_records: int, per_request: int) -> list[bytes]:
+    """Error records with a trace context and a few attributes, each body unique."""
+    requests = []
+    for n in range(total_records // per_request):
+        records = [
+            log_record(
+                f"request {n}-{i} failed: card processor timed out",
+                trace_id=os.urandom(16),
+                span_id=os.urandom(8),
+                attributes={"exception.type": "TimeoutError", "http.route": "/payment", "attempt": i % 3},
+            )
+            for i in range(per_request)
+        ]
+        requests.append(logs_request(records, service="bench-shop").SerializeToString())
+    return requests
+
+
 def build_requests(total_spans: int, per_request: int) -> list[bytes]:
     requests = []
     for _ in range(total_spans // per_request):
@@ -109,19 +177,16 @@ def build_requests(total_spans: int, per_request: int) -> list[bytes]:
     return requests
 
 
-async def post_all(urls: list[str], requests: list[bytes], concurrency: int) -> tuple[float, int, int]:
-    """Send every request, spreading the clients over the ingest replicas; return (first send
+async def post_all(urls: list[str], sequences: list[list[bytes]]) -> tuple[float, int, int]:
+    """Send every request, one client a sequence (each sends its own in order, the next once the
+    one before was answered), the clients spread over the ingest replicas; return (first send
     time, accepted, failed)."""
-    queue: asyncio.Queue[bytes] = asyncio.Queue()
-    for body in requests:
-        queue.put_nowait(body)
     accepted = failed = 0
     headers = {"content-type": "application/x-protobuf"}
 
-    async def worker(client: httpx.AsyncClient, url: str) -> None:
+    async def worker(client: httpx.AsyncClient, url: str, sequence: list[bytes]) -> None:
         nonlocal accepted, failed
-        while not queue.empty():
-            body = queue.get_nowait()
+        for body in sequence:
             for _attempt in range(5):
                 response = await client.post(url, content=body, headers=headers)
                 if response.status_code == 200:
@@ -131,22 +196,34 @@ async def post_all(urls: list[str], requests: list[bytes], concurrency: int) -> 
             else:
                 failed += 1
 
-    limits = httpx.Limits(max_connections=concurrency)
+    limits = httpx.Limits(max_connections=len(sequences))
     async with httpx.AsyncClient(timeout=60, limits=limits) as client:
         started = time.perf_counter()
-        await asyncio.gather(*(worker(client, urls[i % len(urls)]) for i in range(concurrency)))
+        await asyncio.gather(
+            *(worker(client, urls[i % len(urls)], sequence) for i, sequence in enumerate(sequences))
+        )
     return started, accepted, failed
 
 
-async def wait_committed(pool: asyncpg.Pool, expected: int, timeout_s: float) -> float:
+def dealt(requests: list[bytes], clients: int) -> list[list[bytes]]:
+    """The requests dealt out to `clients`, as a shared queue would."""
+    return [requests[i::clients] for i in range(clients)]
+
+
+async def wait_committed(
+    pool: asyncpg.Pool, expected: int, timeout_s: float, signal: str = "traces"
+) -> float:
+    """When the batches of `signal` committed held `expected` items (perf_counter)."""
     deadline = time.perf_counter() + timeout_s
     while True:
-        committed = await pool.fetchval("SELECT coalesce(sum(span_count), 0) FROM ingested_batches")
+        committed = await pool.fetchval(
+            "SELECT coalesce(sum(span_count), 0) FROM ingested_batches WHERE signal = $1", signal
+        )
         now = time.perf_counter()
         if committed >= expected:
             return now
         if now > deadline:
-            raise SystemExit(f"only {committed} of {expected} spans committed after {timeout_s}s")
+            raise SystemExit(f"only {committed} of {expected} {signal} items committed after {timeout_s}s")
         await asyncio.sleep(0.05)
 
 
@@ -169,6 +246,56 @@ async def raw_copy_rate(pool: asyncpg.Pool, rows: int, batch_size: int) -> float
         elapsed = time.perf_counter() - started
     await pool.execute("DROP TABLE copy_probe")
     return (rows // batch_size) * batch_size / elapsed
+
+
+async def measure_signal(
+    signal: str,
+    what: str,
+    urls: list[str],
+    sequences: list[list[bytes]],
+    args: argparse.Namespace,
+    pool: asyncpg.Pool,
+    processes: dict[str, ServiceProcess],
+    *,
+    stored_sql: str,
+) -> list[str]:
+    """Post one signal's requests, wait for the writer to commit them all; the report's lines:
+    items/s end to end, what was stored, and CPU per item of ingest (the first replica) and the
+    writer."""
+    before = {name: usage(p.process.pid).cpu_s for name, p in processes.items() if p.process}
+    started, accepted, failed = await post_all(urls, sequences)
+    expected = accepted * args.per_request
+    finished = await wait_committed(pool, expected, timeout_s=600, signal=signal)
+    after = {name: usage(p.process.pid).cpu_s for name, p in processes.items() if p.process}
+    stored = await pool.fetchval(stored_sql)
+    lines = [
+        f"{what}:",
+        f"  {'requests accepted / failed':<36}{accepted:>10,} / {failed}",
+        f"  {what + ' committed / stored':<36}{expected:>10,} / {stored:,}",
+        f"  {'end-to-end ' + what + '/s':<36}{expected / (finished - started):>14,.0f}",
+    ]
+    for name in after:
+        lines.append(f"  {name:<36}{(after[name] - before[name]) * 1e6 / expected:>10.1f} µs CPU/item")
+    return lines
+
+
+async def metric_totals(pool: asyncpg.Pool, writer: ServiceProcess, args: argparse.Namespace) -> list[str]:
+    """Whether the counters' deltas add up to their last cumulative values (nothing counted twice
+    or lost, however the batches were reordered), and what the writer did not store, and why."""
+    rounds = max(1, args.points // (args.per_request * METRIC_INSTANCES))
+    last_round = sum((rounds - 1) * 10 + i for i in range(args.per_request) if i % 3 == 0)
+    expected = METRIC_INSTANCES * last_round
+    total = await pool.fetchval(
+        "SELECT sum(p.value) FROM metric_points p JOIN metric_series s USING (series_id) WHERE s.kind = 'sum'"
+    )
+    async with httpx.AsyncClient() as client:
+        metrics = (await client.get(f"{writer.url}/metrics")).text
+    dropped = re.findall(r'^aiops_writer_metric_points_dropped_total\{reason="(\w+)"\} (\S+)$', metrics, re.M)
+    return [
+        f"  {'counters: sum of deltas / expected':<36}{total or 0:>10,.0f} / {expected:,}",
+        f"  {'not stored, by reason':<36}"
+        + (", ".join(f"{reason} {float(n):,.0f}" for reason, n in dropped) or "none"),
+    ]
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -209,7 +336,7 @@ async def measure(args: argparse.Namespace, env: dict[str, str], database_url: s
             flush=True,
         )
         urls = [f"{ingest.url}/v1/traces" for ingest in ingests]
-        started, accepted, failed = await post_all(urls, requests, args.concurrency)
+        started, accepted, failed = await post_all(urls, dealt(requests, args.concurrency))
         sent_s = time.perf_counter() - started
         finished = await wait_committed(pool, accepted * args.per_request, timeout_s=600)
         windows_done = await wait_drained(broker_url, SPAN_DETECT_QUEUE.name, timeout_s=600)
@@ -217,6 +344,32 @@ async def measure(args: argparse.Namespace, env: dict[str, str], database_url: s
         client_cpu = own_cpu_s() - client_before
         programs = {name: used - programs_before.get(name, 0.0) for name, used in cpu_by_program().items()}
 
+        other_signals: list[str] = []
+        if args.points:
+            print(f"posting {args.points:,} metric points ...", flush=True)
+            other_signals += await measure_signal(
+                "metrics",
+                "metric points",
+                [f"{ingest.url}/v1/metrics" for ingest in ingests],
+                build_metric_requests(args.points, args.per_request, METRIC_INSTANCES, args.concurrency),
+                args,
+                pool,
+                {"ingest": ingests[0], "writer": writer},
+                stored_sql="SELECT count(*) FROM metric_points",
+            )
+            other_signals += await metric_totals(pool, writer, args)
+        if args.records:
+            print(f"posting {args.records:,} log records ...", flush=True)
+            other_signals += await measure_signal(
+                "logs",
+                "log records",
+                [f"{ingest.url}/v1/logs" for ingest in ingests],
+                dealt(build_log_requests(args.records, args.per_request), args.concurrency),
+                args,
+                pool,
+                {"ingest": ingests[0], "writer": writer},
+                stored_sql="SELECT count(DISTINCT body) FROM log_records",
+            )
         stored_rows = await pool.fetchval("SELECT count(*) FROM spans")
         distinct = await pool.fetchval("SELECT count(DISTINCT span_id) FROM spans")
         await pool.execute("VACUUM ANALYZE spans")
@@ -259,6 +412,8 @@ async def measure(args: argparse.Namespace, env: dict[str, str], database_url: s
         print("CPU seconds during the run, by program (where else the time goes):")
         for name, used in sorted(programs.items(), key=lambda item: -item[1])[:8]:
             print(f"  {name:<32}{used:>8.1f} s  ({used / elapsed:.0%} of a core)")
+        for line in other_signals:
+            print(line)
     finally:
         for service in services:
             service.stop()
@@ -272,6 +427,8 @@ def main() -> None:
     parser.add_argument("--per-request", type=int, default=512, help="spans per OTLP request (default 512)")
     parser.add_argument("--concurrency", type=int, default=8, help="concurrent HTTP clients (default 8)")
     parser.add_argument("--ingest-replicas", type=int, default=1, help="ingest processes (default 1)")
+    parser.add_argument("--points", type=int, default=200_000, help="metric points to send after the spans")
+    parser.add_argument("--records", type=int, default=200_000, help="log records to send after the spans")
     asyncio.run(run(parser.parse_args()))
 
 

@@ -157,6 +157,7 @@ def histogram(
     total: float,
     *,
     cumulative: bool = True,
+    attributes: dict[str, str | int | float | bool] | None = None,
 ) -> Metric:
     temporality = AGGREGATION_TEMPORALITY_CUMULATIVE if cumulative else AGGREGATION_TEMPORALITY_DELTA
     point = HistogramDataPoint(
@@ -166,6 +167,7 @@ def histogram(
         sum=total,
         bucket_counts=counts,
         explicit_bounds=bounds,
+        attributes=[kv(k, v) for k, v in (attributes or {}).items()],
     )
     return Metric(name=name, histogram=Histogram(data_points=[point], aggregation_temporality=temporality))
 
