@@ -139,7 +139,7 @@ def create_app(
 SERVICE = ServiceSpec(
     name="ingest",
     default_port=4318,
-    summary="OTLP/HTTP and JSON telemetry receiver",
+    summary="traces, metrics, logs over OTLP/HTTP; OTLP/gRPC on AIOPS_INGEST_GRPC_PORT (4317)",
     build=lambda shared: create_app(
         bus=shared.bus, redis=shared.redis, grpc_host=shared.host, grpc_port_offset=shared.port_offset
     ),
