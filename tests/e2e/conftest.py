@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
@@ -36,6 +37,23 @@ async def start_platform(
     processes += [detector, ingest]
     await asyncio.gather(detector.wait_ready(), ingest.wait_ready())
     return ingest, detector
+
+
+async def kill_the_writer_while_it_writes(
+    processes: list[AiopsProcess],
+    env: dict[str, str],
+    detector: ServiceProcess,
+    stored: Callable[[], Awaitable[int]],
+    thresholds: tuple[int, ...],
+) -> None:
+    """SIGKILL the detector (the writer) once `stored` reaches each of `thresholds`, with no
+    chance to finish or acknowledge anything, and start it again."""
+    for threshold in thresholds:
+        await eventually(stored, lambda n, t=threshold: n >= t, timeout_s=120, what="writing under way")
+        detector.kill()
+        detector = ServiceProcess("detector", env, log_name="detector-restarted").start()
+        processes.append(detector)
+        await detector.wait_ready()
 
 
 async def start_incidents(processes: list[AiopsProcess], env: dict[str, str]) -> ServiceProcess:

@@ -19,9 +19,9 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricExporter, PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
 
-from tests.e2e.conftest import start_platform
+from tests.e2e.conftest import kill_the_writer_while_it_writes, start_platform
 from tests.support.otel import LoggingClient
-from tests.support.processes import AiopsProcess, ServiceProcess, free_port
+from tests.support.processes import AiopsProcess, free_port
 from tests.support.waiting import eventually
 
 TOKEN = "e2e-token"
@@ -68,18 +68,9 @@ async def test_every_log_record_sent_over_grpc_is_stored_once_across_writer_kill
     client = LoggingClient(exporter)
     sending = asyncio.create_task(asyncio.to_thread(client.emit, 40_000))
 
-    # Killed while it is busy writing, twice, with no chance to finish or acknowledge.
-    for threshold in (5_000, 25_000):
-        await eventually(
-            lambda: stored_log_count(database_url),
-            lambda n, t=threshold: n >= t,
-            timeout_s=120,
-            what="writing under way",
-        )
-        detector.kill()
-        detector = ServiceProcess("detector", env, log_name="detector-restarted").start()
-        processes.append(detector)
-        await detector.wait_ready()
+    await kill_the_writer_while_it_writes(
+        processes, env, detector, lambda: stored_log_count(database_url), (5_000, 25_000)
+    )
 
     await sending
     await asyncio.to_thread(client.close)

@@ -9,7 +9,7 @@ from collections import Counter
 
 import asyncpg
 
-from tests.e2e.conftest import start_platform, stored_count
+from tests.e2e.conftest import kill_the_writer_while_it_writes, start_platform, stored_count
 from tests.support.otel import TracedClient
 from tests.support.processes import AiopsProcess, ServiceProcess
 from tests.support.waiting import eventually
@@ -61,18 +61,9 @@ async def test_killing_the_writer_mid_stream_loses_and_doubles_nothing(
     client = TracedClient(ingest.url)
     sending = asyncio.create_task(asyncio.to_thread(client.emit, 40_000))
 
-    # Kill it while it is busy writing, twice, with no chance to finish or acknowledge.
-    for threshold in (5_000, 25_000):
-        await eventually(
-            lambda: stored_count(database_url),
-            lambda n, t=threshold: n >= t,
-            timeout_s=120,
-            what="writing under way",
-        )
-        detector.kill()
-        detector = ServiceProcess("detector", platform_env, log_name="detector-restarted").start()
-        processes.append(detector)
-        await detector.wait_ready()
+    await kill_the_writer_while_it_writes(
+        processes, platform_env, detector, lambda: stored_count(database_url), (5_000, 25_000)
+    )
 
     await sending
     await asyncio.to_thread(client.close)

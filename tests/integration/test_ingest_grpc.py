@@ -116,13 +116,20 @@ async def test_each_signal_is_received_and_published_to_its_queue(calls: Calls, 
         (TOKEN, b"\xff\xff\xff", grpc.StatusCode.INVALID_ARGUMENT),
     ],
 )
+@pytest.mark.parametrize("method", [TRACES, METRICS, LOGS])
 async def test_refusals_have_the_status_the_specification_gives_and_publish_nothing(
-    calls: Calls, broker_url: str, metadata: tuple[tuple[str, str], ...], body: bytes, code: grpc.StatusCode
+    calls: Calls,
+    broker_url: str,
+    method: str,
+    metadata: tuple[tuple[str, str], ...],
+    body: bytes,
+    code: grpc.StatusCode,
 ) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as refused:
-        await calls.export(LOGS, body, metadata=metadata)
+        await calls.export(method, body, metadata=metadata)
     assert refused.value.code() is code
-    assert await depth(broker_url, LOG_STORE_QUEUE.name) == 0
+    for queue in (SPAN_STORE_QUEUE, METRIC_STORE_QUEUE, LOG_STORE_QUEUE):
+        assert await depth(broker_url, queue.name) == 0
 
 
 async def test_a_message_over_the_size_limit_is_resource_exhausted(broker_url: str) -> None:

@@ -22,6 +22,7 @@ from aiops_ingest.settings import IngestSettings
 from tests.support.apps import running
 from tests.support.bus import depth, drain
 from tests.support.otlp import counter, gauge, log_record, logs_request, metrics_request, number_point
+from tests.support.processes import free_port
 
 PROTOBUF = {"content-type": "application/x-protobuf"}
 NOW = time.time_ns()
@@ -160,3 +161,33 @@ async def test_logs_partial_success_in_protobuf(client: httpx.AsyncClient, broke
     assert (partial.rejected_log_records, partial.error_message) == (1, "1 refused: no time")
     [batch] = await log_batches(broker_url)
     assert [r.body for r in batch.records] == ["kept"]
+
+
+@pytest.mark.parametrize("path", ["/v1/metrics", "/v1/logs"])
+async def test_an_unreachable_broker_means_503_with_retry_after(path: str) -> None:
+    unreachable = f"amqp://guest:guest@127.0.0.1:{free_port()}/"
+    body = (
+        metrics_request([gauge("g", [number_point(1.0, NOW)])])
+        if path == "/v1/metrics"
+        else logs_request([log_record("x")])
+    ).SerializeToString()
+    async with running(create_app(IngestSettings(broker_url=unreachable)), wait_ready=False) as client:
+        response = await client.post(path, content=body, headers=PROTOBUF)
+    assert response.status_code == 503
+    assert int(response.headers["retry-after"]) > 0
+    assert status_pb2.Status.FromString(response.content).code == 14  # UNAVAILABLE
+
+
+@pytest.mark.parametrize("path", ["/v1/metrics", "/v1/logs"])
+async def test_a_body_over_the_limit_is_413_before_or_after_decompression(broker_url: str, path: str) -> None:
+    settings = IngestSettings(broker_url=broker_url, max_body_bytes=4096)
+    async with running(create_app(settings)) as client:
+        too_long = await client.post(path, content=b"x" * 5000, headers=PROTOBUF)
+        inflating = await client.post(
+            path, content=gzip.compress(b"\x00" * 100_000), headers=PROTOBUF | {"content-encoding": "gzip"}
+        )
+    assert (too_long.status_code, inflating.status_code) == (413, 413)
+    assert status_pb2.Status.FromString(inflating.content).code == 8  # RESOURCE_EXHAUSTED
+    assert (
+        await depth(broker_url, METRIC_STORE_QUEUE.name) + await depth(broker_url, LOG_STORE_QUEUE.name) == 0
+    )

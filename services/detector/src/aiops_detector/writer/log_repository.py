@@ -51,9 +51,4 @@ class LogRecordRepository(TelemetryRepository):
             rows = [log_row(record) for record in batch.records]
         except ValueError as exc:
             raise InvalidBatchError(f"a log record cannot be stored: {exc}") from exc
-        await self.ensure_partitions({row[0].date() for row in rows})
-        async with self.transaction() as conn:
-            if not await self.claim_batch(conn, batch.batch_id, len(rows)):
-                return False
-            await conn.copy_records_to_table(LOG_RECORDS, records=rows, columns=LOG_COLUMNS)
-        return True
+        return await self.copy_batch(batch.batch_id, rows, LOG_COLUMNS)

@@ -96,6 +96,16 @@ class TelemetryRepository(Repository):
         """Called when a partition was dropped under us (retention): look again next time."""
         self._known_days.clear()
 
+    async def copy_batch(self, batch_id: UUID, rows: list[tuple[Any, ...]], columns: tuple[str, ...]) -> bool:
+        """COPY `rows` (each starting with its time) into the table with the batch's id, in one
+        transaction; False (and nothing written) when the batch was already stored."""
+        await self.ensure_partitions({row[0].date() for row in rows})
+        async with self.transaction() as conn:
+            if not await self.claim_batch(conn, batch_id, len(rows)):
+                return False
+            await conn.copy_records_to_table(self.table, records=rows, columns=columns)
+        return True
+
     async def claim_batch(self, conn: Connection, batch_id: UUID, rows: int) -> bool:
         """Record the batch as stored, in the caller's transaction; False if it already was."""
         fresh = await conn.fetchval(
@@ -119,12 +129,7 @@ class SpanRepository(TelemetryRepository):
             records = [span_record(span) for span in batch.spans]
         except ValueError as exc:
             raise InvalidBatchError(f"a span cannot be stored: {exc}") from exc
-        await self.ensure_partitions({record[0].date() for record in records})
-        async with self.transaction() as conn:
-            if not await self.claim_batch(conn, batch.batch_id, len(records)):
-                return False
-            await conn.copy_records_to_table(SPANS, records=records, columns=SPAN_COLUMNS)
-        return True
+        return await self.copy_batch(batch.batch_id, records, SPAN_COLUMNS)
 
 
 async def forget_batches_before(db: Database, cutoff: datetime) -> int:
