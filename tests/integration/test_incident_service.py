@@ -24,8 +24,10 @@ from aiops_incidents.metrics import IncidentMetrics
 from aiops_incidents.repository import IncidentFilters
 from aiops_incidents.schemas import EventType, Impact, IncidentStatus
 from aiops_incidents.service import AnomalyNotYetKnownError, IncidentService, LifecycleConfig
+from tests.support.otlp import log_record, logs_request
 from tests.support.shop_traces import CHECKOUT, INVENTORY, PAYMENT, STOCK_DB, checkout_trace
 from tests.support.spans import batch_of, stored_batch
+from tests.support.stored_telemetry import store_logs
 
 COOLDOWN = timedelta(seconds=30)
 REOPEN_WINDOW = timedelta(minutes=10)
@@ -430,3 +432,43 @@ async def test_people_acknowledge_comment_and_resolve(
     ]
     assert found.acknowledged_at is not None
     assert found.resolved_at is not None
+
+
+async def test_the_root_cause_s_error_logs_of_the_fault_are_in_its_evidence(
+    service: IncidentService, pool: asyncpg.Pool, fault_start: datetime
+) -> None:
+    usual = [checkout_trace(fault_start - timedelta(seconds=120 - i)) for i in range(0, 110, 2)]
+    failing = [checkout_trace(fault_start + timedelta(seconds=i / 3), payment_fails=True) for i in range(30)]
+    await store(pool, usual + failing)
+    records = [
+        # One error a failing request, logged inside it, the card number varying.
+        log_record(
+            f"card {4000 + n} declined: processor timed out after 3000 ms",
+            time_ns=trace[0].start_time_unix_nano + 1_000_000,
+            trace_id=bytes.fromhex(trace[0].trace_id),
+        )
+        for n, trace in enumerate(failing)
+    ] + [
+        log_record("pool exhausted", time_ns=int((fault_start + timedelta(seconds=2)).timestamp() * 1e9)),
+        log_record(
+            "retrying", severity=13, time_ns=int((fault_start + timedelta(seconds=2)).timestamp() * 1e9)
+        ),
+        log_record("long before", time_ns=int((fault_start - timedelta(minutes=10)).timestamp() * 1e9)),
+    ]
+    await store_logs(pool, logs_request(records, service="payment"))
+    await service.refresh_graph(timedelta(minutes=5))
+
+    incident_id = await service.on_detected(anomaly(PAYMENT, AnomalyKind.ERROR_RATIO, fault_start))
+
+    found = await service.incidents.detail(incident_id)
+    assert found is not None
+    top = found.candidates[0]
+    assert top.service == "payment"
+    assert [(log.template, log.count) for log in top.evidence.logs] == [
+        ("card <*> declined: processor timed out after <*> ms", 30),
+        ("pool exhausted", 1),
+    ]
+    declined = top.evidence.logs[0]
+    assert declined.in_exemplar_traces == len(top.evidence.trace_ids) > 0
+    assert declined.example == "card 4029 declined: processor timed out after 3000 ms"
+    assert set(declined.trace_ids) <= {trace[0].trace_id for trace in failing}

@@ -5,24 +5,19 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from uuid import uuid4
 
 import asyncpg
 import httpx
-import msgspec
 import pytest
 
-from aiops_core.models import Span, encode_batch
-from aiops_detector.writer.batch import StoredLogBatch
-from aiops_detector.writer.log_repository import LogRecordRepository
+from aiops_core.models import Span
 from aiops_detector.writer.repository import SpanRepository
 from aiops_incidents.rca.routes import traces_router
-from aiops_ingest.normalise_logs import LogNormaliser
-from aiops_ingest.normalised import Limits
 from tests.support.incidents_api import api_app, api_client
 from tests.support.otlp import log_record, logs_request
 from tests.support.shop_traces import checkout_trace
 from tests.support.spans import batch_of, stored_batch
+from tests.support.stored_telemetry import store_logs
 
 A_TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 
@@ -119,14 +114,7 @@ async def test_the_log_records_sent_in_a_trace_come_with_it(
         ),
         log_record("another trace's", time_ns=at, trace_id=bytes(range(16))),
     ]
-    items = (
-        LogNormaliser(Limits(), max_body_length=1024)
-        .from_otlp(logs_request(records, service="payment"))
-        .items
-    )
-    await LogRecordRepository(pool, partitioned=True).write_batch(
-        msgspec.json.decode(encode_batch(uuid4(), 1, records=items), type=StoredLogBatch)
-    )
+    await store_logs(pool, logs_request(records, service="payment"))
 
     logs = (await client.get(f"/aiops/traces/{failing[0].trace_id}")).json()["logs"]
 

@@ -67,6 +67,24 @@ class InstanceBreakdown(BaseModel):
     )
 
 
+class LogTemplateCount(BaseModel):
+    """Error-level log records of a candidate's service during the fault, alike but for what varies."""
+
+    template: str = Field(
+        description="The message with what varies (numbers, ids, quoted values) as <*>.",
+        examples=["request failed: card <*> declined by processor <*>"],
+    )
+    count: int = Field(ge=1, description="Records of the template in the fault's window.")
+    in_exemplar_traces: int = Field(
+        ge=0, description="Of them, those logged inside the candidate's exemplar traces."
+    )
+    severity_text: str
+    example: str = Field(description="The latest such record's message, whole.")
+    trace_ids: list[str] = Field(description="Traces some of them were logged in, the latest first.")
+    first_seen: datetime
+    last_seen: datetime
+
+
 class CandidateEvidence(BaseModel):
     trace_ids: list[str] = Field(
         default_factory=list, description="Traces in which this is where it started."
@@ -86,6 +104,11 @@ class CandidateEvidence(BaseModel):
     instances: list[InstanceBreakdown] = Field(
         default_factory=list,
         description="For a service: its requests during the incident by instance, the busiest first.",
+    )
+    logs: list[LogTemplateCount] = Field(
+        default_factory=list,
+        description="For a service: its error-level log records during the incident, grouped by "
+        "message template; those logged inside the exemplar traces first, then the most frequent.",
     )
 
 

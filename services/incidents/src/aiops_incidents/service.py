@@ -34,6 +34,7 @@ from aiops_incidents.lifecycle import (
 from aiops_incidents.live_stats import LiveStats
 from aiops_incidents.metrics import IncidentMetrics
 from aiops_incidents.rca.instances import folded, instance_cause
+from aiops_incidents.rca.log_evidence import group_logs
 from aiops_incidents.rca.ranking import TRAFFIC_KINDS, TraceSample, TroubledTrace, evidence_weight, rank
 from aiops_incidents.rca.repository import TraceRepository
 from aiops_incidents.rca.traces import usual_self_times
@@ -57,7 +58,8 @@ SEVERITY_ORDER = [Severity.LOW, Severity.MEDIUM, Severity.HIGH, Severity.CRITICA
 IMPACT_PERIOD = timedelta(minutes=5)
 # A member series' error ratio and latency now are measured over this much of the recent past.
 RECENT = timedelta(seconds=30)
-# The first candidates are broken down by instance over at most this much of the trouble.
+# The first candidates are broken down by instance, and given their service's error logs, over at
+# most this much of the trouble.
 INSTANCE_CANDIDATES = 3
 INSTANCE_PERIOD = timedelta(minutes=2)
 INSTANCE_KINDS = frozenset({AnomalyKind.LATENCY, AnomalyKind.ERROR_RATIO})
@@ -382,16 +384,31 @@ class IncidentService:
         edges: Sequence[ServiceEdge],
     ) -> list[RootCauseCandidate]:
         """The root-cause candidates, best first, each service among the first named at the
-        instance that carries its trouble when one does (see `rca.instances`)."""
+        instance that carries its trouble when one does (see `rca.instances`), with its error logs
+        (see `rca.log_evidence`)."""
         peers = peer_kinds(edges)
         sample = await self._sample(tx, members, started_at, now, peers)
         candidates = rank(members, [(e.source, e.target) for e in edges], sample, peers)
-        return [
-            await self._at_instance_grain(tx, candidate, _trouble_of(candidate, members, started_at, now))
-            if index < INSTANCE_CANDIDATES
-            else candidate
-            for index, candidate in enumerate(candidates)
-        ]
+        ranked = []
+        for index, candidate in enumerate(candidates):
+            if index < INSTANCE_CANDIDATES:
+                trouble = _trouble_of(candidate, members, started_at, now)
+                candidate = await self._at_instance_grain(tx, candidate, trouble)
+                candidate = await self._with_logs(tx, candidate, trouble)
+            ranked.append(candidate)
+        return ranked
+
+    async def _with_logs(
+        self, tx: _Stores, candidate: RootCauseCandidate, trouble: tuple[datetime, datetime]
+    ) -> RootCauseCandidate:
+        """The candidate with its service's error logs of the trouble in its evidence."""
+        if candidate.node_kind is not NodeKind.SERVICE:
+            return candidate
+        records = await tx.traces.error_logs(candidate.service, *trouble)
+        if not records:
+            return candidate
+        logs = group_logs(records, set(candidate.evidence.trace_ids))
+        return candidate.model_copy(update={"evidence": candidate.evidence.model_copy(update={"logs": logs})})
 
     async def _at_instance_grain(
         self, tx: _Stores, candidate: RootCauseCandidate, trouble: tuple[datetime, datetime]

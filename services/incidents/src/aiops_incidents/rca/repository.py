@@ -10,9 +10,12 @@ from typing import Any
 
 from aiops_core.store.repository import Repository
 from aiops_incidents.rca.instances import InstanceStats
+from aiops_incidents.rca.log_evidence import ErrorLog
 from aiops_incidents.rca.traces import StoredSpan, TraceTree
 from aiops_incidents.severity import SeriesNow
 
+# Error log records read per candidate: enough to count its templates, few enough to stay fast.
+ERROR_LOGS = 1000
 # Traces picked per member series; enough for a stable share of blame, few enough to stay fast.
 TRACES_PER_SERIES = 20
 USUAL_TRACES = 60
@@ -125,6 +128,24 @@ class TraceRepository(Repository):
             bytes.fromhex(trace_id),
         )
         return [dict(row) | {"attributes": json.loads(row["attributes"])} for row in rows]
+
+    async def error_logs(self, service: str, since: datetime, until: datetime) -> list[ErrorLog]:
+        """The service's error-level log records (ERROR and FATAL) of a period, the latest
+        `ERROR_LOGS` of them, oldest first."""
+        rows = await self.db.fetch(
+            """
+            SELECT time, body, severity_text, encode(trace_id, 'hex') AS trace_id FROM (
+                SELECT time, body, severity_text, trace_id FROM log_records
+                WHERE service = $1 AND time >= $2 AND time <= $3 AND severity_number >= 17
+                ORDER BY time DESC LIMIT $4
+            ) AS latest ORDER BY time
+            """,
+            service,
+            since,
+            until,
+            ERROR_LOGS,
+        )
+        return [ErrorLog(row["time"], row["body"], row["severity_text"], row["trace_id"]) for row in rows]
 
     async def instances(
         self, service: str, operation: str, since: datetime, until: datetime

@@ -173,6 +173,25 @@ function evidenceView(candidate, index, shownTraceId, onShowTrace) {
       h("ul", { class: "error-messages" }, messages.map((m) => h("li", {}, h("span", { class: "mono" }, m.message), ` × ${m.count}`))),
     );
   }
+  const logs = evidence.logs || [];
+  if (logs.length > 0) {
+    parts.push(
+      h("h4", {}, "Error logs, during the incident"),
+      h(
+        "ul",
+        { class: "error-logs", "data-testid": "error-logs" },
+        logs.map((log) =>
+          h(
+            "li",
+            {},
+            h("span", { class: "mono", title: log.example }, log.template),
+            ` × ${log.count}`,
+            log.in_exemplar_traces > 0 ? h("span", { class: "muted" }, ` (${log.in_exemplar_traces} in the exemplar traces)`) : null,
+          ),
+        ),
+      ),
+    );
+  }
   const observed = evidence.observed || {};
   const baseline = evidence.baseline || {};
   const keys = [...new Set([...Object.keys(observed), ...Object.keys(baseline)])];
