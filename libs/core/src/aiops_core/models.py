@@ -177,6 +177,9 @@ class AnomalyKind(StrEnum):
     TRAFFIC_DROP = "traffic_drop"
     TRAFFIC_SURGE = "traffic_surge"
     MULTIVARIATE = "multivariate"
+    # A gauge with a known limit (a pool's size, a memory limit) forecast to reach it soon; its
+    # operation names the metric series.
+    SATURATION = "saturation"
 
 
 class ErrorMessageCount(BaseModel):

@@ -116,6 +116,25 @@ class DetectorSettings(CoreSettings):
         "error_ratio, latency_ms or traffic_per_s, e.g. payment:error_ratio=0.01,search:latency_ms=800; "
         "0 removes that floor for the service.",
     )
+    saturation_horizon_s: float = Field(
+        default=900.0,
+        ge=10,
+        le=86_400,
+        description="A gauge with a known limit (a pool's size, a memory limit) forecast to reach it within "
+        "this many seconds opens an anomaly of kind saturation.",
+    )
+    saturation_window_s: float = Field(
+        default=600.0,
+        ge=30,
+        le=86_400,
+        description="Seconds of a gauge's recent points its saturation forecast is made from.",
+    )
+    saturation_interval_s: float = Field(
+        default=15.0,
+        gt=0,
+        le=3600,
+        description="Seconds between the saturation forecasts of every gauge with a known limit.",
+    )
     baseline_cache_s: int = Field(
         default=30, ge=1, le=3600, description="Seconds a learned baseline is cached in Redis."
     )

@@ -69,6 +69,7 @@ KIND_WORDS = {
     AnomalyKind.TRAFFIC_DROP: "traffic dropped",
     AnomalyKind.TRAFFIC_SURGE: "traffic surged",
     AnomalyKind.MULTIVARIATE: "unusual behaviour",
+    AnomalyKind.SATURATION: "running out",
 }
 
 

@@ -18,6 +18,7 @@ from aiops_core.store.pool import Connection
 from aiops_core.store.repository import Repository
 from aiops_core.windows import Series
 from aiops_detector.detection.baselines import RollupRow
+from aiops_detector.detection.limited_gauges import GaugeSeries
 
 # Arbitrary, fixed: one replica at a time rolls up.
 ROLLUP_LOCK_KEY = 7_420_002
@@ -287,6 +288,42 @@ class DetectionRepository(Repository):
                 for row in rows
             ]
             yield PendingEvents(conn, events)
+
+    async def gauge_series(self, seen_since: datetime) -> list[GaugeSeries]:
+        """The metric series that hold a level (gauges, and non-monotonic cumulative sums such as
+        up-down counters) seen since then (to within the hour a series' last-seen time lags)."""
+        rows = await self.db.fetch(
+            """
+            SELECT series_id, service, instance, name, attributes::text AS attributes FROM metric_series
+            WHERE last_seen >= $1
+              AND (kind = 'gauge' OR (kind = 'sum' AND NOT monotonic AND temporality = 'cumulative'))
+            """,
+            seen_since,
+        )
+        return [
+            GaugeSeries(
+                row["series_id"], row["service"], row["instance"], row["name"], json.loads(row["attributes"])
+            )
+            for row in rows
+        ]
+
+    async def gauge_points(
+        self, series_ids: Sequence[int], since: datetime
+    ) -> dict[int, list[tuple[float, float]]]:
+        """Each series' values since then, as (seconds since the epoch, value), oldest first."""
+        rows = await self.db.fetch(
+            """
+            SELECT series_id, extract(epoch FROM time)::float8 AS at, value FROM metric_points
+            WHERE series_id = ANY($1::bigint[]) AND time >= $2 AND value IS NOT NULL
+            ORDER BY series_id, time
+            """,
+            list(series_ids),
+            since,
+        )
+        points: dict[int, list[tuple[float, float]]] = {}
+        for row in rows:
+            points.setdefault(row["series_id"], []).append((row["at"], row["value"]))
+        return points
 
     async def anomalies(self, since: datetime) -> list[Anomaly]:
         rows = await self.db.fetch(

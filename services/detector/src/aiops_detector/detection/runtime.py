@@ -1,5 +1,6 @@
 """The detection part of the detector process, wired from settings: the window consumer, the
-rollup job and the evaluation loop, listed as components for the app to run."""
+rollup job, the evaluation loop and the saturation watch, listed as components for the app to
+run."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from aiops_detector.detection.metrics import DetectionMetrics
 from aiops_detector.detection.multivariate import ServiceModels
 from aiops_detector.detection.repository import DetectionRepository
 from aiops_detector.detection.rollup import RollupJob
+from aiops_detector.detection.saturation_watch import SaturationConfig, SaturationWatch
 from aiops_detector.detection.service import DetectionConfig, DetectionService
 from aiops_detector.detection.window_consumer import WindowConsumer
 from aiops_detector.detection.window_store import StoreTimes, WindowStore
@@ -86,6 +88,14 @@ class DetectionRuntime:
             repository, first_run_history=history, retention=timedelta(days=settings.rollup_retention_days)
         )
         interval_s = settings.evaluate_interval_s
+        saturation = SaturationWatch(
+            repository,
+            SaturationConfig(
+                horizon=timedelta(seconds=settings.saturation_horizon_s),
+                window=timedelta(seconds=settings.saturation_window_s),
+                clear_after=config.clear_after,
+            ),
+        )
 
         async def evaluate() -> None:
             with metrics.evaluation_seconds.time():
@@ -100,4 +110,5 @@ class DetectionRuntime:
             PeriodicJob("rollup", rollup.run_once, interval_s=settings.rollup_interval_s),
             self.service.replicas,
             PeriodicJob("evaluation", evaluate, interval_s=interval_s),
+            PeriodicJob("saturation", saturation.run_once, interval_s=settings.saturation_interval_s),
         ]

@@ -179,7 +179,10 @@ class DetectionService:
         )
         open_by_series: dict[Series, dict[AnomalyKind, OpenAnomaly]] = {}
         for o in open_anomalies:
-            open_by_series.setdefault(Series(o.anomaly.service, o.anomaly.operation), {})[o.anomaly.kind] = o
+            if o.anomaly.kind in _OF_REQUESTS:
+                open_by_series.setdefault(Series(o.anomaly.service, o.anomaly.operation), {})[
+                    o.anomaly.kind
+                ] = o
         kinds = _PER_SERIES if now >= self._judges_traffic_from else _NOT_TRAFFIC
         last_standards, self._standards = self._standards, {}
         for one in claimed:
@@ -361,7 +364,9 @@ class DetectionService:
 
 
 _TRAFFIC = frozenset({AnomalyKind.TRAFFIC_DROP, AnomalyKind.TRAFFIC_SURGE})
-_PER_SERIES = [kind for kind in AnomalyKind if kind is not AnomalyKind.MULTIVARIATE]
+_PER_SERIES = list(MEASURE_OF)
+# The kinds judged here, on the series of requests (others, on metrics, are judged elsewhere).
+_OF_REQUESTS = frozenset({*_PER_SERIES, AnomalyKind.MULTIVARIATE})
 _NOT_TRAFFIC = [kind for kind in _PER_SERIES if kind not in _TRAFFIC]
 # The operation of a service-wide anomaly (the multivariate model judges the whole service).
 SERVICE_WIDE = "*"

@@ -95,6 +95,7 @@ export const KIND_WORDS = {
   traffic_drop: "traffic dropped",
   traffic_surge: "traffic surged",
   multivariate: "unusual behaviour",
+  saturation: "running out",
 };
 
 /**
