@@ -16,6 +16,7 @@ from aiops_shop.inventory import create_app
 from aiops_shop.settings import ShopSettings
 from tests.support.apps import running
 from tests.support.shop import in_memory_telemetry
+from tests.support.waiting import eventually
 
 CALM = ShopSettings(shop_natural_error_rate=0)
 QUERY_SPAN = "SELECT stock"
@@ -117,3 +118,28 @@ async def test_inventory_s_reset_resets_its_database_and_the_database_s_own_rese
         assert refused.json()["error"]["details"][0]["field"] == "query.rate"
     # Fault controls are not shop traffic: no span for them.
     assert spans == []
+
+
+async def test_a_leaking_pool_serves_until_it_runs_dry_then_fails_and_a_reset_mends_it() -> None:
+    spans: list[ReadableSpan] = []
+    async with inventory(spans) as client:
+        started = (await client.post("/simulate/leak", params={"per_minute": 600})).json()
+        assert (started["per_minute"], started["size"]) == (600, 10)
+        assert (await client.get("/inventory/SKU-1")).status_code == 200, "served while it leaks"
+        await eventually(
+            lambda: client.get("/simulate/leak"),
+            lambda r: r.json()["leaked"] == 10,
+            timeout_s=10,
+            interval_s=0.1,
+            what="the pool leaked dry",
+        )
+        dry = await client.get("/inventory/SKU-1")
+        assert dry.status_code == 500
+        assert "no connection free" in dry.json()["error"]["message"]
+        assert (await client.get("/simulate/leak")).json()["first_exhausted_at"] is not None
+
+        await client.post("/simulate/reset")
+        mended = (await client.get("/simulate/leak")).json()
+        assert (mended["per_minute"], mended["leaked"], mended["used"]) == (0, 0, 0)
+        assert mended["first_exhausted_at"] is None
+        assert (await client.get("/inventory/SKU-1")).status_code == 200

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel, Field
@@ -41,6 +42,8 @@ class Behaviour:
     rng: random.Random = field(default_factory=random.Random)
     # What the service keeps behind it and fakes too (inventory's database): reset along with it.
     owned: tuple[Behaviour, ...] = ()
+    # Other faults of the service's own (inventory's leaking pool), ended by a reset too.
+    also_reset: list[Callable[[], object]] = field(default_factory=list)
 
     def state(self) -> FaultState:
         return FaultState(error_rate=self.error_rate, latency_ms=self.added_latency_ms)
@@ -51,6 +54,8 @@ class Behaviour:
         self.added_latency_ms = 0.0
         for part in self.owned:
             part.reset()
+        for end in self.also_reset:
+            end()
 
     def latency_s(self) -> float:
         natural = self.median_latency_ms * self.rng.lognormvariate(0, self.jitter)

@@ -9,8 +9,9 @@ server span of its own, as with any database: the platform has to infer the node
 `/simulate/stock-db`; inventory's `/simulate/reset` resets them too.
 
 Inventory reaches stock-db through a bounded pool of connections, as a real client does: when
-stock-db is slow enough, queries wait for a connection, and the pool's metrics
-(`db.client.connection.*`) show it full.
+stock-db is slow enough, queries wait for a connection (for 2 s at most, then fail), and the
+pool's metrics (`db.client.connection.*`) show it full. `/simulate/leak` makes the pool leak
+connections: its in-use gauge climbs toward its size while requests still succeed, then they fail.
 """
 
 from __future__ import annotations
@@ -20,19 +21,20 @@ import logging
 import zlib
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, Path, Request
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from opentelemetry.sdk._logs.export import LogRecordExporter
 from opentelemetry.sdk.metrics.export import MetricReader
 from opentelemetry.sdk.trace.export import SpanExporter
 from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from aiops_core.app import ServiceSpec, Shared
 from aiops_shop.common import CONTROLS, ShopBehaviour, ShopLog, create_shop_app, fault_router
 from aiops_shop.faults import Behaviour, InjectedFailureError
-from aiops_shop.pool import ConnectionPool, observe_pool
+from aiops_shop.pool import ConnectionPool, PoolExhaustedError, observe_pool
 from aiops_shop.settings import ShopSettings
 from aiops_shop.telemetry import ShopTelemetry, record_failure
 
@@ -68,6 +70,26 @@ class Stock(BaseModel):
     available: int
 
 
+class LeakState(BaseModel):
+    per_minute: float = Field(description="Connections leaked a minute; 0: no leak.")
+    leaked: int = Field(description="Connections leaked and not given back.")
+    used: int = Field(description="Connections in use, the leaked ones included.")
+    size: int = Field(description="The pool's size.")
+    first_exhausted_at: datetime | None = Field(
+        description="When a query first found no connection since the leak began: its first failure."
+    )
+
+    @classmethod
+    def of(cls, pool: ConnectionPool) -> LeakState:
+        return cls(
+            per_minute=pool.leak_per_minute,
+            leaked=pool.leaked,
+            used=pool.used,
+            size=pool.size,
+            first_exhausted_at=pool.first_exhausted_at,
+        )
+
+
 class StockDatabase:
     """stock-db as inventory sees it: a query holds one of the pool's connections, takes the
     database's time inside a CLIENT span, and fails (the span, then the request, logged on `log`)
@@ -84,8 +106,11 @@ class StockDatabase:
     async def available(self, sku: str) -> int:
         # Waiting for a connection is not the query's time: a traced client's span starts once it
         # holds one.
-        async with self.pool.connection():
-            failed = await self._query()
+        try:
+            async with self.pool.connection():
+                failed = await self._query()
+        except PoolExhaustedError as exc:
+            raise record_failure(InjectedFailureError(str(exc)), self._log) from exc
         if failed:
             # Outside the query's span: the request's own span says why it failed.
             raise record_failure(InjectedFailureError(self.behaviour.failure_message), self._log)
@@ -150,13 +175,44 @@ def create_app(
         await behaviour.perform(log)
         return Stock(sku=sku, available=await stock_db.available(sku))
 
+    leak = APIRouter(prefix=f"{CONTROLS}/leak", tags=["fault injection"])
+
+    @leak.get("", summary="The pool of stock-db connections, and what leaks from it")
+    async def leaking(stock_db: StockDb) -> LeakState:
+        return LeakState.of(stock_db.pool)
+
+    @leak.post(
+        "",
+        summary="Leak connections from the stock-db pool: a few a minute, never given back",
+        description="Until the pool runs dry, requests are served as usual while its in-use gauge "
+        "climbs toward its size; then every query times out and fails. 0, or /simulate/reset, "
+        "stops the leak and gives the connections back.",
+    )
+    async def start_leaking(
+        stock_db: StockDb, per_minute: Annotated[float, Query(ge=0, le=600)]
+    ) -> LeakState:
+        stock_db.pool.leak(per_minute)
+        return LeakState.of(stock_db.pool)
+
+    behaviour = Behaviour(
+        # With stock-db's 2 ms, about the 8 ms inventory took before it had a database.
+        median_latency_ms=6,
+        failure_message="inventory stock lookup failed",
+        natural_error_rate=settings.shop_natural_error_rate / 2,
+        owned=(database,),
+    )
+
     @asynccontextmanager
     async def lifespan(telemetry: ShopTelemetry) -> AsyncIterator[dict[str, StockDatabase]]:
         pool = ConnectionPool(STOCK_DB_POOL, STOCK_DB_POOL_SIZE)
+        behaviour.also_reset.append(pool.mend)
         observe_pool(telemetry.meter_provider.get_meter(__name__), pool)
         telemetry.log.info("%s reached through a pool of %d connections", STOCK_DB, pool.size)
         tracer = telemetry.tracer_provider.get_tracer(__name__)
-        yield {"stock_db": StockDatabase(database, tracer, pool, telemetry.log)}
+        try:
+            yield {"stock_db": StockDatabase(database, tracer, pool, telemetry.log)}
+        finally:
+            pool.mend()
 
     return create_shop_app(
         service_name="inventory",
@@ -164,14 +220,8 @@ def create_app(
         title="Demo shop: inventory",
         description="Stock levels for the demo shop, read from its database stock-db. Fault "
         "injection under /simulate, and the database's under /simulate/stock-db.",
-        behaviour=Behaviour(
-            # With stock-db's 2 ms, about the 8 ms inventory took before it had a database.
-            median_latency_ms=6,
-            failure_message="inventory stock lookup failed",
-            natural_error_rate=settings.shop_natural_error_rate / 2,
-            owned=(database,),
-        ),
-        routers=[router, fault_router(STOCK_DB_CONTROLS, get_stock_db_behaviour, of=STOCK_DB)],
+        behaviour=behaviour,
+        routers=[router, leak, fault_router(STOCK_DB_CONTROLS, get_stock_db_behaviour, of=STOCK_DB)],
         shared=shared or Shared(),
         lifespan=lifespan,
         instance_id=instance_id,
