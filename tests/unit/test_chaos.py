@@ -54,6 +54,7 @@ def test_the_catalogue_names_the_ground_truth_of_every_fault() -> None:
         "inventory-cascade",
         "db-slow",
         "one-bad-instance",
+        "pool-leak",
     ]
     assert (CASCADE.target, CASCADE.amount, CASCADE.cause_service, CASCADE.cause_kinds) == (
         "inventory",
@@ -118,7 +119,7 @@ def test_a_scenario_with_no_app_to_go_to_is_left_out_unless_asked_for(
 ) -> None:
     one_payment = {"frontend": ["http://f"], "payment": ["http://p"], "inventory": ["http://i"]}
     kept = reachable(SCENARIOS, one_payment, named=False)
-    assert kept == SCENARIOS[:-1]
+    assert kept == tuple(s for s in SCENARIOS if s is not ONE_BAD_INSTANCE)
     assert "leaving out one-bad-instance" in capsys.readouterr().err
     with pytest.raises(click.BadParameter, match="one-bad-instance needs the URL of payment-2"):
         reachable((ONE_BAD_INSTANCE,), one_payment, named=True)
@@ -146,7 +147,9 @@ def test_a_long_enough_run_covers_the_catalogue_and_then_repeats_it() -> None:
     assert {f.scenario.name for f in once} == set(BY_NAME)
     twice = plan(SCENARIOS, seed=7, total_s=2 * total, quiet_s=600)
     assert twice[: len(once)] == once  # a longer run starts as the shorter one does
-    assert [f.scenario for f in twice[len(once) : 2 * len(once)]] == [f.scenario for f in once]
+    cycle = len(SCENARIOS)
+    order = [f.scenario for f in twice]
+    assert order[cycle : 2 * cycle] == order[:cycle]  # then goes round again in the same order
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -572,3 +575,20 @@ async def test_faults_go_to_an_instance_or_to_a_database_and_are_reset_there() -
     assert sorted(calls) == [
         f"{app} /simulate/reset" for app in ("frontend", "inventory", "payment-1", "payment-2")
     ]
+
+
+def test_a_leak_scores_how_long_before_its_first_failed_request_the_incident_opened() -> None:
+    found = incident(opened=130, candidates=[candidate("inventory", "saturation", 0.9)])
+    leak = FaultRun(BY_NAME["pool-leak"], at(100), at(170), first_failure_at=at(142.5))
+    card = score([leak], [found], run_started=at(0))
+    [result] = card.faults
+    assert (result.warning_s, result.rank) == (12.5, 1)
+    assert "12.5 s" in render(card).splitlines()[1]
+    assert as_json(card, {})["faults"][0]["warning_s"] == 12.5
+    # A fault whose shop does not say when it first failed has no warning to score.
+    assert (
+        score([fault("payment-errors-100", 100, 160)], [incident(opened=106)], run_started=at(0))
+        .faults[0]
+        .warning_s
+        is None
+    )

@@ -39,6 +39,8 @@ class FaultRun:
     scenario: Scenario
     injected_at: datetime
     ended_at: datetime
+    # When a request first failed of the fault, where the shop says (a leak's pool running dry).
+    first_failure_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -29,8 +29,9 @@ async def run_plan(
         injected = await shop.inject(scenario)
         say(f"{injected:%H:%M:%S} inject {scenario.name}: {scenario.description}, {planned.duration_s:g} s")
         await _sleep_until(started + planned.end_s)
+        first_failure = await shop.first_failure(scenario)
         ended = await shop.reset(scenario)
-        runs.append(FaultRun(scenario, injected, ended))
+        runs.append(FaultRun(scenario, injected, ended, first_failure))
         say(f"{ended:%H:%M:%S} reset {scenario.where}; normal load")
     await _sleep_until(started + total_s)
     return runs

@@ -17,7 +17,7 @@ FRONTEND, PAYMENT, INVENTORY = "frontend", "payment", "inventory"
 SHOP_SERVICES = (FRONTEND, PAYMENT, INVENTORY)
 
 # Anomaly kinds as the incidents API spells them (aiops_core.models.AnomalyKind).
-ERROR_RATIO, LATENCY = "error_ratio", "latency"
+ERROR_RATIO, LATENCY, SATURATION = "error_ratio", "latency", "saturation"
 
 # stock-db as the platform names a database from its callers' spans: `db.system` `server.address`.
 STOCK_DB_NODE = "postgresql stock-db"
@@ -26,10 +26,12 @@ PAYMENT_2 = instance_name(PAYMENT, 2)
 
 
 class FaultKind(StrEnum):
-    """The shop's fault controls: `POST /simulate/error?rate=R`, `POST /simulate/latency?ms=M`."""
+    """The shop's fault controls: `POST /simulate/error?rate=R`, `POST /simulate/latency?ms=M`, and
+    inventory's `POST /simulate/leak?per_minute=N` (its pool of stock-db connections leaks)."""
 
     ERROR = "error"
     LATENCY = "latency"
+    LEAK = "leak"
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,8 @@ class Scenario:
 
     @property
     def query(self) -> dict[str, float]:
-        return {"rate": self.amount} if self.fault is FaultKind.ERROR else {"ms": self.amount}
+        parameter = {FaultKind.ERROR: "rate", FaultKind.LATENCY: "ms", FaultKind.LEAK: "per_minute"}
+        return {parameter[self.fault]: self.amount}
 
     @property
     def truth(self) -> str:
@@ -127,6 +130,17 @@ def catalogue(cascade_ms: float = 6000) -> tuple[Scenario, ...]:
         cause_kinds=frozenset({LATENCY}),
         cause_instance=PAYMENT_2,
     )
+    pool_leak = Scenario(
+        name="pool-leak",
+        # Dry 40 s in: the in-use gauge climbs while requests succeed, then they fail. What finds
+        # it first is the saturation forecast; what fails later are inventory's requests.
+        description="inventory's pool of stock-db connections leaks 15 a minute, dry in 40 s",
+        target=INVENTORY,
+        fault=FaultKind.LEAK,
+        amount=15,
+        cause_service=INVENTORY,
+        cause_kinds=frozenset({SATURATION, ERROR_RATIO}),
+    )
     # New scenarios go at the end: the order is part of what a seed reproduces.
     return (
         _errors(PAYMENT, 1.0),
@@ -138,6 +152,7 @@ def catalogue(cascade_ms: float = 6000) -> tuple[Scenario, ...]:
         cascade,
         db_slow,
         one_bad_instance,
+        pool_leak,
     )
 
 

@@ -68,6 +68,13 @@ class FaultScore:
         return None if first is None else (first.opened_at - self.fault.injected_at).total_seconds()
 
     @property
+    def warning_s(self) -> float | None:
+        """How long before the fault's first failed request its incident opened (negative:
+        after); None where the shop does not say when that was."""
+        first, failed = self.first, self.fault.first_failure_at
+        return None if first is None or failed is None else (failed - first.opened_at).total_seconds()
+
+    @property
     def rank(self) -> int | None:
         return None if self.first is None else cause_rank(self.first.incident, self.fault.scenario)
 

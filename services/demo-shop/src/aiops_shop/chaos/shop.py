@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import httpx
 
-from aiops_shop.chaos.scenarios import Scenario
+from aiops_shop.chaos.scenarios import FaultKind, Scenario
 from aiops_shop.common import CONTROLS
 from aiops_shop.payment import instance_name
 
@@ -53,6 +53,19 @@ class ShopControl:
         path = f"{scenario.controls}/{scenario.fault}"
         await self._post_all(urls_of(scenario, self._urls), path, scenario.query)
         return datetime.now(UTC)
+
+    async def first_failure(self, scenario: Scenario) -> datetime | None:
+        """When a request first failed of the scenario's fault, for a fault whose app says (a
+        leak: when its pool first had no connection to give); None otherwise or not yet."""
+        if scenario.fault is not FaultKind.LEAK:
+            return None
+        failures = []
+        for url in urls_of(scenario, self._urls):
+            response = await self._client.get(f"{url}{scenario.controls}/{scenario.fault}")
+            response.raise_for_status()
+            if at := response.json().get("first_exhausted_at"):
+                failures.append(datetime.fromisoformat(at))
+        return min(failures, default=None)
 
     async def reset(self, scenario: Scenario) -> datetime:
         """Stop the scenario's fault where it was injected; returns when the shop confirmed it."""
