@@ -155,7 +155,7 @@ def score_corpus(
     return normalise(raw, *null_and_perfect(files, profile))
 
 
-def _step_changes(file: LabelledFile, scores: np.ndarray, profile: Profile) -> tuple[np.ndarray, np.ndarray]:
+def step_changes(file: LabelledFile, scores: np.ndarray, profile: Profile) -> tuple[np.ndarray, np.ndarray]:
     """(threshold, change of raw score) pairs: lowering T to a threshold applies its change."""
     costs = false_positive_costs(file, profile)
     counted = np.arange(file.rows) >= file.probation
@@ -188,7 +188,18 @@ def score_curve(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Every distinct threshold worth trying (descending, with one above every score for "no
     detection") and the normalised corpus score at each."""
-    parts = [_step_changes(file, s, profile) for file, s in zip(files, scores, strict=True)]
+    parts = [step_changes(file, s, profile) for file, s in zip(files, scores, strict=True)]
+    return curve_from_steps(files, scores, parts, profile)
+
+
+def curve_from_steps(
+    files: Sequence[LabelledFile],
+    scores: Sequence[np.ndarray],
+    parts: Sequence[tuple[np.ndarray, np.ndarray]],
+    profile: Profile,
+) -> tuple[np.ndarray, np.ndarray]:
+    """`score_curve` from each file's `step_changes`, computed once and reused for many subsets
+    of the files (the cross-validation folds)."""
     thresholds = np.concatenate([p[0] for p in parts])
     changes = np.concatenate([p[1] for p in parts])
     s_null, s_perfect = null_and_perfect(files, profile)
@@ -212,7 +223,10 @@ def optimise_threshold(
 ) -> tuple[float, float]:
     """The threshold with the best normalised corpus score, and that score. Ties go to the
     highest threshold (fewest detections)."""
-    thresholds, normalised = score_curve(files, scores, profile)
+    return best_of_curve(*score_curve(files, scores, profile))
+
+
+def best_of_curve(thresholds: np.ndarray, normalised: np.ndarray) -> tuple[float, float]:
     best = int(np.argmax(normalised))
     return float(thresholds[best]), float(normalised[best])
 

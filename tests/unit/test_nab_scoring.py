@@ -16,11 +16,14 @@ from bench.nab_scoring import (
     PROFILE_NAMES,
     LabelledFile,
     Profile,
+    curve_from_steps,
     load_profiles,
     load_window_bounds,
     optimise_threshold,
     score_corpus,
+    score_curve,
     score_file,
+    step_changes,
     window_rows,
 )
 
@@ -121,6 +124,24 @@ def test_threshold_optimisation_agrees_with_direct_scoring() -> None:
     assert best == pytest.approx(score_corpus(files, scores, threshold, STANDARD))
     for candidate in np.unique(np.concatenate(scores)):
         assert score_corpus(files, scores, float(candidate), STANDARD) <= best + 1e-9
+
+
+def test_steps_computed_once_give_the_same_curve_for_any_subset_of_files() -> None:
+    rng = np.random.default_rng(8)
+    files = [
+        SMALL,
+        LabelledFile("two.csv", rows=60, windows=((20, 25), (40, 49))),
+        LabelledFile("none", 30, ()),
+    ]
+    scores = [rng.random(file.rows).round(2) for file in files]
+    steps = [step_changes(file, s, STANDARD) for file, s in zip(files, scores, strict=True)]
+    for subset in ([0, 1, 2], [0, 2], [1]):
+        chosen_files = [files[i] for i in subset]
+        chosen_scores = [scores[i] for i in subset]
+        reused = curve_from_steps(chosen_files, chosen_scores, [steps[i] for i in subset], STANDARD)
+        direct = score_curve(chosen_files, chosen_scores, STANDARD)
+        np.testing.assert_array_equal(reused[0], direct[0])
+        np.testing.assert_allclose(reused[1], direct[1])
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from aiops_detector.detection.robust import ALARM_SCORE
+from aiops_detector.detection.rolling import RollingOrder
 from aiops_detector.detection.streaming import RecordExcursion, StreamingParameters, StreamingScorer
 
 START = datetime(2024, 1, 1)
@@ -86,6 +87,37 @@ def test_the_score_of_a_point_does_not_depend_on_later_points() -> None:
     second = first.copy()
     second[1800:] = np.random.default_rng(9).normal(500.0, 50.0, 700)
     assert scores_of(first)[:1800] == scores_of(second)[:1800]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known limitation: a record beaten by the calibration margin is routine in heavy-tailed "
+    "noise, so such a series alarms every few hundred to thousand points (README, detection quality)",
+)
+@pytest.mark.parametrize(
+    "values",
+    [
+        100.0 + np.random.default_rng(1).laplace(0.0, 1.0, 4000),
+        100.0 * np.random.default_rng(2).lognormal(0.0, 0.5, 4000),
+    ],
+    ids=["laplace", "lognormal"],
+)
+def test_heavy_tailed_normal_noise_raises_no_alarm_after_warm_up(values: np.ndarray) -> None:
+    assert max(scores_of(values)[WARMED_UP:]) < ALARM_SCORE
+
+
+def test_the_rolling_mad_is_exactly_the_median_absolute_deviation() -> None:
+    rng = np.random.default_rng(3)
+    for trial in range(300):
+        size = int(rng.integers(1, 40))
+        window = RollingOrder(size)
+        draws = [rng.normal(size=100), rng.integers(0, 4, 100).astype(float), rng.pareto(1.0, 100)]
+        values = draws[trial % 3][: int(rng.integers(1, 100))]
+        for value in values:
+            window.append(float(value))
+        kept = values[-size:]
+        assert window.median() == np.median(kept)
+        assert window.median_absolute_deviation() == pytest.approx(np.median(np.abs(kept - np.median(kept))))
 
 
 def test_memory_is_bounded() -> None:

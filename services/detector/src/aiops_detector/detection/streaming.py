@@ -11,21 +11,23 @@ spikes must outdo them to raise an alarm. After an alarm the scorer stays quiet 
 since one anomaly is one episode.
 
 Strictly online: the score of a point depends only on that point and the ones before it. Memory is
-bounded (fixed-length histories) and each update costs a bounded amount of work.
+bounded (fixed-length histories) and each update costs a bounded amount of work (sorted rolling
+windows give the medians and MADs by binary search, `rolling.py`).
 """
 
 from __future__ import annotations
 
-import bisect
 import math
 from collections import deque
 from collections.abc import Sized
 from dataclasses import dataclass
 from datetime import datetime
 
-import numpy as np
-
 from aiops_detector.detection.robust import ALARM_SCORE, robust_z, surprise_to_score
+from aiops_detector.detection.rolling import RollingMax, RollingOrder
+
+# While quiet after an alarm, scores stay just below the alarm level: still ordered, never alarms.
+QUIET_SCORE_CAP = ALARM_SCORE * 0.99
 
 # z-scores are capped so that a perfectly flat history cannot produce an infinite record that no
 # later point could ever beat.
@@ -35,9 +37,6 @@ DAY_SECONDS = 86_400.0
 
 # The spread floor of a history that is exactly zero throughout.
 MIN_SPREAD = 1e-12
-
-# While quiet after an alarm, scores stay just below the alarm level: still ordered, never alarms.
-QUIET_SCORE_CAP = ALARM_SCORE * 0.99
 
 
 @dataclass(frozen=True)
@@ -58,8 +57,7 @@ class StreamingParameters:
     short_points: int = 10
     # The seasons, in days: the same time a day earlier (a broken daily pattern) and a week
     # earlier (a weekday that behaves unlike its weekday). At most `max_season_points` points of
-    # each are kept: a series sampled so finely that a season is longer gets no view of it (a
-    # week at 5-minute steps is 2016 points; on NAB that view measured slightly worse anyway).
+    # each are kept: a series sampled so finely that a season is longer gets no view of it.
     season_days: tuple[float, ...] = (1.0, 7.0)
     max_season_points: int = 2000
     # How much more a season's surprise is believed, per season: week-over-week differences
@@ -72,75 +70,47 @@ class StreamingParameters:
     # A value beyond the highest or lowest value ever seen by this fraction of their range is
     # a new record worth an alarm by itself (surprise 1.0), whatever its z-scores say.
     record_tolerance: float = 0.2
-    # After an alarm, no new alarm for this many points.
+    # After an alarm, no new alarm for this many points: one anomaly is one episode.
     quiet_points: int = 100
 
     def max_retained_points(self) -> int:
+        seasons = len(self.season_days)
         return (
-            (2 + len(self.season_days)) * self.history_points
-            + (3 + len(self.season_days)) * self.calibration_points
+            (2 + seasons) * self.history_points
+            + (3 + seasons) * self.calibration_points
             + self.short_points
-            + len(self.season_days) * (self.max_season_points + 1)
+            + seasons * (self.max_season_points + 1)
             + self.long_history_points
             + self.long_calibration_points
         )
 
 
-class RollingWindow:
-    """The last `size` values, kept sorted too, for a median in O(log n) and a MAD on demand."""
+class RobustZ:
+    """|robust z| of values against the median and MAD of the last `size` values."""
+
+    MIN_HISTORY = 10
 
     def __init__(self, size: int) -> None:
-        self._values: deque[float] = deque(maxlen=size)
-        self._sorted: list[float] = []
+        self.history = RollingOrder(size)
+        # Computed once per point: the level and the shift views share them.
+        self._centre_and_mad: tuple[float, float] | None = None
 
     def __len__(self) -> int:
-        return len(self._values)
-
-    def append(self, value: float) -> None:
-        if len(self._values) == self._values.maxlen:
-            del self._sorted[bisect.bisect_left(self._sorted, self._values[0])]
-        self._values.append(value)
-        bisect.insort(self._sorted, value)
-
-    def median(self) -> float:
-        ordered, mid = self._sorted, len(self._sorted) // 2
-        return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
-
-    def mad(self, centre: float) -> float:
-        return float(np.median(np.abs(np.asarray(self._sorted) - centre)))
-
-    def value_range(self) -> float:
-        return self._sorted[-1] - self._sorted[0]
+        return len(self.history)
 
     def z(self, value: float, floor: float) -> float:
-        """|robust z| of `value` against this window (0 while the window is nearly empty)."""
-        if len(self._sorted) < 10:
+        """|z| of `value` without learning it (0 while the history is nearly empty); `floor` is
+        the smallest spread believed."""
+        if len(self.history) < self.MIN_HISTORY:
             return 0.0
-        centre = self.median()
-        return min(abs(robust_z(value, centre, self.mad(centre), floor)), Z_CAP)
+        if self._centre_and_mad is None:
+            self._centre_and_mad = self.history.median(), self.history.median_absolute_deviation()
+        centre, mad = self._centre_and_mad
+        return min(abs(robust_z(value, centre, mad, floor)), Z_CAP)
 
-
-class RollingMax:
-    """The largest of the last `size` values, O(1) amortised (a deque of decreasing candidates)."""
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._candidates: deque[tuple[int, float]] = deque()
-        self._count = 0
-
-    def __len__(self) -> int:
-        return len(self._candidates)
-
-    def append(self, value: float) -> None:
-        while self._candidates and self._candidates[-1][1] <= value:
-            self._candidates.pop()
-        self._candidates.append((self._count, value))
-        if self._candidates[0][0] <= self._count - self._size:
-            self._candidates.popleft()
-        self._count += 1
-
-    def max(self) -> float:
-        return self._candidates[0][1] if self._candidates else 0.0
+    def learn(self, value: float) -> None:
+        self.history.append(value)
+        self._centre_and_mad = None
 
 
 class CalibratedSurprise:
@@ -201,7 +171,7 @@ class SeasonalView:
         max_points = parameters.max_season_points
         self._lag = SeasonalLag(season_seconds, max_points)
         self._past: deque[float] = deque(maxlen=max_points + 1)
-        self._differences = RollingWindow(parameters.history_points)
+        self._differences = RobustZ(parameters.history_points)
         self._surprise = CalibratedSurprise(parameters, sensitivity=sensitivity)
         self._warmup_points = parameters.warmup_points
 
@@ -216,7 +186,7 @@ class SeasonalView:
             return 0.0
         difference = value - self._past[-lag - 1]
         surprise = self._surprise.observe(self._differences.z(difference, floor))
-        self._differences.append(difference)
+        self._differences.learn(difference)
         return surprise if len(self._differences) > self._warmup_points else 0.0
 
 
@@ -241,8 +211,8 @@ class RecordExcursion:
 class StreamingScorer:
     def __init__(self, parameters: StreamingParameters | None = None) -> None:
         self.parameters = p = parameters or StreamingParameters()
-        self._values = RollingWindow(p.history_points)
-        self._changes = RollingWindow(p.history_points)
+        self._values = RobustZ(p.history_points)
+        self._changes = RobustZ(p.history_points)
         self._recent: deque[float] = deque(maxlen=p.short_points)
         self._level = CalibratedSurprise(p)
         self._shift = CalibratedSurprise(p)
@@ -251,7 +221,7 @@ class StreamingScorer:
             SeasonalView(days * DAY_SECONDS, sensitivity, p)
             for days, sensitivity in zip(p.season_days, p.season_sensitivities, strict=True)
         ]
-        self._long_values = RollingWindow(p.long_history_points)
+        self._long_values = RobustZ(p.long_history_points)
         self._long_level = CalibratedSurprise(p, points=p.long_calibration_points)
         self._records = RecordExcursion(p.record_tolerance)
         self._previous: float | None = None
@@ -279,7 +249,7 @@ class StreamingScorer:
 
     def _surprise(self, timestamp: datetime, value: float) -> float:
         self._recent.append(value)
-        floor = self._spread_floor(self._values)
+        floor = self._spread_floor(self._values.history)
         surprises = [
             self._level.observe(self._values.z(value, floor)),
             self._shift.observe(self._values.z(sum(self._recent) / len(self._recent), floor)),
@@ -287,18 +257,20 @@ class StreamingScorer:
         if self._previous is not None:
             change = value - self._previous
             surprises.append(self._jump.observe(self._changes.z(change, floor)))
-            self._changes.append(change)
+            self._changes.learn(change)
         surprises.extend(view.observe(timestamp, value, floor) for view in self._seasonal_views)
-        long_floor = self._spread_floor(self._long_values)
+        long_floor = self._spread_floor(self._long_values.history)
         surprises.append(self._long_level.observe(self._long_values.z(value, long_floor)))
         surprises.append(self._records.observe(value))
-        self._values.append(value)
-        self._long_values.append(value)
+        self._values.learn(value)
+        self._long_values.learn(value)
         self._previous = value
         self._seen += 1
         return max(surprises)
 
-    def _spread_floor(self, history: RollingWindow) -> float:
+    def _spread_floor(self, history: RollingOrder) -> float:
+        """The smallest spread believed, relative to the history's level or range (a flat history
+        must not turn a small wobble into an alarm)."""
         if not len(history):
             return 0.0
         scale = max(abs(history.median()), history.value_range())
