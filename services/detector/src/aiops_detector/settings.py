@@ -130,7 +130,7 @@ class DetectorSettings(CoreSettings):
         description="Seconds of a gauge's recent points its saturation forecast is made from.",
     )
     saturation_interval_s: float = Field(
-        default=15.0,
+        default=5.0,
         gt=0,
         le=3600,
         description="Seconds between the saturation forecasts of every gauge with a known limit.",
