@@ -23,7 +23,7 @@ LEAK_PER_MINUTE = 15
 async def test_a_leaking_pool_opens_an_incident_on_inventory_before_requests_fail(
     processes: list[AiopsProcess], platform_env: dict[str, str]
 ) -> None:
-    env = platform_env | FAST_INCIDENTS | {"AIOPS_SATURATION_INTERVAL_S": "1"}
+    env = platform_env | FAST_INCIDENTS | {"AIOPS_WATCH_INTERVAL_S": "1"}
     ingest, _ = await start_platform(processes, env)
     incidents = await start_incidents(processes, env)
     # Metrics every second, as traces: the climb is seen within seconds.

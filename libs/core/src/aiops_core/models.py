@@ -180,6 +180,8 @@ class AnomalyKind(StrEnum):
     # A gauge with a known limit (a pool's size, a memory limit) forecast to reach it soon; its
     # operation names the metric series.
     SATURATION = "saturation"
+    # A service logging errors (ERROR and FATAL records) far more often than in the hour before.
+    LOG_SURGE = "log_surge"
 
 
 class ErrorMessageCount(BaseModel):

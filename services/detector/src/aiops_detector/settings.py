@@ -129,11 +129,12 @@ class DetectorSettings(CoreSettings):
         le=86_400,
         description="Seconds of a gauge's recent points its saturation forecast is made from.",
     )
-    saturation_interval_s: float = Field(
+    watch_interval_s: float = Field(
         default=5.0,
         gt=0,
         le=3600,
-        description="Seconds between the saturation forecasts of every gauge with a known limit.",
+        description="Seconds between the watches of metrics and logs: the saturation forecasts of every "
+        "gauge with a known limit, and the counts of every service's error logs.",
     )
     baseline_cache_s: int = Field(
         default=30, ge=1, le=3600, description="Seconds a learned baseline is cached in Redis."

@@ -70,6 +70,7 @@ KIND_WORDS = {
     AnomalyKind.TRAFFIC_SURGE: "traffic surged",
     AnomalyKind.MULTIVARIATE: "unusual behaviour",
     AnomalyKind.SATURATION: "running out",
+    AnomalyKind.LOG_SURGE: "error logs surged",
 }
 
 

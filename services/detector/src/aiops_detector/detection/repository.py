@@ -325,6 +325,31 @@ class DetectionRepository(Repository):
             points.setdefault(row["series_id"], []).append((row["at"], row["value"]))
         return points
 
+    async def error_log_minutes(self, since: datetime, until: datetime) -> dict[str, dict[datetime, int]]:
+        """Each service's error-level log records (ERROR and FATAL) per minute of a period."""
+        rows = await self.db.fetch(
+            """
+            SELECT service, date_bin('1 minute', time, TIMESTAMPTZ '2000-01-01') AS minute, count(*) AS n
+            FROM log_records WHERE severity_number >= 17 AND time >= $1 AND time < $2
+            GROUP BY 1, 2
+            """,
+            since,
+            until,
+        )
+        minutes: dict[str, dict[datetime, int]] = {}
+        for row in rows:
+            minutes.setdefault(row["service"], {})[row["minute"]] = row["n"]
+        return minutes
+
+    async def error_logs_since(self, since: datetime) -> dict[str, int]:
+        """Each service's error-level log records since then."""
+        rows = await self.db.fetch(
+            "SELECT service, count(*) AS n FROM log_records WHERE severity_number >= 17 AND time >= $1 "
+            "GROUP BY service",
+            since,
+        )
+        return {row["service"]: row["n"] for row in rows}
+
     async def anomalies(self, since: datetime) -> list[Anomaly]:
         rows = await self.db.fetch(
             f"SELECT {_ANOMALY_COLUMNS} FROM anomalies WHERE detected_at >= $1 ORDER BY detected_at", since

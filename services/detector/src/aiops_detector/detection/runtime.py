@@ -1,6 +1,6 @@
 """The detection part of the detector process, wired from settings: the window consumer, the
-rollup job, the evaluation loop and the saturation watch, listed as components for the app to
-run."""
+rollup job, the evaluation loop, and the watches of saturating gauges and surging error logs,
+listed as components for the app to run."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from aiops_core.components import Component
 from aiops_core.periodic import PeriodicJob
 from aiops_detector.detection.baseline_cache import BaselineCache
 from aiops_detector.detection.http_peers import HTTP_PEERS_INTERVAL_S, HttpPeers
+from aiops_detector.detection.log_surge_watch import LogSurgeWatch
 from aiops_detector.detection.metrics import DetectionMetrics
 from aiops_detector.detection.multivariate import ServiceModels
 from aiops_detector.detection.repository import DetectionRepository
@@ -88,6 +89,7 @@ class DetectionRuntime:
             repository, first_run_history=history, retention=timedelta(days=settings.rollup_retention_days)
         )
         interval_s = settings.evaluate_interval_s
+        log_surges = LogSurgeWatch(repository, clear_after=config.clear_after)
         saturation = SaturationWatch(
             repository,
             SaturationConfig(
@@ -110,5 +112,6 @@ class DetectionRuntime:
             PeriodicJob("rollup", rollup.run_once, interval_s=settings.rollup_interval_s),
             self.service.replicas,
             PeriodicJob("evaluation", evaluate, interval_s=interval_s),
-            PeriodicJob("saturation", saturation.run_once, interval_s=settings.saturation_interval_s),
+            PeriodicJob("saturation", saturation.run_once, interval_s=settings.watch_interval_s),
+            PeriodicJob("log surges", log_surges.run_once, interval_s=settings.watch_interval_s),
         ]

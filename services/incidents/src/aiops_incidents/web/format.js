@@ -96,6 +96,7 @@ export const KIND_WORDS = {
   traffic_surge: "traffic surged",
   multivariate: "unusual behaviour",
   saturation: "running out",
+  log_surge: "error logs surged",
 };
 
 /**

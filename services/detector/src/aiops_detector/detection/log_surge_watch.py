@@ -1,0 +1,96 @@
+"""The log surge watch: every few seconds, each service's error logs of the last minute, stored by
+the writer, judged against its usual minutes (`log_surge.py`). An anomaly of kind `log_surge`
+(operation `error logs`) opens when a service surges and clears once it has not for
+`clear_after`; through the `anomalies` table, as every detector's, so replicas may all run it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from aiops_core.healthy_time import Trouble
+from aiops_core.models import Anomaly, AnomalyEvidence, AnomalyKind
+from aiops_detector.detection.log_surge import LogSurge, judge
+from aiops_detector.detection.repository import DetectionRepository, OpenAnomaly
+
+OPERATION = "error logs"
+WINDOW = timedelta(seconds=60)
+HISTORY = timedelta(hours=1)
+MINUTE = timedelta(minutes=1)
+_ORIGIN = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def usual_minutes(counts: dict[datetime, int], now: datetime, troubles: list[Trouble]) -> list[int]:
+    """The counts of the minutes of the hour before the window (zero where none was logged), but
+    those of the service's earlier surges."""
+    first = _minute_of(now - WINDOW - HISTORY)
+    minutes = []
+    minute = first
+    while minute + MINUTE <= now - WINDOW:
+        if not any(t.since < minute + MINUTE and (t.until is None or t.until > minute) for t in troubles):
+            minutes.append(counts.get(minute, 0))
+        minute += MINUTE
+    return minutes
+
+
+def _minute_of(moment: datetime) -> datetime:
+    return moment - (moment - _ORIGIN) % MINUTE
+
+
+class LogSurgeWatch:
+    def __init__(self, repository: DetectionRepository, *, clear_after: timedelta) -> None:
+        self._repository = repository
+        self._clear_after = clear_after
+
+    async def run_once(self, now: datetime | None = None) -> None:
+        now = now or datetime.now(UTC)
+        recent = await self._repository.error_logs_since(now - WINDOW)
+        open_now = {
+            o.anomaly.service: o
+            for o in await self._repository.open_anomalies()
+            if o.anomaly.kind is AnomalyKind.LOG_SURGE
+        }
+        history = (
+            await self._repository.error_log_minutes(_minute_of(now - WINDOW - HISTORY), now - WINDOW)
+            if recent
+            else {}
+        )
+        for service, errors in recent.items():
+            troubles = [
+                t
+                for t in await self._repository.troubles(service, now - WINDOW - HISTORY, OPERATION)
+                if t.kind is AnomalyKind.LOG_SURGE
+            ]
+            surge = judge(
+                errors, WINDOW.total_seconds(), usual_minutes(history.get(service, {}), now, troubles)
+            )
+            current = open_now.pop(service, None)
+            if surge.surging:
+                await self._opened(service, surge, current, now)
+            elif current is not None:
+                await self._repository.calm(current.anomaly.id, now, self._clear_after)
+        for quiet in open_now.values():
+            await self._repository.calm(quiet.anomaly.id, now, self._clear_after)
+
+    async def _opened(
+        self, service: str, surge: LogSurge, current: OpenAnomaly | None, now: datetime
+    ) -> None:
+        if current is not None:
+            await self._repository.still_anomalous(current.anomaly.id, surge.score)
+            return
+        await self._repository.open(
+            Anomaly(
+                id=uuid.uuid4(),
+                service=service,
+                operation=OPERATION,
+                kind=AnomalyKind.LOG_SURGE,
+                score=surge.score,
+                started_at=now - WINDOW,
+                detected_at=now,
+                window_s=int(WINDOW.total_seconds()),
+                observed={"errors_per_min": round(surge.per_min, 2), "errors": float(surge.errors)},
+                baseline={"usual_per_min": surge.usual_per_min},
+                evidence=AnomalyEvidence(),
+            )
+        )
