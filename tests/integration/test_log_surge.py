@@ -60,3 +60,19 @@ async def test_a_surge_of_error_logs_opens_an_anomaly_and_clears_when_it_ends(po
     await errors(pool, NOW + timedelta(seconds=130), 120)
     await watch.run_once(NOW + timedelta(seconds=150))
     assert len(await surges(pool)) == 2
+
+
+async def test_a_service_is_judged_only_once_it_has_logged_for_ten_minutes(pool: asyncpg.Pool) -> None:
+    watch = LogSurgeWatch(DetectionRepository(pool), clear_after=timedelta(seconds=10))
+    # A new service, erring a dozen times a minute from its start five minutes ago: its usual,
+    # not a surge, however quiet the hour before it was.
+    for minute in range(5, 0, -1):
+        await errors(pool, NOW - timedelta(minutes=minute), 12, service="checkout")
+    await errors(pool, NOW + timedelta(seconds=5), 12, service="checkout")
+    await watch.run_once(NOW + timedelta(seconds=30))
+    assert await surges(pool) == []
+    # Ten minutes on, at the same pace, still its usual.
+    for minute in range(0, 10):
+        await errors(pool, NOW + timedelta(minutes=minute, seconds=40), 12, service="checkout")
+    await watch.run_once(NOW + timedelta(minutes=10, seconds=30))
+    assert await surges(pool) == []

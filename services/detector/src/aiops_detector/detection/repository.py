@@ -341,6 +341,14 @@ class DetectionRepository(Repository):
             minutes.setdefault(row["service"], {})[row["minute"]] = row["n"]
         return minutes
 
+    async def first_logged(self, service: str, since: datetime) -> datetime | None:
+        """When the service first logged anything (any severity) since then: how long its usual
+        minutes go back (an index seek on its records)."""
+        first: datetime | None = await self.db.fetchval(
+            "SELECT min(time) FROM log_records WHERE service = $1 AND time >= $2", service, since
+        )
+        return first
+
     async def error_logs_since(self, since: datetime) -> dict[str, int]:
         """Each service's error-level log records since then."""
         rows = await self.db.fetch(
