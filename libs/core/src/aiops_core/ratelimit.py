@@ -44,6 +44,7 @@ from hashlib import blake2b
 
 from fastapi import FastAPI
 from redis.exceptions import RedisError
+from starlette.datastructures import Headers
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -160,16 +161,23 @@ class RateLimiter:
             log.warning("rate limits not enforced: Redis failed (%r); letting requests through", exc)
 
 
+def bearer_token(authorization: str | None) -> str:
+    """The token of an `Authorization: Bearer <token>` value; "" for anything else."""
+    scheme, _, token = (authorization or "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def identity_of(authorization: str | None, address: str) -> str:
+    """Who a client is, for its bucket: its bearer token if it sends one, else its address."""
+    token = bearer_token(authorization)
+    return "bearer:" + token if token else "addr:" + address
+
+
 def client_identity(scope: Scope) -> str:
-    """The bearer token of the request if it has one, else the client's address."""
-    headers: list[tuple[bytes, bytes]] = scope["headers"]
-    for name, value in headers:
-        if name == b"authorization":
-            scheme, _, token = value.decode("latin-1").partition(" ")
-            if scheme.lower() == "bearer" and token.strip():
-                return "bearer:" + token.strip()
+    """The identity (`identity_of`) of an HTTP request."""
+    authorization = Headers(scope=scope).get("authorization")
     client: tuple[str, int] | None = scope.get("client")
-    return "addr:" + (client[0] if client else "unknown")
+    return identity_of(authorization, client[0] if client else "unknown")
 
 
 class RateLimitMiddleware:

@@ -6,7 +6,6 @@ The lifespan yields a `State`; Starlette hands it to every request as `request.s
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated, TypedDict
 
 from fastapi import Depends, Request
@@ -15,6 +14,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from aiops_core.errors import UnauthorizedError
 from aiops_core.ratelimit import RateLimiter
 from aiops_ingest.service import IngestService
+from aiops_ingest.tokens import token_accepted
 
 
 class State(TypedDict):
@@ -47,10 +47,5 @@ async def require_token(
     tokens: Annotated[tuple[str, ...], Depends(get_tokens)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:
-    if not tokens:
-        return
-    offered = credentials.credentials.encode() if credentials else b""
-    # Compare with every token, in constant time, so timing reveals nothing.
-    matches = [hmac.compare_digest(offered, token.encode()) for token in tokens]
-    if not any(matches):
+    if not token_accepted(credentials.credentials if credentials else "", tokens):
         raise UnauthorizedError("missing or invalid bearer token")

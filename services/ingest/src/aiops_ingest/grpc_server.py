@@ -10,7 +10,6 @@ Python exporter reads. gzip (`grpc-encoding`) and the size limit are gRPC's own.
 
 from __future__ import annotations
 
-import hmac
 import logging
 from collections.abc import Iterable, Sequence
 from typing import Any, NoReturn
@@ -21,10 +20,11 @@ from google.protobuf.duration_pb2 import Duration
 from google.rpc import error_details_pb2, status_pb2  # type: ignore[import-untyped]
 
 from aiops_core.errors import AiopsError, DependencyUnavailableError
-from aiops_core.ratelimit import RateLimiter
+from aiops_core.ratelimit import RateLimiter, bearer_token, identity_of
 from aiops_ingest.metrics import IngestMetrics
 from aiops_ingest.otlp import SIGNALS, Encoding, Signal, parse_request, response_message
 from aiops_ingest.service import IngestService
+from aiops_ingest.tokens import token_accepted
 
 log = logging.getLogger(__name__)
 
@@ -57,11 +57,10 @@ class OtlpGrpcServer:
         self._service = service
         self._metrics = metrics
         self._address = f"{host}:{port}"
-        self._tokens = [token.encode() for token in tokens]
+        self._tokens = tokens
         self._rate_limiter = rate_limiter
         self._max_message_bytes = max_message_bytes
         self._server: grpc.aio.Server | None = None
-        self.port = port
 
     async def start(self) -> None:
         server = grpc.aio.server(
@@ -73,7 +72,7 @@ class OtlpGrpcServer:
         )
         server.add_generic_rpc_handlers([self._handler(signal) for signal in SIGNALS])
         try:
-            self.port = server.add_insecure_port(self._address)
+            server.add_insecure_port(self._address)
         except RuntimeError as exc:
             raise RuntimeError(f"OTLP/gRPC cannot listen on {self._address}: {exc}") from exc
         await server.start()
@@ -115,11 +114,10 @@ class OtlpGrpcServer:
 
     async def _admit(self, context: grpc.aio.ServicerContext[Any, Any]) -> None:
         """Refuse a call without a token we know, or over its client's rate."""
-        token = _bearer_token(context.invocation_metadata() or ())
-        if self._tokens and not any(hmac.compare_digest(token.encode(), known) for known in self._tokens):
+        authorization = _authorization(context.invocation_metadata() or ())
+        if not token_accepted(bearer_token(authorization), self._tokens):
             await _abort(context, grpc.StatusCode.UNAUTHENTICATED, "missing or invalid bearer token")
-        identity = f"bearer:{token}" if token else f"addr:{_peer_host(context.peer())}"
-        decision = await self._rate_limiter.check(identity)
+        decision = await self._rate_limiter.check(identity_of(authorization, _peer_host(context.peer())))
         if not decision.allowed:
             await _abort(
                 context,
@@ -149,13 +147,8 @@ async def _abort(
     raise AssertionError("unreachable: abort raises")  # for the type checker
 
 
-def _bearer_token(metadata: Iterable[tuple[str, Any]]) -> str:
-    for key, value in metadata:
-        if key == "authorization" and isinstance(value, str):
-            scheme, _, token = value.partition(" ")
-            if scheme.lower() == "bearer":
-                return token.strip()
-    return ""
+def _authorization(metadata: Iterable[tuple[str, Any]]) -> str | None:
+    return next((value for key, value in metadata if key == "authorization" and isinstance(value, str)), None)
 
 
 def _peer_host(peer: str) -> str:
