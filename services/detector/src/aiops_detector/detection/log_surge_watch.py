@@ -52,13 +52,13 @@ class LogSurgeWatch:
         now = now or datetime.now(UTC)
         recent = await self._repository.error_logs_since(now - WINDOW)
         open_now = {
-            o.anomaly.service: o
-            for o in await self._repository.open_anomalies()
-            if o.anomaly.kind is AnomalyKind.LOG_SURGE
+            o.anomaly.service: o for o in await self._repository.open_anomalies(AnomalyKind.LOG_SURGE)
         }
         candidates = {service: errors for service, errors in recent.items() if errors >= MIN_ERRORS}
         history = (
-            await self._repository.error_log_minutes(_minute_of(now - WINDOW - HISTORY), now - WINDOW)
+            await self._repository.error_log_minutes(
+                list(candidates), _minute_of(now - WINDOW - HISTORY), now - WINDOW
+            )
             if candidates
             else {}
         )

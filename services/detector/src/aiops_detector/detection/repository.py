@@ -196,15 +196,17 @@ class DetectionRepository(Repository):
             ],
         )
 
-    async def open_anomalies(self) -> list[OpenAnomaly]:
+    async def open_anomalies(self, kind: AnomalyKind | None = None) -> list[OpenAnomaly]:
+        """The open anomalies (of `kind` alone, when given)."""
         rows = await self.db.fetch(
             f"""
             SELECT {_ANOMALY_COLUMNS}, calm_since,
                    (SELECT max(b.accepted_at) FROM baseline_acceptances b
                     WHERE b.service = a.service AND b.operation = a.operation AND b.kind = a.kind
                       AND b.accepted_at >= a.started_at) AS accepted_at
-            FROM anomalies a WHERE cleared_at IS NULL
-            """
+            FROM anomalies a WHERE cleared_at IS NULL AND ($1::text IS NULL OR kind = $1)
+            """,
+            kind.value if kind else None,
         )
         return [OpenAnomaly(_anomaly(row), row["calm_since"], row["accepted_at"]) for row in rows]
 
@@ -325,14 +327,18 @@ class DetectionRepository(Repository):
             points.setdefault(row["series_id"], []).append((row["at"], row["value"]))
         return points
 
-    async def error_log_minutes(self, since: datetime, until: datetime) -> dict[str, dict[datetime, int]]:
-        """Each service's error-level log records (ERROR and FATAL) per minute of a period."""
+    async def error_log_minutes(
+        self, services: Sequence[str], since: datetime, until: datetime
+    ) -> dict[str, dict[datetime, int]]:
+        """These services' error-level log records (ERROR and FATAL) per minute of a period."""
         rows = await self.db.fetch(
             """
             SELECT service, date_bin('1 minute', time, TIMESTAMPTZ '2000-01-01') AS minute, count(*) AS n
-            FROM log_records WHERE severity_number >= 17 AND time >= $1 AND time < $2
+            FROM log_records
+            WHERE severity_number >= 17 AND time >= $2 AND time < $3 AND service = ANY($1::text[])
             GROUP BY 1, 2
             """,
+            list(services),
             since,
             until,
         )

@@ -51,8 +51,7 @@ class SaturationWatch:
         points = await self._repository.gauge_points(sorted(ids), now - self._config.window) if ids else {}
         open_now = {
             (o.anomaly.service, o.anomaly.operation): o
-            for o in await self._repository.open_anomalies()
-            if o.anomaly.kind is AnomalyKind.SATURATION
+            for o in await self._repository.open_anomalies(AnomalyKind.SATURATION)
         }
         horizon_s = self._config.horizon.total_seconds()
         for gauge in gauges:
