@@ -223,3 +223,35 @@ def test_after_an_alarm_the_scorer_stays_quiet_for_a_while(gap: int, alarms: boo
     scores = scores_of(values)
     assert scores[1500] >= ALARM_SCORE
     assert (scores[1500 + gap] >= ALARM_SCORE) is alarms
+
+
+def test_judging_a_point_learns_nothing_from_it() -> None:
+    """Every point judged before it is updated: the scores are those of updating alone, and each
+    judgement is the score its update then gives (no alarm here, so no quiet period between)."""
+    values = noisy(3000, seed=4) + 10 * np.sin(np.arange(3000) / 40)
+    judged, updated = StreamingScorer(), StreamingScorer()
+    for i, value in enumerate(values):
+        at = START + i * STEP
+        judgement = judged.judge(at, float(value))
+        assert judged.update(at, float(value)) == pytest.approx(judgement)
+        assert updated.update(at, float(value)) == pytest.approx(judgement)
+
+
+def test_a_fault_never_learned_stays_anomalous_however_long_it_lasts() -> None:
+    """Points judged anomalous and kept out of learning: a shift lasting longer than every
+    history the scorer keeps is still judged anomalous at its end; learned, it would be normal."""
+    parameters = StreamingParameters()
+    kept_out, learning_all = StreamingScorer(parameters), StreamingScorer(parameters)
+    values = noisy(1000 + 3 * parameters.long_history_points, seed=5)
+    values[1000:] += 15.0
+    for i, value in enumerate(values):
+        at = START + i * STEP
+        if kept_out.judge(at, float(value)) < ALARM_SCORE:
+            kept_out.learn(at, float(value))
+        learning_all.update(at, float(value))
+    end = START + len(values) * STEP
+    assert kept_out.judge(end, 115.0) >= ALARM_SCORE
+    assert learning_all.judge(end, 115.0) < ALARM_SCORE
+    baseline = kept_out.baseline()
+    assert baseline is not None
+    assert baseline[0] == pytest.approx(100.0, abs=0.5)

@@ -182,6 +182,9 @@ class AnomalyKind(StrEnum):
     SATURATION = "saturation"
     # A service logging errors (ERROR and FATAL records) far more often than in the hour before.
     LOG_SURGE = "log_surge"
+    # A metric series far from what its own past says is normal (`aiops detect-csv`'s scorer, live);
+    # its operation names the series.
+    METRIC = "metric"
 
 
 class ErrorMessageCount(BaseModel):

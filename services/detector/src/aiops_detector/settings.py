@@ -129,12 +129,37 @@ class DetectorSettings(CoreSettings):
         le=86_400,
         description="Seconds of a gauge's recent points its saturation forecast is made from.",
     )
+    metric_anomalies: bool = Field(
+        default=True,
+        description="Judge every metric series live with the streaming scorer (anomalies of kind metric).",
+    )
+    metric_step_s: float = Field(
+        default=10.0,
+        ge=1,
+        le=3600,
+        description="Seconds of one step of a metric series as the live scorer judges it: a gauge's mean, "
+        "a counter's rate, a histogram's mean observation over the step.",
+    )
+    metric_sustain_steps: int = Field(
+        default=3,
+        ge=1,
+        le=100,
+        description="Anomalous steps in a row a metric series needs before it opens an anomaly of kind "
+        "metric.",
+    )
+    metric_series_watched: int = Field(
+        default=2000,
+        ge=0,
+        le=100_000,
+        description="The most metric series one detector judges live (each keeps about 50 kB of history).",
+    )
     watch_interval_s: float = Field(
         default=5.0,
         gt=0,
         le=3600,
         description="Seconds between the watches of metrics and logs: the saturation forecasts of every "
-        "gauge with a known limit, and the counts of every service's error logs.",
+        "gauge with a known limit, the live judging of metric series and the counts of every "
+        "service's error logs.",
     )
     baseline_cache_s: int = Field(
         default=30, ge=1, le=3600, description="Seconds a learned baseline is cached in Redis."

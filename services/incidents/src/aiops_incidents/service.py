@@ -71,6 +71,7 @@ KIND_WORDS = {
     AnomalyKind.MULTIVARIATE: "unusual behaviour",
     AnomalyKind.SATURATION: "running out",
     AnomalyKind.LOG_SURGE: "error logs surged",
+    AnomalyKind.METRIC: "far from normal",
 }
 
 

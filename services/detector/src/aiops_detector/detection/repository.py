@@ -19,6 +19,7 @@ from aiops_core.store.repository import Repository
 from aiops_core.windows import Series
 from aiops_detector.detection.baselines import RollupRow
 from aiops_detector.detection.limited_gauges import GaugeSeries
+from aiops_detector.detection.metric_steps import MetricSeries, StoredPoint
 
 # Arbitrary, fixed: one replica at a time rolls up.
 ROLLUP_LOCK_KEY = 7_420_002
@@ -326,6 +327,66 @@ class DetectionRepository(Repository):
         for row in rows:
             points.setdefault(row["series_id"], []).append((row["at"], row["value"]))
         return points
+
+    async def metric_series(self, seen_since: datetime) -> list[MetricSeries]:
+        """Every metric series seen since then (to within the hour a series' last-seen time lags)."""
+        rows = await self.db.fetch(
+            """
+            SELECT series_id, service, instance, name, kind, temporality, attributes::text AS attributes
+            FROM metric_series WHERE last_seen >= $1
+            """,
+            seen_since,
+        )
+        return [
+            MetricSeries(
+                row["series_id"],
+                row["service"],
+                row["instance"],
+                row["name"],
+                row["kind"],
+                row["temporality"],
+                json.loads(row["attributes"]),
+            )
+            for row in rows
+        ]
+
+    async def metric_points(self, series_ids: Sequence[int], since: datetime) -> dict[int, list[StoredPoint]]:
+        """Each series' points since then, oldest first (times as seconds since the epoch)."""
+        rows = await self.db.fetch(
+            """
+            SELECT series_id, extract(epoch FROM time)::float8 AS at,
+                   extract(epoch FROM start_time)::float8 AS start, value, count, sum
+            FROM metric_points WHERE series_id = ANY($1::bigint[]) AND time >= $2
+            ORDER BY series_id, time
+            """,
+            list(series_ids),
+            since,
+        )
+        points: dict[int, list[StoredPoint]] = {}
+        for row in rows:
+            point = StoredPoint(row["at"], row["start"], row["value"], row["count"], row["sum"])
+            points.setdefault(row["series_id"], []).append(point)
+        return points
+
+    async def anomaly_periods(
+        self, kind: AnomalyKind, since: datetime
+    ) -> dict[tuple[str, str], list[tuple[datetime, datetime | None]]]:
+        """Per series (service, operation), when its anomalies of this kind were open after
+        `since`: (started, cleared, None while open)."""
+        rows = await self.db.fetch(
+            """
+            SELECT service, operation, started_at, cleared_at FROM anomalies
+            WHERE kind = $1 AND (cleared_at IS NULL OR cleared_at > $2)
+            """,
+            kind.value,
+            since,
+        )
+        periods: dict[tuple[str, str], list[tuple[datetime, datetime | None]]] = {}
+        for row in rows:
+            periods.setdefault((row["service"], row["operation"]), []).append(
+                (row["started_at"], row["cleared_at"])
+            )
+        return periods
 
     async def error_log_minutes(
         self, services: Sequence[str], since: datetime, until: datetime

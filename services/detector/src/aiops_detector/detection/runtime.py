@@ -1,6 +1,6 @@
 """The detection part of the detector process, wired from settings: the window consumer, the
-rollup job, the evaluation loop, and the watches of saturating gauges and surging error logs,
-listed as components for the app to run."""
+rollup job, the evaluation loop, and the watches of saturating gauges, metric series and surging
+error logs, listed as components for the app to run."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from aiops_core.periodic import PeriodicJob
 from aiops_detector.detection.baseline_cache import BaselineCache
 from aiops_detector.detection.http_peers import HTTP_PEERS_INTERVAL_S, HttpPeers
 from aiops_detector.detection.log_surge_watch import LogSurgeWatch
+from aiops_detector.detection.metric_watch import MetricWatch, MetricWatchConfig
 from aiops_detector.detection.metrics import DetectionMetrics
 from aiops_detector.detection.multivariate import ServiceModels
 from aiops_detector.detection.repository import DetectionRepository
@@ -99,6 +100,16 @@ class DetectionRuntime:
             ),
         )
 
+        metric_watch = MetricWatch(
+            repository,
+            MetricWatchConfig(
+                step=timedelta(seconds=settings.metric_step_s),
+                sustain_steps=settings.metric_sustain_steps,
+                clear_after=config.clear_after,
+                max_series=settings.metric_series_watched,
+            ),
+        )
+
         async def evaluate() -> None:
             with metrics.evaluation_seconds.time():
                 await self.service.evaluate(tick_s=interval_s)
@@ -115,3 +126,7 @@ class DetectionRuntime:
             PeriodicJob("saturation", saturation.run_once, interval_s=settings.watch_interval_s),
             PeriodicJob("log surges", log_surges.run_once, interval_s=settings.watch_interval_s),
         ]
+        if settings.metric_anomalies:
+            self.components.append(
+                PeriodicJob("metric anomalies", metric_watch.run_once, interval_s=settings.watch_interval_s)
+            )

@@ -10,7 +10,9 @@ of the same kind in the recent past: a series whose normal life includes big jum
 spikes must outdo them to raise an alarm. After an alarm the scorer stays quiet for a while,
 since one anomaly is one episode.
 
-Strictly online: the score of a point depends only on that point and the ones before it. Memory is
+Strictly online: the score of a point depends only on that point and the ones before it. A point
+can also be judged without being learned (`judge`, then `learn` only what should teach): the live
+watch of metrics keeps the points of a fault out of what normal looks like. Memory is
 bounded (fixed-length histories) and each update costs a bounded amount of work (sorted rolling
 windows give the medians and MADs by binary search, `rolling.py`).
 """
@@ -131,9 +133,10 @@ class CalibratedSurprise:
     def __len__(self) -> int:
         return len(self._past)
 
-    def observe(self, z: float) -> float:
+    def observe(self, z: float, *, learn: bool = True) -> float:
         surprise = self._sensitivity * z / max(self._alarm_z, self._margin * self._past.max())
-        self._past.append(z)
+        if learn:
+            self._past.append(z)
         return surprise
 
 
@@ -168,7 +171,8 @@ class SeasonalView:
     """
 
     def __init__(self, season_seconds: float, sensitivity: float, parameters: StreamingParameters) -> None:
-        max_points = parameters.max_season_points
+        self._max_points = max_points = parameters.max_season_points
+        self._history_points = parameters.history_points
         self._lag = SeasonalLag(season_seconds, max_points)
         self._past: deque[float] = deque(maxlen=max_points + 1)
         self._differences = RobustZ(parameters.history_points)
@@ -178,16 +182,25 @@ class SeasonalView:
     def __len__(self) -> int:
         return len(self._past) + len(self._differences) + len(self._surprise)
 
-    def observe(self, timestamp: datetime, value: float, floor: float) -> float:
-        self._lag.observe(timestamp)
-        self._past.append(value)
+    def observe(self, timestamp: datetime, value: float, floor: float, *, learn: bool = True) -> float:
         lag = self._lag.points
-        if not lag or len(self._past) <= lag:
+        if learn:
+            self._lag.observe(timestamp)
+            lag = self._lag.points
+        # The point one season before this one, as if this one were in the past already.
+        past = len(self._past)
+        if not lag or min(past + 1, self._max_points + 1) <= lag:
+            if learn:
+                self._past.append(value)
             return 0.0
-        difference = value - self._past[-lag - 1]
-        surprise = self._surprise.observe(self._differences.z(difference, floor))
-        self._differences.learn(difference)
-        return surprise if len(self._differences) > self._warmup_points else 0.0
+        difference = value - self._past[-lag]
+        surprise = self._surprise.observe(self._differences.z(difference, floor), learn=learn)
+        if learn:
+            self._past.append(value)
+            self._differences.learn(difference)
+        # Warm once this difference is learned (or would be).
+        learned = len(self._differences) if learn else min(len(self._differences) + 1, self._history_points)
+        return surprise if learned > self._warmup_points else 0.0
 
 
 class RecordExcursion:
@@ -199,12 +212,13 @@ class RecordExcursion:
         self._low = math.inf
         self._high = -math.inf
 
-    def observe(self, value: float) -> float:
+    def observe(self, value: float, *, learn: bool = True) -> float:
         span = self._high - self._low
         beyond = max(value - self._high, self._low - value, 0.0)
         surprise = beyond / (self._tolerance * span) if math.isfinite(span) and span > 0 else 0.0
-        self._low = min(self._low, value)
-        self._high = max(self._high, value)
+        if learn:
+            self._low = min(self._low, value)
+            self._high = max(self._high, value)
         return surprise
 
 
@@ -242,30 +256,52 @@ class StreamingScorer:
         return sum(len(part) for part in kept) + sum(len(view) for view in self._seasonal_views)
 
     def update(self, timestamp: datetime, value: float) -> float:
-        """The anomaly score of this point, in [0, 1]; `>= ALARM_SCORE` is an anomaly."""
-        surprise = self._surprise(timestamp, value)
-        score = surprise_to_score(surprise) if self._seen > self.parameters.warmup_points else 0.0
-        return self._after_quiet_period(score)
+        """The anomaly score of this point, in [0, 1], learned; `>= ALARM_SCORE` is an anomaly.
+        After an alarm, `quiet_points` points score below the alarm level: one episode, one alarm."""
+        surprise = self._surprise(timestamp, value, learn=True)
+        return self._after_quiet_period(self._score(surprise, self._seen))
 
-    def _surprise(self, timestamp: datetime, value: float) -> float:
-        self._recent.append(value)
+    def judge(self, timestamp: datetime, value: float) -> float:
+        """The anomaly score this point would get from `update`, quiet periods aside, learning
+        nothing from it."""
+        return self._score(self._surprise(timestamp, value, learn=False), self._seen + 1)
+
+    def learn(self, timestamp: datetime, value: float) -> None:
+        """Learns this point as `update` would (judged or not), with no quiet period."""
+        self._surprise(timestamp, value, learn=True)
+
+    def baseline(self) -> tuple[float, float] | None:
+        """The median and MAD of the recent values learned (None before any)."""
+        history = self._values.history
+        if not len(history):
+            return None
+        return history.median(), history.median_absolute_deviation()
+
+    def _score(self, surprise: float, seen: int) -> float:
+        return surprise_to_score(surprise) if seen > self.parameters.warmup_points else 0.0
+
+    def _surprise(self, timestamp: datetime, value: float, *, learn: bool) -> float:
+        recent = [*self._recent, value][-self.parameters.short_points :]
         floor = self._spread_floor(self._values.history)
         surprises = [
-            self._level.observe(self._values.z(value, floor)),
-            self._shift.observe(self._values.z(sum(self._recent) / len(self._recent), floor)),
+            self._level.observe(self._values.z(value, floor), learn=learn),
+            self._shift.observe(self._values.z(sum(recent) / len(recent), floor), learn=learn),
         ]
         if self._previous is not None:
             change = value - self._previous
-            surprises.append(self._jump.observe(self._changes.z(change, floor)))
-            self._changes.learn(change)
-        surprises.extend(view.observe(timestamp, value, floor) for view in self._seasonal_views)
+            surprises.append(self._jump.observe(self._changes.z(change, floor), learn=learn))
+            if learn:
+                self._changes.learn(change)
+        surprises.extend(view.observe(timestamp, value, floor, learn=learn) for view in self._seasonal_views)
         long_floor = self._spread_floor(self._long_values.history)
-        surprises.append(self._long_level.observe(self._long_values.z(value, long_floor)))
-        surprises.append(self._records.observe(value))
-        self._values.learn(value)
-        self._long_values.learn(value)
-        self._previous = value
-        self._seen += 1
+        surprises.append(self._long_level.observe(self._long_values.z(value, long_floor), learn=learn))
+        surprises.append(self._records.observe(value, learn=learn))
+        if learn:
+            self._recent.append(value)
+            self._values.learn(value)
+            self._long_values.learn(value)
+            self._previous = value
+            self._seen += 1
         return max(surprises)
 
     def _spread_floor(self, history: RollingOrder) -> float:

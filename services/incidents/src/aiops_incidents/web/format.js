@@ -97,6 +97,7 @@ export const KIND_WORDS = {
   multivariate: "unusual behaviour",
   saturation: "running out",
   log_surge: "error logs surged",
+  metric: "far from normal",
 };
 
 /**
