@@ -10,6 +10,7 @@ from uuid import uuid4
 from aiops_core.models import Anomaly, AnomalyEvidence, AnomalyKind, Span
 from aiops_incidents.rca.ranking import TraceSample, TroubledTrace, evidence_weight, rank
 from aiops_incidents.rca.traces import StoredSpan, TraceTree, error_origins, latency_origins, usual_self_times
+from aiops_incidents.schemas import Change, ChangeKind
 from tests.support.shop_traces import (
     CHECKOUT,
     INVENTORY,
@@ -204,3 +205,43 @@ def test_an_unanswered_http_call_blames_its_peer_only_once_the_graph_inferred_it
     assert blamed(error_origins(TraceTree(unanswered, {PAYMENT_HOST[0]}), USUAL)) == {
         (PAYMENT_HOST[0], call.operation, AnomalyKind.ERROR_RATIO): 1.0
     }
+
+
+def change(service: str, before: timedelta, old: str = "1.4.2", new: str = "1.5.0") -> Change:
+    return Change(
+        id=uuid4(),
+        service=service,
+        kind=ChangeKind.DEPLOY,
+        at=T0 - before,
+        summary="",
+        old_version=old,
+        new_version=new,
+        source="spans",
+        attributes={},
+        recorded_at=T0,
+    )
+
+
+TWO_SUSPECTS = [
+    anomaly(INVENTORY, AnomalyKind.ERROR_RATIO, 0.9),
+    anomaly(PAYMENT, AnomalyKind.ERROR_RATIO, 0.8),
+]
+EDGES = [("frontend", "inventory"), ("frontend", "payment")]
+
+
+def test_a_deploy_just_before_a_candidates_trouble_raises_it_and_is_named() -> None:
+    assert rank(TWO_SUSPECTS, EDGES, TraceSample())[0].service == "inventory"
+    ranked = rank(TWO_SUSPECTS, EDGES, TraceSample(), changes=[change("payment", timedelta(seconds=38))])
+    top = ranked[0]
+    assert top.service == "payment"
+    assert top.reason.startswith("payment 1.4.2 → 1.5.0 deployed 38 s before its errors began")
+    assert [(c.new_version, c.before_s) for c in top.evidence.changes] == [("1.5.0", 38.0)]
+    assert ranked[1].evidence.changes == []
+
+
+def test_a_change_long_before_or_to_a_service_without_trouble_adds_nothing() -> None:
+    unrelated = [change("payment", timedelta(minutes=20)), change("cart", timedelta(seconds=30))]
+    ranked = rank(TWO_SUSPECTS, EDGES, TraceSample(), changes=unrelated)
+    assert [c.service for c in ranked] == ["inventory", "payment"]
+    assert all(c.evidence.changes == [] for c in ranked)
+    assert ranked == rank(TWO_SUSPECTS, EDGES, TraceSample())

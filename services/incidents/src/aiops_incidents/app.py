@@ -23,6 +23,7 @@ from aiops_core.openapi import mark_auth_optional
 from aiops_core.periodic import PeriodicJob
 from aiops_core.ratelimit import RateLimiter, install_rate_limit
 from aiops_incidents.auth import ApiAuth, auth_optional, parse_tokens
+from aiops_incidents.changes.routes import changes_router
 from aiops_incidents.consumers import AnomalyConsumer
 from aiops_incidents.demo_faults.client import DEMO_SHOP_TIMEOUT_S, DemoShop
 from aiops_incidents.demo_faults.routes import demo_faults_router
@@ -148,6 +149,7 @@ def create_app(
             stream_router(),
             incidents_router(),
             silences_router(),
+            changes_router(),
             record_router(),
             series_router(),
             service_metrics_router(),

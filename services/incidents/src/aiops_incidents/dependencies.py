@@ -18,6 +18,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from aiops_core.openapi import error_responses
 from aiops_core.ratelimit import RateLimiter
 from aiops_incidents.auth import ApiAuth, Scope
+from aiops_incidents.changes.repository import ChangeRepository
 from aiops_incidents.demo_faults.client import DemoShop
 from aiops_incidents.live_stats import LiveStats
 from aiops_incidents.notifications.channel import NotificationChannel
@@ -96,6 +97,7 @@ TraceStore = Annotated[TraceRepository, _repository(TraceRepository)]
 Metrics = Annotated[MetricReader, _repository(MetricReader)]
 RecordStore = Annotated[RecordRepository, _repository(RecordRepository)]
 SilenceStore = Annotated[SilenceRepository, _repository(SilenceRepository)]
+ChangeStore = Annotated[ChangeRepository, _repository(ChangeRepository)]
 
 
 _bearer = HTTPBearer(auto_error=False, description="A token from AIOPS_API_TOKENS (name:secret:scope).")

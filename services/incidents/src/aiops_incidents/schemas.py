@@ -85,6 +85,55 @@ class LogTemplateCount(BaseModel):
     last_seen: datetime
 
 
+class ChangeKind(StrEnum):
+    DEPLOY = "deploy"
+    CONFIG = "config"
+    FEATURE_FLAG = "feature_flag"
+    SCALE = "scale"
+    OTHER = "other"
+
+
+class ChangeIn(BaseModel):
+    """A change posted by a CI pipeline, a Helm hook or a script."""
+
+    service: StoredText = Field(min_length=1, max_length=256, description="The service changed.")
+    kind: ChangeKind = ChangeKind.DEPLOY
+    at: IsoDatetime | None = Field(default=None, description="When it happened. Default: now.")
+    summary: StoredText = Field(default="", max_length=2000)
+    old_version: StoredText | None = Field(default=None, max_length=256)
+    new_version: StoredText | None = Field(default=None, max_length=256)
+    attributes: dict[str, StoredText] = Field(
+        default_factory=dict,
+        max_length=32,
+        description="Anything else worth keeping: commit, author, ticket.",
+    )
+
+
+class Change(BaseModel):
+    id: UUID
+    service: str
+    kind: ChangeKind
+    at: datetime
+    summary: str
+    old_version: str | None
+    new_version: str | None
+    source: str = Field(description="`spans`: a new service.version seen in them; `api`: posted.")
+    attributes: dict[str, str]
+    recorded_at: datetime
+
+
+class CandidateChange(BaseModel):
+    """A change to a candidate shortly before its trouble began."""
+
+    id: UUID
+    kind: ChangeKind
+    at: datetime
+    summary: str
+    old_version: str | None
+    new_version: str | None
+    before_s: float = Field(description="Seconds from the change to the candidate's trouble beginning.")
+
+
 class CandidateEvidence(BaseModel):
     trace_ids: list[str] = Field(
         default_factory=list, description="Traces in which this is where it started."
@@ -109,6 +158,11 @@ class CandidateEvidence(BaseModel):
         default_factory=list,
         description="For a service: its error-level log records during the incident, grouped by "
         "message template; those logged inside the exemplar traces first, then the most frequent.",
+    )
+    changes: list[CandidateChange] = Field(
+        default_factory=list,
+        description="Changes to it (deploys, config) in the 15 minutes before its trouble began, "
+        "latest first.",
     )
 
 

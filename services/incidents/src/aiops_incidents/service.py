@@ -21,6 +21,7 @@ from aiops_core.errors import NotFoundError
 from aiops_core.models import Anomaly, AnomalyKind
 from aiops_core.peers import NodeKind
 from aiops_core.store.repository import Database
+from aiops_incidents.changes.repository import ChangeRepository
 from aiops_incidents.clock import Clock, utc_now
 from aiops_incidents.correlation import RootKey, ServiceGraph, incident_for
 from aiops_incidents.lifecycle import (
@@ -33,6 +34,7 @@ from aiops_incidents.lifecycle import (
 )
 from aiops_incidents.live_stats import LiveStats
 from aiops_incidents.metrics import IncidentMetrics
+from aiops_incidents.rca.changes import CHANGE_WINDOW
 from aiops_incidents.rca.instances import folded, instance_cause
 from aiops_incidents.rca.log_evidence import group_logs
 from aiops_incidents.rca.ranking import TRAFFIC_KINDS, TraceSample, TroubledTrace, evidence_weight, rank
@@ -93,10 +95,17 @@ class _Stores:
     graph: GraphRepository
     traces: TraceRepository
     series: SeriesRepository
+    changes: ChangeRepository
 
     @classmethod
     def on(cls, db: Database) -> _Stores:
-        return cls(IncidentRepository(db), GraphRepository(db), TraceRepository(db), SeriesRepository(db))
+        return cls(
+            IncidentRepository(db),
+            GraphRepository(db),
+            TraceRepository(db),
+            SeriesRepository(db),
+            ChangeRepository(db),
+        )
 
 
 class IncidentService:
@@ -391,7 +400,8 @@ class IncidentService:
         (see `rca.log_evidence`)."""
         peers = peer_kinds(edges)
         sample = await self._sample(tx, members, started_at, now, peers)
-        candidates = rank(members, [(e.source, e.target) for e in edges], sample, peers)
+        changes = await tx.changes.between(started_at - CHANGE_WINDOW, now)
+        candidates = rank(members, [(e.source, e.target) for e in edges], sample, peers, changes)
         ranked = []
         for index, candidate in enumerate(candidates):
             if index < INSTANCE_CANDIDATES:

@@ -20,6 +20,7 @@ from aiops_core.windows import Series
 from aiops_detector.detection.baselines import RollupRow
 from aiops_detector.detection.limited_gauges import GaugeSeries
 from aiops_detector.detection.metric_steps import MetricSeries, StoredPoint
+from aiops_detector.detection.versions import record_new_versions
 
 # Arbitrary, fixed: one replica at a time rolls up.
 ROLLUP_LOCK_KEY = 7_420_002
@@ -89,8 +90,8 @@ class PendingEvents:
 class DetectionRepository(Repository):
     async def roll_up(self, until: datetime, *, first_run_from: datetime) -> bool:
         """Roll up request spans from where the last run stopped to `until` (the minute in
-        progress included, to be rolled up again next time). False when another replica holds
-        the job."""
+        progress included, to be rolled up again next time), and record the new versions they
+        carry as changes. False when another replica holds the job."""
         async with self.transaction() as conn:
             if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", ROLLUP_LOCK_KEY):
                 return False
@@ -99,6 +100,7 @@ class DetectionRepository(Repository):
             )
             start = done_until if done_until is not None else first_run_from
             await conn.execute(_ROLL_UP, start, until)
+            await record_new_versions(conn, start, until)
             await conn.execute(
                 """
                 INSERT INTO rollup_progress (name, done_until)

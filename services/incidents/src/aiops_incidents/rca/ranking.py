@@ -8,7 +8,7 @@ Two sources of blame, combined:
   other way, so for a traffic anomaly it is the caller that is likelier the cause.
 
 With no trace to go by (spans not stored yet, or a traffic-only incident) the second source
-alone decides.
+alone decides. A change to a candidate just before its trouble began raises it (`changes`).
 
 A candidate may be a peer inferred from its callers' spans (a database nobody instrumented): its
 evidence then says which services saw it misbehave.
@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 
 from aiops_core.models import Anomaly, AnomalyKind, ErrorMessageCount
 from aiops_core.peers import NodeKind
+from aiops_incidents.rca.changes import CHANGE_BOOST, change_words, changes_before
 from aiops_incidents.rca.traces import (
     Blame,
     Origin,
@@ -32,7 +33,7 @@ from aiops_incidents.rca.traces import (
     error_origins,
     latency_origins,
 )
-from aiops_incidents.schemas import CandidateEvidence, RootCauseCandidate
+from aiops_incidents.schemas import CandidateChange, CandidateEvidence, Change, RootCauseCandidate
 
 TRACE_WEIGHT = 0.8
 # A series whose service has an anomalous callee keeps this share of its anomaly's weight.
@@ -77,6 +78,7 @@ class _Tally:
     victim: bool = False  # its service has an anomalous dependency (or, for traffic, caller)
     origins: list[Origin] = field(default_factory=list)
     messages: Counter[str] = field(default_factory=Counter)
+    changes: list[CandidateChange] = field(default_factory=list)
 
 
 def rank(
@@ -84,12 +86,15 @@ def rank(
     edges: Iterable[tuple[str, str]],
     sample: TraceSample,
     peer_kinds: Mapping[str, NodeKind] | None = None,
+    changes: Sequence[Change] = (),
 ) -> list[RootCauseCandidate]:
-    """`peer_kinds`: the peers the service graph inferred, by name, with what each one is."""
+    """`peer_kinds`: the peers the service graph inferred, by name, with what each one is;
+    `changes`: the changes of the incident's time, to any service."""
     edges = list(edges)
     tallies: dict[Blame, _Tally] = defaultdict(_Tally)
     _tally_traces(tallies, sample)
     _tally_anomalies(tallies, anomalies, edges)
+    _tally_changes(tallies, anomalies, changes)
     total = sum(_raw(t) for t in tallies.values())
     if total <= 0:
         return []
@@ -107,7 +112,25 @@ def rank(
 
 
 def _raw(tally: _Tally) -> float:
-    return TRACE_WEIGHT * tally.trace_blame + (1 - TRACE_WEIGHT) * tally.anomaly_weight
+    raw = TRACE_WEIGHT * tally.trace_blame + (1 - TRACE_WEIGHT) * tally.anomaly_weight
+    return raw * (1 + CHANGE_BOOST) if tally.changes else raw
+
+
+def _tally_changes(
+    tallies: dict[Blame, _Tally], anomalies: Sequence[Anomaly], changes: Sequence[Change]
+) -> None:
+    """Each candidate's changes shortly before its service's trouble began (the incident's, for a
+    candidate with no anomaly of its own)."""
+    if not changes or not anomalies:
+        return
+    began: dict[str, datetime] = {}
+    for anomaly in anomalies:
+        began[anomaly.service] = min(began.get(anomaly.service, anomaly.started_at), anomaly.started_at)
+    incident_began = min(began.values())
+    for blame, tally in tallies.items():
+        service = blame[0]
+        own = [change for change in changes if change.service == service]
+        tally.changes = changes_before(own, began.get(service, incident_began))
 
 
 def _tally_traces(tallies: dict[Blame, _Tally], sample: TraceSample) -> None:
@@ -228,6 +251,8 @@ def _candidate(
         reason = "anomalous, but so is a service it depends on: more likely a victim"
     else:
         reason = "anomalous, with no anomalous dependency"
+    if tally.changes:
+        reason = f"{change_words(service, kind, tally.changes[0])}; {reason}"
     messages = [ErrorMessageCount(message=m, count=c) for m, c in tally.messages.most_common(5)]
     if not messages and anomaly is not None:
         messages = anomaly.evidence.error_messages
@@ -247,6 +272,7 @@ def _candidate(
             error_messages=messages,
             observed=anomaly.observed if anomaly else {},
             baseline=anomaly.baseline if anomaly else {},
+            changes=tally.changes,
         ),
     )
 

@@ -158,6 +158,26 @@ function evidenceView(candidate, index, shownTraceId, onShowTrace) {
   if (seenFrom.length > 0) {
     parts.push(h("p", { class: "seen-from", "data-testid": "seen-from" }, "Seen from ", serviceLinks(seenFrom), ": their calls to it went wrong."));
   }
+  const changes = evidence.changes || [];
+  if (changes.length > 0) {
+    parts.push(
+      h("h4", {}, "Changes just before"),
+      h(
+        "ul",
+        { class: "changes", "data-testid": "changes" },
+        changes.map((change) =>
+          h(
+            "li",
+            {},
+            h("strong", {}, change.kind),
+            " ",
+            change.old_version && change.new_version ? `${change.old_version} → ${change.new_version}` : change.new_version || change.summary,
+            h("span", { class: "muted" }, ` at ${formatTime(change.at)}, ${Math.abs(change.before_s).toFixed(0)} s ${change.before_s >= 0 ? "before" : "after"} its trouble began`),
+          ),
+        ),
+      ),
+    );
+  }
   const paths = evidence.span_paths || [];
   if (paths.length > 0) {
     parts.push(
