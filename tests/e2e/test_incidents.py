@@ -1,8 +1,9 @@
 """Incidents end to end, as separate processes on the real RabbitMQ, PostgreSQL and a three-node
 Redis Cluster (every service's Redis use, on the harder of the two kinds): the demo shop under
-load, payment made to fail, and what the incidents API shows — one incident whose top root cause
-is payment (not the frontend that suffers with it), acknowledged with a write token, resolved by
-itself once the fault is reset."""
+load, payment deployed as a new version that fails, and what the incidents API shows — one
+incident whose top root cause is payment (not the frontend that suffers with it), naming the
+deploy the platform saw in payment's spans, acknowledged with a write token, resolved by itself
+once the deploy is rolled back."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from tests.support.waiting import eventually
 WRITE, READ = "w-secret", "r-secret"
 
 
-async def test_a_payment_fault_opens_one_incident_on_payment_which_resolves_after_reset(
+async def test_a_bad_payment_deploy_opens_one_incident_on_payment_naming_it_which_resolves_after_rollback(
     processes: list[AiopsProcess], platform_env: dict[str, str], database_url: str, redis_cluster_url: str
 ) -> None:
     env = (
@@ -66,7 +67,8 @@ async def test_a_payment_fault_opens_one_incident_on_payment_which_resolves_afte
         assert {s["service"]: s["health"] for s in graph["services"]}["payment"] == "ok"
         before = {i["id"] for i in (await get("/incidents"))["items"]}
 
-        (await api.post(f"{shop.payment}/simulate/error", params={"rate": 1.0})).raise_for_status()
+        deploy = {"version": "2.0.0", "rate": 1.0}
+        (await api.post(f"{shop.payment}/simulate/deploy", params=deploy)).raise_for_status()
         page = await eventually(
             lambda: get("/incidents", status="open"),
             lambda p: bool(p["items"]),
@@ -84,6 +86,20 @@ async def test_a_payment_fault_opens_one_incident_on_payment_which_resolves_afte
         )
         assert detail["root_cause"]["kind"] == "error_ratio"
         assert detail["root_cause"]["evidence"]["trace_ids"], "the root cause carries exemplar traces"
+        # The deploy, seen in payment's spans by the rollup, named in the root cause's evidence.
+        detail = await eventually(
+            lambda: get(f"/incidents/{incident_id}"),
+            lambda d: bool(d["root_cause"]["evidence"]["changes"]),
+            timeout_s=20,
+            interval_s=0.5,
+            what="the deploy named in the root cause's evidence",
+        )
+        [change] = detail["root_cause"]["evidence"]["changes"]
+        assert (change["kind"], change["old_version"], change["new_version"]) == ("deploy", "1.0.0", "2.0.0")
+        assert -60 <= change["before_s"] <= 60
+        assert detail["root_cause"]["reason"].startswith("payment 1.0.0 → 2.0.0 deployed")
+        [listed] = await get("/changes", service="payment")
+        assert (listed["source"], listed["id"]) == ("spans", change["id"])
         assert detail["timeline"][0]["type"] == "opened"
         await eventually(
             lambda: [

@@ -55,6 +55,7 @@ def test_the_catalogue_names_the_ground_truth_of_every_fault() -> None:
         "db-slow",
         "one-bad-instance",
         "pool-leak",
+        "bad-deploy",
     ]
     assert (CASCADE.target, CASCADE.amount, CASCADE.cause_service, CASCADE.cause_kinds) == (
         "inventory",

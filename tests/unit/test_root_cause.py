@@ -239,6 +239,12 @@ def test_a_deploy_just_before_a_candidates_trouble_raises_it_and_is_named() -> N
     assert ranked[1].evidence.changes == []
 
 
+def test_a_deploy_just_after_the_window_its_trouble_was_found_in_began_counts_as_it_began() -> None:
+    ranked = rank(TWO_SUSPECTS, EDGES, TraceSample(), changes=[change("payment", timedelta(seconds=-4))])
+    assert ranked[0].service == "payment"
+    assert ranked[0].reason.startswith("payment 1.4.2 → 1.5.0 deployed as its errors began;")
+
+
 def test_a_change_long_before_or_to_a_service_without_trouble_adds_nothing() -> None:
     unrelated = [change("payment", timedelta(minutes=20)), change("cart", timedelta(seconds=30))]
     ranked = rank(TWO_SUSPECTS, EDGES, TraceSample(), changes=unrelated)

@@ -421,3 +421,25 @@ def test_memory_in_use_is_the_resident_set_from_proc_else_getrusage_s_peak(tmp_p
     write(tmp_path, {"statm": "765 403 375 5 0 123 0\n"})
     assert resident_bytes(tmp_path / "statm") == 403 * os.sysconf("SC_PAGE_SIZE")
     assert 0 < resident_bytes(tmp_path / "missing") < MACHINE
+
+
+# --- deploys ----------------------------------------------------------------------------------
+
+
+async def test_a_deploy_stamps_the_new_version_on_the_app_s_spans_until_the_reset_rolls_it_back() -> None:
+    async with shop() as running_shop:
+        assert (await checkout(running_shop.client)).status_code == 200
+        deployed = await running_shop.payment.post("/simulate/deploy", params={"version": "2.0.0", "rate": 1})
+        assert deployed.json() == {"error_rate": 1.0, "latency_ms": 0.0, "version": "2.0.0"}
+        assert (await checkout(running_shop.client)).status_code == 502
+        assert (await running_shop.payment.post("/simulate/reset")).status_code == 200
+        assert (await checkout(running_shop.client)).status_code == 200
+        refused = await running_shop.payment.post("/simulate/deploy", params={"version": ""})
+        assert refused.status_code == 422
+    charges = [
+        s for s in running_shop.caught["payment"].spans.get_finished_spans() if s.name == "POST /payment"
+    ]
+    assert [span.resource.attributes["service.version"] for span in charges] == ["1.0.0"] * 3
+    assert [(span.attributes or {}).get("service.version") for span in charges] == [None, "2.0.0", None]
+    frontend_spans = running_shop.caught["frontend"].spans.get_finished_spans()
+    assert all("service.version" not in (span.attributes or {}) for span in frontend_spans)

@@ -18,8 +18,8 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from aiops_core.app import Shared, create_service_app
 from aiops_core.observability.health import HealthChecks
 from aiops_core.observability.metrics import create_registry
-from aiops_shop.faults import Behaviour, FaultState
-from aiops_shop.telemetry import ShopTelemetry, shop_resource
+from aiops_shop.faults import Behaviour, DeployState, FaultState
+from aiops_shop.telemetry import ShopTelemetry, VersionStamp, shop_resource
 
 # An app's own lifespan: given its telemetry, it yields what its routes need besides the
 # behaviour, as lifespan state (the frontend: its HTTP client).
@@ -73,6 +73,22 @@ def fault_router(
     ) -> FaultState:
         behaviour.added_latency_ms = ms
         return behaviour.state()
+
+    if not of:
+
+        @router.post("/deploy", summary="Deploy a new version that fails a share of requests, or is slower")
+        async def deploy(
+            behaviour: Annotated[Behaviour, target],
+            version: Annotated[str, Query(min_length=1, max_length=64)],
+            rate: Annotated[float, Query(ge=0, le=1)] = 0.0,
+            ms: Annotated[float, Query(ge=0, le=60_000)] = 0.0,
+        ) -> DeployState:
+            """The app runs as `version` from now (its spans say so), failing `rate` of its requests
+            and `ms` slower; a reset rolls it back to its own version."""
+            behaviour.deployed_version = version
+            behaviour.error_rate = rate
+            behaviour.added_latency_ms = ms
+            return DeployState(version=version, **behaviour.state().model_dump())
 
     @router.post("/reset", summary=f"Stop injecting faults{whose}")
     async def reset(behaviour: Annotated[Behaviour, target]) -> FaultState:
@@ -144,5 +160,6 @@ def create_shop_app(
         registry=registry,
         routers=[*routers, fault_router()],
     )
+    telemetry.tracer_provider.add_span_processor(VersionStamp(lambda: behaviour.deployed_version))
     telemetry.instrument(app)
     return app

@@ -25,8 +25,11 @@ class InjectedFailureError(AiopsError):
 class FaultState(BaseModel):
     error_rate: float = Field(ge=0, le=1, description="Share of requests failed on purpose.")
     latency_ms: float = Field(ge=0, description="Delay added to every request, in milliseconds.")
-
     model_config = {"json_schema_extra": {"examples": [{"error_rate": 0.3, "latency_ms": 0}]}}
+
+
+class DeployState(FaultState):
+    version: str = Field(description="The version the app now runs as (until a reset rolls it back).")
 
 
 @dataclass
@@ -39,6 +42,8 @@ class Behaviour:
     jitter: float = 0.35  # sigma of a log-normal: most requests near the median, a long tail
     error_rate: float = 0.0
     added_latency_ms: float = 0.0
+    # The version a (bad) deploy put in place of the app's own; its spans carry it.
+    deployed_version: str | None = None
     rng: random.Random = field(default_factory=random.Random)
     # What the service keeps behind it and fakes too (inventory's database): reset along with it.
     owned: tuple[Behaviour, ...] = ()
@@ -52,6 +57,7 @@ class Behaviour:
         """Stop injecting faults, here and in what the service owns."""
         self.error_rate = 0.0
         self.added_latency_ms = 0.0
+        self.deployed_version = None
         for part in self.owned:
             part.reset()
         for end in self.also_reset:

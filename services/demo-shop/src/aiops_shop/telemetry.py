@@ -15,12 +15,13 @@ import logging
 import os
 import socket
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
 from fastapi import FastAPI
 from opentelemetry import trace
+from opentelemetry.context import Context
 from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -37,7 +38,7 @@ from opentelemetry.sdk.metrics.export import (
     PeriodicExportingMetricReader,
 )
 from opentelemetry.sdk.resources import OTELResourceDetector, Resource
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.trace import Status, StatusCode
 from prometheus_client import CollectorRegistry, Counter
@@ -137,6 +138,9 @@ class CountingLogExporter(LogRecordExporter):
 DEMO_EXPORT_DELAY_MS = 1000
 DEMO_METRIC_EXPORT_INTERVAL_MS = 5000
 SERVICE_NAMESPACE = "demo-shop"
+# The version every app of the shop starts as; a deploy (`POST /simulate/deploy`) replaces it.
+SHOP_VERSION = "1.0.0"
+VERSION = "service.version"
 INSTANCE_ID = "service.instance.id"
 
 
@@ -150,8 +154,27 @@ def shop_resource(service_name: str, *, instance_id: str | None = None, port: in
         host = socket.gethostname()
         instance_id = str(named) if named else (f"{host}:{port}" if port else host)
     return Resource.create(
-        {"service.name": service_name, "service.namespace": SERVICE_NAMESPACE, INSTANCE_ID: instance_id}
+        {
+            "service.name": service_name,
+            "service.namespace": SERVICE_NAMESPACE,
+            INSTANCE_ID: instance_id,
+            VERSION: SHOP_VERSION,
+        }
     )
+
+
+class VersionStamp(SpanProcessor):
+    """Stamps each span with the version the app runs now, when a deploy changed it: a span's own
+    `service.version` wins over its resource's. A deploy of the demo changes the version of the
+    running app rather than restarting it (its providers' resource cannot change)."""
+
+    def __init__(self, version: Callable[[], str | None]) -> None:
+        self._version = version
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        version = self._version()
+        if version:
+            span.set_attribute(VERSION, version)
 
 
 def record_failure(error: Exception, log: logging.Logger) -> Exception:

@@ -235,7 +235,7 @@ def chaos(
     \b
     Scenarios: payment-errors-100, payment-errors-20, payment-latency-300, inventory-errors-50,
     inventory-latency-200, frontend-errors-50, inventory-cascade, db-slow, one-bad-instance,
-    pool-leak."""
+    pool-leak, bad-deploy."""
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one log line per request otherwise
     wanted = [n.strip() for n in names.split(",") if n.strip()]
     try:

@@ -18,12 +18,22 @@ PAGE_LIMIT = 200  # the API's largest page
 REOPEN_LOOKBACK = timedelta(hours=1)
 
 
+class ChangeView(BaseModel):
+    kind: str
+    new_version: str | None = None
+
+
+class EvidenceView(BaseModel):
+    changes: list[ChangeView] = []  # changes to the candidate just before its trouble began
+
+
 class CandidateView(BaseModel):
     service: str
     operation: str
     kind: str
     score: float
     instance: str | None = None  # the one instance (`service.instance.id`) carrying the trouble
+    evidence: EvidenceView = EvidenceView()
 
 
 class TimelineEventView(BaseModel):

@@ -22,6 +22,7 @@ _COLUMNS = (
     ("rank", 5),
     ("AC@1", 5),
     ("AC@3", 5),
+    ("change", 7),
     ("auto-resolve", 12),
 )
 
@@ -81,6 +82,7 @@ def render(card: Scorecard) -> str:
                     "-" if rank is None else str(rank),
                     _yes(rank == 1),
                     _yes(rank is not None and rank <= 3),
+                    "-" if score.change_named is None else _yes(score.change_named),
                     _auto_resolve(score),
                 )
             )
@@ -146,6 +148,7 @@ def as_json(card: Scorecard, run: dict[str, Any]) -> dict[str, Any]:
                 "service_rank": score.service_rank,
                 "ac1": rank == 1,
                 "ac3": rank is not None and rank <= 3,
+                "change_named": score.change_named,
                 "auto_resolve_s": score.auto_resolve_s,
             }
         )

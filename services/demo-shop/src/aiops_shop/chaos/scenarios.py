@@ -26,12 +26,14 @@ PAYMENT_2 = instance_name(PAYMENT, 2)
 
 
 class FaultKind(StrEnum):
-    """The shop's fault controls: `POST /simulate/error?rate=R`, `POST /simulate/latency?ms=M`, and
-    inventory's `POST /simulate/leak?per_minute=N` (its pool of stock-db connections leaks)."""
+    """The shop's fault controls: `POST /simulate/error?rate=R`, `POST /simulate/latency?ms=M`,
+    inventory's `POST /simulate/leak?per_minute=N` (its pool of stock-db connections leaks), and
+    `POST /simulate/deploy?version=V&rate=R` (a new version that fails a share of requests)."""
 
     ERROR = "error"
     LATENCY = "latency"
     LEAK = "leak"
+    DEPLOY = "deploy"
 
 
 @dataclass(frozen=True)
@@ -50,11 +52,20 @@ class Scenario:
     instance: str | None = None
     controls: str = CONTROLS
     cause_instance: str | None = None  # the instance the root cause must name; None: any
+    version: str | None = None  # a deploy's new version, which the root cause's evidence must name
 
     @property
-    def query(self) -> dict[str, float]:
-        parameter = {FaultKind.ERROR: "rate", FaultKind.LATENCY: "ms", FaultKind.LEAK: "per_minute"}
-        return {parameter[self.fault]: self.amount}
+    def query(self) -> dict[str, float | str]:
+        parameter = {
+            FaultKind.ERROR: "rate",
+            FaultKind.LATENCY: "ms",
+            FaultKind.LEAK: "per_minute",
+            FaultKind.DEPLOY: "rate",
+        }
+        query: dict[str, float | str] = {parameter[self.fault]: self.amount}
+        if self.version is not None:
+            query["version"] = self.version
+        return query
 
     @property
     def truth(self) -> str:
@@ -141,6 +152,17 @@ def catalogue(cascade_ms: float = 6000) -> tuple[Scenario, ...]:
         cause_service=INVENTORY,
         cause_kinds=frozenset({SATURATION, ERROR_RATIO}),
     )
+    bad_deploy = Scenario(
+        name="bad-deploy",
+        # The change the platform sees by itself: payment's spans carry a new service.version.
+        description="payment deploys 2.0.0, which fails 30% of requests",
+        target=PAYMENT,
+        fault=FaultKind.DEPLOY,
+        amount=0.3,
+        version="2.0.0",
+        cause_service=PAYMENT,
+        cause_kinds=frozenset({ERROR_RATIO}),
+    )
     # New scenarios go at the end: the order is part of what a seed reproduces.
     return (
         _errors(PAYMENT, 1.0),
@@ -153,6 +175,7 @@ def catalogue(cascade_ms: float = 6000) -> tuple[Scenario, ...]:
         db_slow,
         one_bad_instance,
         pool_leak,
+        bad_deploy,
     )
 
 

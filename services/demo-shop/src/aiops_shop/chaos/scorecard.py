@@ -5,9 +5,9 @@ Per fault: MTTD is its first opening minus the injection; AC@1 and AC@3 ask whet
 incident's candidates (as ranked when read, at the end of the run) name the ground truth first, or
 in the top three: same service and an accepted kind, and the same instance when the fault is in
 one instance (the usual RCA literature scores only the service; that looser figure is reported
-too). Auto-resolve is how long after the fault's end every
-one of its openings was resolved by the platform (actor `system`); one still open or resolved by a
-person has none.
+too). For a deploy, whether the top candidate's evidence names the new version. Auto-resolve is
+how long after the fault's end every one of its openings was resolved by the platform (actor
+`system`); one still open or resolved by a person has none.
 """
 
 from __future__ import annotations
@@ -77,6 +77,16 @@ class FaultScore:
     @property
     def rank(self) -> int | None:
         return None if self.first is None else cause_rank(self.first.incident, self.fault.scenario)
+
+    @property
+    def change_named(self) -> bool | None:
+        """For a deploy: whether its incident's top candidate names the new version among its
+        changes; None for other faults."""
+        version, first = self.fault.scenario.version, self.first
+        if version is None:
+            return None
+        top = ranked(first.incident) if first is not None else []
+        return bool(top) and any(change.new_version == version for change in top[0].evidence.changes)
 
     @property
     def service_rank(self) -> int | None:

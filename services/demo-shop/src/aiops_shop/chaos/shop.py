@@ -79,10 +79,10 @@ class ShopControl:
         return datetime.now(UTC)
 
     async def _post_all(
-        self, urls: Sequence[str], path: str, params: Mapping[str, float] | None = None
+        self, urls: Sequence[str], path: str, params: Mapping[str, float | str] | None = None
     ) -> None:
         await asyncio.gather(*(self._post(f"{url}{path}", params) for url in urls))
 
-    async def _post(self, url: str, params: Mapping[str, float] | None) -> None:
+    async def _post(self, url: str, params: Mapping[str, float | str] | None) -> None:
         response = await self._client.post(url, params=params)
         response.raise_for_status()

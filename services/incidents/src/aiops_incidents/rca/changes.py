@@ -54,7 +54,7 @@ def changes_before(changes: Sequence[Change], began: datetime) -> list[Candidate
 
 
 def change_words(service: str, kind: AnomalyKind, change: CandidateChange) -> str:
-    """'payment 1.4.2 → 1.5.0 deployed 38 s before its errors began'."""
+    """'payment 1.4.2 → 1.5.0 deployed 38 s before its errors began' (or 'as its errors began')."""
     if change.old_version and change.new_version:
         what = f"{service} {change.old_version} → {change.new_version}"
     elif change.new_version:
@@ -62,9 +62,6 @@ def change_words(service: str, kind: AnomalyKind, change: CandidateChange) -> st
     else:
         what = change.summary or service
     trouble = _TROUBLE_WORDS.get(kind, "its trouble began")
-    when = (
-        f"{change.before_s:.0f} s before {trouble}"
-        if change.before_s >= 0
-        else f"{-change.before_s:.0f} s after {trouble}"
-    )
+    # Within a second, or after the start of the window the trouble was found in: as it began.
+    when = f"{change.before_s:.0f} s before {trouble}" if change.before_s >= 1 else f"as {trouble}"
     return f"{what} {_DONE_WORDS[change.kind]} {when}"
