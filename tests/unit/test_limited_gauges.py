@@ -1,9 +1,10 @@
-from aiops_detector.detection.limited_gauges import GaugeSeries, limited_gauges
+from aiops_detector.detection.limited_gauges import limited_gauges
+from aiops_detector.detection.metric_steps import MetricSeries
 
 
-def series(series_id: int, name: str, instance: str = "inventory-1", **attributes: str) -> GaugeSeries:
+def series(series_id: int, name: str, instance: str = "inventory-1", **attributes: str) -> MetricSeries:
     keyed = {key.replace("_", "."): value for key, value in attributes.items()}
-    return GaugeSeries(series_id, "inventory", instance, name, keyed)
+    return MetricSeries(series_id, "inventory", instance, name, "sum", "cumulative", keyed)
 
 
 POOL = "db_client_connection_pool_name"

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 from pydantic import JsonValue
 
+from aiops_detector.detection.metric_steps import MetricSeries
+
 SUFFIXES = ((".usage", ".limit"), (".count", ".max"))
 USED = "used"
 # Shortened in an anomaly's name: "pool.name=stock-db" says enough.
@@ -24,18 +26,9 @@ _POOL_PREFIX = "db.client.connection."
 
 
 @dataclass(frozen=True)
-class GaugeSeries:
-    series_id: int
-    service: str
-    instance: str | None
-    name: str
-    attributes: dict[str, JsonValue]
-
-
-@dataclass(frozen=True)
 class LimitedGauge:
-    usage: GaugeSeries
-    limit: GaugeSeries
+    usage: MetricSeries
+    limit: MetricSeries
 
     @property
     def operation(self) -> str:
@@ -52,15 +45,15 @@ def _is_state(key: str) -> bool:
     return key == "state" or key.endswith(".state")
 
 
-def _stateless(series: GaugeSeries) -> list[tuple[str, JsonValue]]:
+def _stateless(series: MetricSeries) -> list[tuple[str, JsonValue]]:
     return sorted((key, value) for key, value in series.attributes.items() if not _is_state(key))
 
 
-def _key(series: GaugeSeries, name: str) -> tuple[str, str | None, str, str]:
+def _key(series: MetricSeries, name: str) -> tuple[str, str | None, str, str]:
     return (series.service, series.instance, name, repr(_stateless(series)))
 
 
-def limited_gauges(series: Iterable[GaugeSeries]) -> list[LimitedGauge]:
+def limited_gauges(series: Iterable[MetricSeries]) -> list[LimitedGauge]:
     """Every usage series (in its `used` state, if it has states) paired with its limit."""
     known = list(series)
     limits = {_key(one, one.name): one for one in known if not any(_is_state(k) for k in one.attributes)}

@@ -18,7 +18,6 @@ from aiops_core.store.pool import Connection
 from aiops_core.store.repository import Repository
 from aiops_core.windows import Series
 from aiops_detector.detection.baselines import RollupRow
-from aiops_detector.detection.limited_gauges import GaugeSeries
 from aiops_detector.detection.metric_steps import MetricSeries, StoredPoint
 from aiops_detector.detection.versions import record_new_versions
 
@@ -294,23 +293,10 @@ class DetectionRepository(Repository):
             ]
             yield PendingEvents(conn, events)
 
-    async def gauge_series(self, seen_since: datetime) -> list[GaugeSeries]:
+    async def gauge_series(self, seen_since: datetime) -> list[MetricSeries]:
         """The metric series that hold a level (gauges, and non-monotonic cumulative sums such as
         up-down counters) seen since then (to within the hour a series' last-seen time lags)."""
-        rows = await self.db.fetch(
-            """
-            SELECT series_id, service, instance, name, attributes::text AS attributes FROM metric_series
-            WHERE last_seen >= $1
-              AND (kind = 'gauge' OR (kind = 'sum' AND NOT monotonic AND temporality = 'cumulative'))
-            """,
-            seen_since,
-        )
-        return [
-            GaugeSeries(
-                row["series_id"], row["service"], row["instance"], row["name"], json.loads(row["attributes"])
-            )
-            for row in rows
-        ]
+        return await self.metric_series(seen_since, levels_only=True)
 
     async def gauge_points(
         self, series_ids: Sequence[int], since: datetime
@@ -330,14 +316,19 @@ class DetectionRepository(Repository):
             points.setdefault(row["series_id"], []).append((row["at"], row["value"]))
         return points
 
-    async def metric_series(self, seen_since: datetime) -> list[MetricSeries]:
-        """Every metric series seen since then (to within the hour a series' last-seen time lags)."""
+    async def metric_series(self, seen_since: datetime, *, levels_only: bool = False) -> list[MetricSeries]:
+        """Every metric series seen since then (to within the hour a series' last-seen time lags);
+        with `levels_only`, those that hold a level (see `gauge_series`)."""
         rows = await self.db.fetch(
             """
             SELECT series_id, service, instance, name, kind, temporality, attributes::text AS attributes
-            FROM metric_series WHERE last_seen >= $1
+            FROM metric_series
+            WHERE last_seen >= $1
+              AND (NOT $2 OR kind = 'gauge'
+                   OR (kind = 'sum' AND NOT monotonic AND temporality = 'cumulative'))
             """,
             seen_since,
+            levels_only,
         )
         return [
             MetricSeries(
