@@ -87,29 +87,34 @@ class MetricWatch:
     async def run_once(self, now: datetime | None = None) -> None:
         now = now or datetime.now(UTC)
         until = now.timestamp() - self._config.settle.total_seconds()
-        await self._meet_new_series(now, until)
-        if not self._judged:
-            return
-        since = min(one.judged_until for one in self._judged.values())
-        points = await self._repository.metric_points(
-            sorted(self._judged), datetime.fromtimestamp(since - self._config.step.total_seconds(), UTC)
-        )
+        listed = [
+            one
+            for one in await self._repository.metric_series(now - _SEEN_WITHIN)
+            if not one.name.startswith(_JUDGED_FROM_SPANS)
+        ]
+        # Series no longer sent are forgotten, scorer and all.
+        still = {one.series_id for one in listed}
+        self._judged = {series_id: one for series_id, one in self._judged.items() if series_id in still}
+        await self._meet_new_series([one for one in listed if one.series_id not in self._judged], now, until)
         open_now = {
             (o.anomaly.service, o.anomaly.operation): o
             for o in await self._repository.open_anomalies(AnomalyKind.METRIC)
         }
-        for judged in self._judged.values():
-            current = open_now.get((judged.series.service, judged.series.operation))
-            await self._judge(judged, points.get(judged.series.series_id, []), until, current, now)
+        if self._judged:
+            since = min(one.judged_until for one in self._judged.values())
+            points = await self._repository.metric_points(
+                sorted(self._judged), datetime.fromtimestamp(since - self._config.step.total_seconds(), UTC)
+            )
+            for judged in self._judged.values():
+                current = open_now.pop((judged.series.service, judged.series.operation), None)
+                await self._judge(judged, points.get(judged.series.series_id, []), until, current, now)
+        # Series no longer judged (no longer sent): nothing says they are still anomalous.
+        for gone in open_now.values():
+            await self._repository.calm(gone.anomaly.id, now, self._config.clear_after)
 
-    async def _meet_new_series(self, now: datetime, until: float) -> None:
-        """Give each series not seen before a scorer that has learned its stored recent past,
+    async def _meet_new_series(self, seen: list[MetricSeries], now: datetime, until: float) -> None:
+        """Give each series not judged before a scorer that has learned its stored recent past,
         anomalies' time left out."""
-        seen = [
-            one
-            for one in await self._repository.metric_series(now - _SEEN_WITHIN)
-            if one.series_id not in self._judged and not one.name.startswith(_JUDGED_FROM_SPANS)
-        ]
         room = self._config.max_series - len(self._judged)
         if len(seen) > room and not self._over_limit_logged:
             log.warning("metric series beyond the watch's limit are not judged", extra={"limit": room})
