@@ -106,7 +106,9 @@ async def test_a_gauge_far_from_normal_opens_outlasts_a_restart_and_clears_once_
     assert anomaly["cleared_at"] is not None, "back to normal for 90 s and still open"
 
 
-async def test_a_counter_whose_rate_jumps_opens_an_anomaly_on_its_rate(pool: asyncpg.Pool) -> None:
+async def test_a_counter_whose_rate_jumps_opens_an_anomaly_on_its_rate_which_clears_once_it_is_gone(
+    pool: asyncpg.Pool,
+) -> None:
     noise = random.Random(2)
     total = 0.0
     watch = watch_on(pool)
@@ -132,6 +134,14 @@ async def test_a_counter_whose_rate_jumps_opens_an_anomaly_on_its_rate(pool: asy
     assert anomaly["operation"] == "queue.messages.retried on orders-1"
     assert json.loads(anomaly["observed"])["rate_per_s"] > 25
     assert json.loads(anomaly["baseline"])["rate_per_s"] < 10
+
+    # The counter is no longer sent: its series is forgotten and its anomaly clears.
+    await pool.execute("UPDATE metric_series SET last_seen = last_seen - interval '3 hours'")
+    gone = T0 + LEARNED + timedelta(minutes=2)
+    for second in (0, 15):
+        await watch.run_once(gone + timedelta(seconds=second))
+    [anomaly] = await metric_anomalies(pool)
+    assert anomaly["cleared_at"] is not None
 
 
 async def test_a_sawtooth_that_is_normal_opens_nothing(pool: asyncpg.Pool) -> None:
