@@ -251,3 +251,12 @@ def test_a_change_long_before_or_to_a_service_without_trouble_adds_nothing() -> 
     assert [c.service for c in ranked] == ["inventory", "payment"]
     assert all(c.evidence.changes == [] for c in ranked)
     assert ranked == rank(TWO_SUSPECTS, EDGES, TraceSample())
+
+
+def test_a_metric_anomaly_with_nothing_else_to_go_by_is_the_root_cause_with_its_values() -> None:
+    pool = anomaly(("inventory", "db.client.connection.count state=used on inventory-1"), AnomalyKind.METRIC)
+    evidence = {"observed": {"value": 8.0, "times_normal": 16.0}, "baseline": {"value": 0.5}}
+    pool = pool.model_copy(update=evidence)
+    [top] = rank([pool], EDGES, TraceSample())
+    assert (top.service, top.kind) == ("inventory", AnomalyKind.METRIC)
+    assert top.reason == "8 against 0.5 usual (16 x normal) since 12:00:00 UTC"

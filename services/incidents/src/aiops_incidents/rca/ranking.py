@@ -247,6 +247,8 @@ def _candidate(
         reason = f"where the trouble started in {traces} troubled trace(s): {where}"
     elif anomaly is None:
         reason = "no trace or anomaly evidence"
+    elif kind is AnomalyKind.METRIC:
+        reason = _metric_reason(anomaly, tally.victim)
     elif tally.victim:
         reason = "anomalous, but so is a service it depends on: more likely a victim"
     else:
@@ -275,6 +277,20 @@ def _candidate(
             changes=tally.changes,
         ),
     )
+
+
+def _metric_reason(anomaly: Anomaly, victim: bool) -> str:
+    """'8 against 0.5 usual (16 x normal) since 12:00:40 UTC', from a metric anomaly's evidence."""
+    measure = next((key for key in ("value", "rate_per_s", "mean") if key in anomaly.observed), None)
+    now, usual = anomaly.observed.get(measure or ""), anomaly.baseline.get(measure or "")
+    if now is None or usual is None:
+        return "its metric is far from normal"
+    times = anomaly.observed.get("times_normal")
+    ratio = f" ({times:g} x normal)" if times is not None else ""
+    per_s = "/s" if measure == "rate_per_s" else ""
+    since = f" since {anomaly.started_at:%H:%M:%S} UTC"
+    more = "; a service it depends on is anomalous too" if victim else ""
+    return f"{now:.4g}{per_s} against {usual:.4g}{per_s} usual{ratio}{since}{more}"
 
 
 def _exemplars(origins: Sequence[Origin]) -> list[Origin]:
