@@ -205,6 +205,12 @@ async def test_a_payment_fault_from_the_fault_panel_to_its_resolved_incident(
     )
     await payment_form.get_by_label("Error rate (%)").fill("100")
     await payment_form.get_by_label("Added latency (ms)").fill("0")
+    # A config change posted the way a pipeline would, just before payment starts failing.
+    change = {"service": "payment", "kind": "config", "summary": "card processor timeout 2 s -> 200 ms"}
+    writer = {"Authorization": f"Bearer {WRITE}"}
+    async with httpx.AsyncClient(timeout=10) as client:
+        posted = await client.post(f"{ui}/aiops/changes", json=change, headers=writer)
+        assert posted.status_code == 201, posted.text
     await payment_form.get_by_role("button", name="Inject").click()
     await expect(payment_form.get_by_test_id("fault-state")).to_contain_text("100%")
     await shot(panel, "07-fault-panel")
@@ -222,6 +228,11 @@ async def test_a_payment_fault_from_the_fault_panel_to_its_resolved_incident(
     cause = waterfall.locator('[data-root-cause="true"]')
     await expect(cause).to_have_count(1)
     await expect(cause).to_have_attribute("data-service", "payment")
+    # The change is in the root cause's evidence and on the timeline.
+    await expect(top.get_by_test_id("changes")).to_contain_text("card processor timeout", timeout=20_000)
+    await expect(page.locator('[data-event-type="change"]')).to_contain_text(
+        "payment: card processor timeout 2 s -> 200 ms (config)"
+    )
     await shot(page, "09-incident-open")
 
     await page.get_by_label("API token").fill(WRITE)
@@ -258,6 +269,7 @@ async def test_a_payment_fault_from_the_fault_panel_to_its_resolved_incident(
     # The series now show the fault: payment's error anomaly over its minutes.
     await page.goto(f"{ui}/#/services/payment")
     await expect(page.locator(".anomaly-list")).to_contain_text("error_ratio")
+    await expect(payment_series.locator(".change-marker").first).to_be_attached()
     await shot(page, "13-series-payment-after-the-fault")
 
     await page.get_by_role("link", name="Overview").click()

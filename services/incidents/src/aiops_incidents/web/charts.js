@@ -101,7 +101,7 @@ export function barChart({ bars, ariaLabel, width = 720, height = 200, labelEver
  *   floor: the smallest top of the y axis (so a flat zero line is not blown up)
  *   gapMs: points further apart than this are not joined (a minute without requests has no point)
  */
-export function timeChart({ points, from, until, spans = [], formatTick, floor = 1, gapMs = 1.5 * MINUTE, ariaLabel, width = 360, height = 190 }) {
+export function timeChart({ points, from, until, spans = [], markers = [], formatTick, floor = 1, gapMs = 1.5 * MINUTE, ariaLabel, width = 360, height = 190 }) {
   const margin = { left: 56, right: 10, top: 16, bottom: 26 };
   const innerW = width - margin.left - margin.right;
   const innerH = height - margin.top - margin.bottom;
@@ -196,6 +196,16 @@ export function timeChart({ points, from, until, spans = [], formatTick, floor =
   });
   if (d) root.append(svg("path", { d, class: "line" }));
   for (const p of lone) root.append(svg("circle", { cx: px(x(p.t)), cy: px(y(p.value)), r: 2.5, class: "dot" }));
+
+  // Changes (deploys, config): a dashed line at their time, labelled at its foot.
+  for (const marker of markers) {
+    if (marker.t < from || marker.t > until) continue;
+    const at = px(x(marker.t));
+    root.append(
+      svg("line", { x1: at, x2: at, y1: margin.top, y2: margin.top + innerH, class: "change-marker" }, svg("title", {}, marker.title || marker.label)),
+      svg("text", { x: px(x(marker.t) + 3), y: margin.top + innerH - 4, class: "change-label" }, marker.label),
+    );
+  }
 
   root.append(
     svg("line", { x1: margin.left, x2: width - margin.right, y1: margin.top + innerH, y2: margin.top + innerH, class: "axis" }),

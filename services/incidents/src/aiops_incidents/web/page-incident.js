@@ -3,7 +3,7 @@
 // new evidence can arrive without a timeline event), redrawing only the parts that changed so
 // that focus and the comment being typed survive.
 
-import { api, isAbort } from "./api.js";
+import { api, isAbort, query } from "./api.js";
 import { h, fill, routeHref } from "./dom.js";
 import {
   DASH,
@@ -15,6 +15,7 @@ import {
   formatNumber,
   formatPercent,
   formatTime,
+  parseTime,
   secondsBetween,
 } from "./format.js";
 import { say } from "./messages.js";
@@ -37,7 +38,18 @@ const EVENT_TITLES = {
   resolved: "Resolved",
   reopened: "Reopened",
   accepted_as_normal: "Accepted as normal",
+  change: "Change",
 };
+
+// Changes this long before an incident began are shown on its timeline (the ranking's window).
+const CHANGE_WINDOW_MS = 15 * 60 * 1000;
+
+/** What a change did, in words: "payment 1.4.2 → 1.5.0 (deploy, seen in its spans)". */
+function changeWords(change) {
+  const versions = change.old_version && change.new_version ? ` ${change.old_version} → ${change.new_version}` : change.new_version ? ` ${change.new_version}` : "";
+  const summary = change.summary && !versions ? `: ${change.summary}` : "";
+  return `${change.service}${versions}${summary} (${change.kind}${change.source === "spans" ? ", seen in its spans" : ""})`;
+}
 
 const causeWords = (cause) =>
   cause && typeof cause === "object" ? `${causeName(cause)} ${cause.operation} (${KIND_WORDS[cause.kind] || cause.kind})` : "none";
@@ -328,6 +340,7 @@ export function renderIncident(outlet, { params }) {
 
   // --- state ----------------------------------------------------------------------------------
   let detail = null;
+  let changes = []; // changes to its services around its time (see loadChanges)
   const drawn = {}; // section -> JSON of what it shows, to redraw only what changed
   let chosenTrace = null; // {traceId, key of its candidate} picked with a button; else automatic
   let shownTrace = null; // the trace id the waterfall is for (or is loading)
@@ -449,7 +462,9 @@ export function renderIncident(outlet, { params }) {
   }
 
   function drawTimeline() {
-    const events = detail.timeline || [];
+    // The incident's events, and the changes to its services just before and during it, by time.
+    const changeEvents = changes.map((change) => ({ at: change.at, type: "change", actor: change.source, change }));
+    const events = [...(detail.timeline || []), ...changeEvents].sort((a, b) => parseTime(a.at) - parseTime(b.at));
     const { element, tbody } = table(["Time", "Event", "By", "Detail"], { className: "data-table timeline" });
     for (const event of events) {
       tbody.append(
@@ -459,7 +474,7 @@ export function renderIncident(outlet, { params }) {
           h("td", { class: "nowrap" }, formatTime(event.at)),
           h("th", { scope: "row" }, EVENT_TITLES[event.type] || event.type),
           h("td", {}, event.actor),
-          h("td", { class: event.type === "comment" || event.type === "accepted_as_normal" ? "comment-text" : null }, detailWords(event)),
+          h("td", { class: event.type === "comment" || event.type === "accepted_as_normal" ? "comment-text" : null }, event.change ? changeWords(event.change) : detailWords(event)),
         ),
       );
     }
@@ -592,7 +607,7 @@ export function renderIncident(outlet, { params }) {
     if (candidatesChanged || traceMoved) drawCandidates();
     const owner = choice ? detail.candidates[choice.candidateIndex] : null;
     if (changed("waterfall", [choice, owner])) drawWaterfall();
-    if (changed("timeline", detail.timeline)) drawTimeline();
+    if (changed("timeline", [detail.timeline, changes])) drawTimeline();
     if (changed("anomalies", detail.anomalies)) drawAnomalies();
   }
 
@@ -605,9 +620,21 @@ export function renderIncident(outlet, { params }) {
     show(next);
   }
 
+  /** The changes to the incident's services from CHANGE_WINDOW_MS before it began to its end. */
+  async function loadChanges(incident) {
+    const began = parseTime(incident.started_at);
+    if (!began) return;
+    const involved = new Set([...(incident.candidates || []), ...(incident.anomalies || [])].map((one) => one.service));
+    const since = new Date(began.getTime() - CHANGE_WINDOW_MS).toISOString();
+    const all = await api(`aiops/changes${query({ since, until: incident.resolved_at || undefined, limit: 1000 })}`, { signal });
+    changes = all.filter((change) => involved.has(change.service));
+  }
+
   async function refresh() {
     try {
-      showIfNewest(await api(base, { signal }));
+      const next = await api(base, { signal });
+      await loadChanges(next);
+      showIfNewest(next);
     } catch (error) {
       if (isAbort(error)) return;
       if (error.status === 404 || error.status === 422) {

@@ -76,7 +76,17 @@ const toTime = (iso) => {
   return date ? date.getTime() : null;
 };
 
-function chartFor(metric, series, from, until) {
+/** A change as a chart marker: "2.0.0" at its time, its words in the tooltip. */
+function changeMarker(change) {
+  const versions = change.old_version && change.new_version ? `${change.old_version} → ${change.new_version}` : change.new_version || "";
+  return {
+    t: toTime(change.at),
+    label: change.new_version || change.kind,
+    title: `${change.kind} ${versions || change.summary} at ${formatTime(change.at)} (${change.source === "spans" ? "seen in the spans" : "posted"})`,
+  };
+}
+
+function chartFor(metric, series, from, until, markers) {
   const points = (series.points || []).map((point) => {
     const band = point.baseline && Array.isArray(point.baseline[metric.key]) ? point.baseline[metric.key].map(Number) : null;
     const value = point[metric.key];
@@ -102,9 +112,10 @@ function chartFor(metric, series, from, until) {
     from,
     until,
     spans,
+    markers,
     formatTick: metric.tick,
     floor: metric.floor,
-    ariaLabel: `${metric.title} of ${series.operation} (${metric.unit}); shaded band: the usual range; red areas: anomalies.`,
+    ariaLabel: `${metric.title} of ${series.operation} (${metric.unit}); shaded band: the usual range; red areas: anomalies; dashed lines: changes.`,
   });
   return h(
     "figure",
@@ -344,11 +355,11 @@ function operationView(service, operation, id, onAccepted) {
   );
   return {
     element,
-    update(series, from, until) {
+    update(series, from, until, markers) {
       element.setAttribute("data-learning", String(isLearning(series)));
       fill(badge, learningBadge(series));
       fill(note, learningNote(series));
-      fill(charts, METRICS.map((metric) => chartFor(metric, series, from, until)));
+      fill(charts, METRICS.map((metric) => chartFor(metric, series, from, until, markers)));
       fill(anomalies, anomalyList(series));
       accept.update(series);
     },
@@ -376,7 +387,7 @@ export function renderSeries(outlet, { params, query: search }) {
       "p",
       {},
       "Per operation and minute: the line is what was measured, the shaded band the usual range (the baseline), " +
-        "the red areas the anomalies (labelled with their kind).",
+        "the red areas the anomalies (labelled with their kind), the dashed lines the service's changes (deploys, config).",
     ),
     h("form", { class: "filters", onsubmit: (e) => e.preventDefault() }, h("div", { class: "field" }, h("label", { for: "series-range" }, "Time range"), rangeSelect)),
     updated,
@@ -388,14 +399,14 @@ export function renderSeries(outlet, { params, query: search }) {
   const views = new Map(); // operation -> its panel, kept across refreshes
   let nextId = 0;
 
-  function draw(series, from, until) {
+  function draw(series, from, until, markers) {
     const shown = series.map((one) => {
       let view = views.get(one.operation);
       if (!view) {
         view = operationView(service, one.operation, nextId++, restart);
         views.set(one.operation, view);
       }
-      view.update(one, from, until);
+      view.update(one, from, until, markers);
       return view.element;
     });
     const operations = new Set(series.map((one) => one.operation));
@@ -408,10 +419,13 @@ export function renderSeries(outlet, { params, query: search }) {
   async function refresh() {
     try {
       const path = `aiops/services/${encodeURIComponent(service)}`;
-      const [data, sent] = await Promise.all([
+      const since = new Date(Date.now() - minutes * 60000).toISOString();
+      const [data, sent, changes] = await Promise.all([
         api(`${path}/series${query({ minutes })}`, { signal: controller.signal }),
         api(`${path}/metrics${query({ minutes })}`, { signal: controller.signal }),
+        api(`aiops/changes${query({ service, since, limit: 1000 })}`, { signal: controller.signal }),
       ]);
+      const markers = changes.map(changeMarker).filter((marker) => marker.t !== null);
       const from = toTime(data.since) ?? Date.now() - minutes * 60000;
       const until = toTime(data.until) ?? Date.now();
       const series = data.series || [];
@@ -421,7 +435,7 @@ export function renderSeries(outlet, { params, query: search }) {
         fill(body, h("p", {}, "No requests recorded for this service in this period."));
         return;
       }
-      draw(series, from, until);
+      draw(series, from, until, markers);
     } catch (error) {
       if (isAbort(error)) return;
       fill(body, notice(error.status === 404 ? `No service named "${service}" is known.` : error.message));
