@@ -188,6 +188,31 @@ def test_with_the_migrations_job_the_services_leave_migrating_to_it() -> None:
     assert all("AIOPS_MIGRATE_ON_START" not in env_of(d) for d in of_kind(default, "Deployment").values())
 
 
+def test_the_change_hook_records_each_upgrade_as_a_deploy_with_the_first_write_token() -> None:
+    values = {
+        "changeHook": {"enabled": True, "service": "shop", "version": "2.1.0"},
+        "secrets": {"apiTokens": "grafana:t0ken:read, ci:w4ite:write, oncall:s3cret:write"},
+    }
+    objects = manifests(render(values))
+    [job] = of_kind(objects, "Job").values()
+    assert job["metadata"]["annotations"]["helm.sh/hook"] == "post-install,post-upgrade"
+    [container] = job["spec"]["template"]["spec"]["containers"]
+    assert container["args"][:4] == ["change", "shop", "--kind=deploy", "--new-version=2.1.0"]
+    env = {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
+    assert env["AIOPS_API_URL"] == "http://aiops-incidents:8000"
+    assert env["AIOPS_API_TOKEN"]["secretKeyRef"] == {
+        "name": "aiops-secrets",
+        "key": "AIOPS_CHANGE_TOKEN",
+        "optional": True,
+    }
+    secret = of_kind(objects, "Secret")["aiops-secrets"]
+    assert base64.b64decode(secret["data"]["AIOPS_CHANGE_TOKEN"]) == b"w4ite"
+    # Off by default, and then no token is put in the Secret.
+    default = manifests(render({"secrets": {"apiTokens": "ci:w4ite:write"}}))
+    assert of_kind(default, "Job") == {}
+    assert "AIOPS_CHANGE_TOKEN" not in of_kind(default, "Secret")["aiops-secrets"]["data"]
+
+
 def test_an_existing_secret_replaces_the_charts_own() -> None:
     objects = manifests(render({"secrets": {"existingSecret": "aiops-connections"}}))
     assert of_kind(objects, "Secret") == {}
