@@ -40,7 +40,10 @@ def changes_router() -> APIRouter:
         description="A deploy, a config or feature-flag change, a scale event of one service, at "
         "`at` (default: now). A change to a root-cause candidate in the 15 minutes before its "
         "trouble began raises it in the ranking and shows in its evidence.",
-        responses={201: {"content": {"application/json": {"example": _EXAMPLE_CHANGE}}}},
+        responses={
+            201: {"content": {"application/json": {"example": _EXAMPLE_CHANGE}}},
+            **error_responses(400),
+        },
     )
     async def post_change(
         changes: ChangeStore,
