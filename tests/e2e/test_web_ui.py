@@ -270,6 +270,7 @@ async def test_a_payment_fault_from_the_fault_panel_to_its_resolved_incident(
     await page.goto(f"{ui}/#/services/payment")
     await expect(page.locator(".anomaly-list")).to_contain_text("error_ratio")
     await expect(payment_series.locator(".change-marker").first).to_be_attached()
+    await expect(memory.locator(".change-marker").first).to_be_attached()
     await shot(page, "13-series-payment-after-the-fault")
 
     await page.get_by_role("link", name="Overview").click()

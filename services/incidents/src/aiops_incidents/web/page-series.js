@@ -430,7 +430,7 @@ export function renderSeries(outlet, { params, query: search }) {
       const until = toTime(data.until) ?? Date.now();
       const series = data.series || [];
       updated.textContent = `From ${formatTime(data.since)} to ${formatTime(data.until)}; refreshes every ${REFRESH_MS / 1000} s.`;
-      metrics.update(sent, from, until);
+      metrics.update(sent, from, until, markers);
       if (series.length === 0) {
         fill(body, h("p", {}, "No requests recorded for this service in this period."));
         return;

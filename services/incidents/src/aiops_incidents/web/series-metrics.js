@@ -34,7 +34,7 @@ function label(series) {
 
 const DISTRIBUTIONS = new Set(["histogram", "exponential_histogram", "summary"]);
 
-function chartFor(series, from, until) {
+function chartFor(series, from, until, markers) {
   const perSecond = series.measure === "per_second";
   // A histogram's values are observations a second; its unit is its observations' (the mean's).
   const distribution = DISTRIBUTIONS.has(series.kind);
@@ -55,6 +55,7 @@ function chartFor(series, from, until) {
       points,
       from,
       until,
+      markers,
       formatTick: format,
       floor: 0,
       ariaLabel: `${series.name} (${what}${series.unit ? `, ${series.unit}` : ""}) ${label(series)}; latest ${last}.`,
@@ -69,13 +70,13 @@ export function metricsSection() {
   const element = h("section", { class: "panel metrics", "data-testid": "service-metrics" }, h("h2", {}, "Metrics"), note, charts);
   return {
     element,
-    update(data, from, until) {
+    update(data, from, until, markers = []) {
       const series = data.series || [];
       note.textContent =
         series.length === 0
           ? "This service sends no metrics (OTLP /v1/metrics or gRPC)."
           : `What the service sends over OTLP, per minute${data.truncated ? `; the first ${series.length} series` : ""}.`;
-      fill(charts, series.map((one) => chartFor(one, from, until)));
+      fill(charts, series.map((one) => chartFor(one, from, until, markers)));
     },
   };
 }
