@@ -53,7 +53,7 @@ bench-detect: install
 
 # Root cause and incidents: the platform and the shop as separate processes, every fault
 # scenario injected by `aiops chaos --seed 7` after 10 quiet minutes, scored from the incidents
-# API (about 40 minutes).
+# API (about 45 minutes).
 bench-rca: install
 	$(BIN)/python bench/rca.py
 

@@ -7,7 +7,7 @@ cause, one incident per fault, auto-resolve, false alarms, each against its targ
 The chaos run starts once the platform has learned: the rollups that baselines come from cover
 two minutes of every shop series (a series can alarm after 90 s).
 
-    make bench-rca                                 # seed 7, 10 quiet minutes, all 9 scenarios (~40 min)
+    make bench-rca                                 # seed 7, 10 quiet minutes, all 11 scenarios (~45 min)
     .venv/bin/python bench/rca.py --quick          # 1 quiet minute, 3 scenarios (~13 min)
     .venv/bin/python bench/rca.py --seed 3 --quiet 5m --duration 40m
     .venv/bin/python bench/rca.py --quiet 60 --scenarios payment-errors-100,inventory-latency-200
