@@ -64,3 +64,35 @@ async def test_a_new_version_is_a_change_once_and_a_rollback_another(pool: async
     found = await changes(pool)
     assert len(found) == 2
     assert (found[1]["old_version"], found[1]["new_version"], found[1]["at"]) == ("1.5.0", "1.4.2", back)
+
+
+async def test_a_new_deployment_environment_is_a_config_change(pool: asyncpg.Pool) -> None:
+    def in_environment(moment: datetime, environment: str, key: str) -> Span:
+        span = request_span(moment, service="frontend")
+        return span.model_copy(update={"attributes": {key: environment}})
+
+    await send(
+        pool,
+        [
+            in_environment(T0 + timedelta(seconds=s), "staging", "deployment.environment")
+            for s in range(0, 300, 10)
+        ],
+    )
+    moved = T0 + timedelta(seconds=300)
+    # The newer attribute name, deployment.environment.name, is read too.
+    await send(
+        pool,
+        [
+            in_environment(moved + timedelta(seconds=s), "production", "deployment.environment.name")
+            for s in range(0, 300, 10)
+        ],
+    )
+    for seconds in range(120, 720, 30):
+        await roll_up(pool, T0 + timedelta(seconds=seconds))
+    [change] = await pool.fetch(
+        "SELECT kind, at, summary, old_version, new_version, attributes::text FROM changes"
+    )
+    assert (change["kind"], change["at"]) == ("config", moved)
+    assert change["summary"] == "frontend deployment.environment staging → production"
+    assert (change["old_version"], change["new_version"]) == (None, None)
+    assert change["attributes"] == '{"deployment.environment": "production"}'

@@ -1,13 +1,17 @@
-"""Deploys seen in the spans: a service whose spans carry a `service.version` it has not sent
-before, or one back after `RETURN_GAP` without it while another version was sent (a rollback),
-records a change of kind `deploy` from the version it sent last, with no integration needed.
+"""Deploys seen in the spans, with no integration needed: a service whose spans carry a
+`service.version` it has not sent before, or one back after `RETURN_GAP` without it while another
+was sent (a rollback), records a change of kind `deploy` from the version it sent last; the same
+of its `deployment.environment` (or `deployment.environment.name`) records a change of kind
+`config` ("payment deployment.environment staging → production").
 
-Run by the rollup job, in its transaction and under its lock, over the spans it rolls up: one
-replica at a time, and a range read again (the minute in progress) finds nothing new twice.
+Run by the rollup job, in its transaction and under its lock, over the spans it rolls up (one scan
+for both attributes): one replica at a time, and a range read again (the minute in progress)
+finds nothing new twice.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -15,12 +19,18 @@ from datetime import datetime, timedelta
 from aiops_core.store.pool import Connection
 
 RETURN_GAP = timedelta(minutes=5)
+VERSION = "service.version"
+ENVIRONMENT = "deployment.environment"
 
-_SEEN = """
-SELECT service, attributes->>'service.version' AS version, min(start_time) AS first, max(start_time) AS last
+_SEEN = f"""
+SELECT service, seen.attribute, seen.value, min(start_time) AS first, max(start_time) AS last
 FROM spans
-WHERE start_time >= $1 AND start_time < $2 AND attributes ? 'service.version'
-GROUP BY 1, 2
+CROSS JOIN LATERAL (VALUES
+    ('{VERSION}', attributes->>'{VERSION}'),
+    ('{ENVIRONMENT}', coalesce(attributes->>'{ENVIRONMENT}.name', attributes->>'{ENVIRONMENT}'))
+) AS seen (attribute, value)
+WHERE start_time >= $1 AND start_time < $2 AND seen.value IS NOT NULL
+GROUP BY 1, 2, 3
 ORDER BY first
 """
 
@@ -32,63 +42,77 @@ class _Known:
 
 
 async def record_new_versions(conn: Connection, start: datetime, until: datetime) -> int:
-    """Record the versions the spans started in [start, until) carry; return how many changes
-    that made."""
+    """Record the versions and environments the spans started in [start, until) carry; return
+    how many changes that made."""
     seen = await conn.fetch(_SEEN, start, until)
     if not seen:
         return 0
     services = sorted({row["service"] for row in seen})
-    known: dict[str, dict[str, _Known]] = {service: {} for service in services}
+    known: dict[tuple[str, str], dict[str, _Known]] = {}
     for row in await conn.fetch(
-        "SELECT service, version, first_seen, last_seen FROM service_versions "
+        "SELECT service, attribute, value, first_seen, last_seen FROM service_versions "
         "WHERE service = ANY($1::text[])",
         services,
     ):
-        known[row["service"]][row["version"]] = _Known(row["first_seen"], row["last_seen"])
+        known.setdefault((row["service"], row["attribute"]), {})[row["value"]] = _Known(
+            row["first_seen"], row["last_seen"]
+        )
     changes = 0
     for row in seen:
-        service, version, first, last = row["service"], row["version"], row["first"], row["last"]
-        versions = known[service]
-        previous = _latest_other(versions, version)
-        mine = versions.get(version)
+        service, attribute, value = row["service"], row["attribute"], row["value"]
+        first, last = row["first"], row["last"]
+        values = known.setdefault((service, attribute), {})
+        previous = _latest_other(values, value)
+        mine = values.get(value)
         if previous is not None and (mine is None or _returns(mine, previous, first)):
-            await conn.execute(
-                """
-                INSERT INTO changes (id, service, kind, at, summary, old_version, new_version, source)
-                VALUES ($1, $2, 'deploy', $3, $4, $5, $6, 'spans')
-                """,
-                uuid.uuid4(),
-                service,
-                first,
-                f"{service} {previous[0]} → {version}",
-                previous[0],
-                version,
-            )
+            await _record_change(conn, service, attribute, previous[0], value, first)
             changes += 1
         if mine is None:
-            versions[version] = _Known(first, last)
+            values[value] = _Known(first, last)
         else:
             mine.last_seen = max(mine.last_seen, last)
         await conn.execute(
             """
-            INSERT INTO service_versions (service, version, first_seen, last_seen) VALUES ($1, $2, $3, $4)
-            ON CONFLICT (service, version) DO UPDATE
+            INSERT INTO service_versions (service, attribute, value, first_seen, last_seen)
+            VALUES ($1, $2, $3, $4, $5)
+            ON CONFLICT (service, attribute, value) DO UPDATE
             SET last_seen = greatest(service_versions.last_seen, excluded.last_seen)
             """,
             service,
-            version,
+            attribute,
+            value,
             first,
             last,
         )
     return changes
 
 
-def _latest_other(versions: dict[str, _Known], version: str) -> tuple[str, _Known] | None:
-    """The other version the service sent last."""
-    others = [(name, one) for name, one in versions.items() if name != version]
+async def _record_change(
+    conn: Connection, service: str, attribute: str, old: str, new: str, at: datetime
+) -> None:
+    deploy = attribute == VERSION
+    await conn.execute(
+        """
+        INSERT INTO changes (id, service, kind, at, summary, old_version, new_version, source, attributes)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, 'spans', $8)
+        """,
+        uuid.uuid4(),
+        service,
+        "deploy" if deploy else "config",
+        at,
+        f"{service} {old} → {new}" if deploy else f"{service} {attribute} {old} → {new}",
+        old if deploy else None,
+        new if deploy else None,
+        json.dumps({} if deploy else {attribute: new}),
+    )
+
+
+def _latest_other(values: dict[str, _Known], value: str) -> tuple[str, _Known] | None:
+    """The other value the service sent last."""
+    others = [(name, one) for name, one in values.items() if name != value]
     return max(others, key=lambda item: item[1].last_seen) if others else None
 
 
 def _returns(mine: _Known, previous: tuple[str, _Known], first: datetime) -> bool:
-    """A known version back after a gap, while another was sent after it: a rollback."""
+    """A known value back after a gap, while another was sent after it: a rollback."""
     return first - mine.last_seen >= RETURN_GAP and previous[1].last_seen > mine.last_seen
