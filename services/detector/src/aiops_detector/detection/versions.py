@@ -4,7 +4,7 @@ was sent (a rollback), records a change of kind `deploy` from the version it sen
 of its `deployment.environment` (or `deployment.environment.name`) records a change of kind
 `config` ("payment deployment.environment staging → production").
 
-Run by the rollup job, in its transaction and under its lock, over the spans it rolls up (one scan
+Run by the rollup job, in its transaction and under its lock, over the spans it rolls up (one pass
 for both attributes): one replica at a time, and a range read again (the minute in progress)
 finds nothing new twice.
 """
@@ -16,23 +16,50 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from asyncpg import Record
+
 from aiops_core.store.pool import Connection
 
 RETURN_GAP = timedelta(minutes=5)
 VERSION = "service.version"
 ENVIRONMENT = "deployment.environment"
 
+# One pass over the spans, grouped by both attributes; split per attribute below.
 _SEEN = f"""
-SELECT service, seen.attribute, seen.value, min(start_time) AS first, max(start_time) AS last
+SELECT service, attributes->>'{VERSION}' AS version,
+       coalesce(attributes->>'{ENVIRONMENT}.name', attributes->>'{ENVIRONMENT}') AS environment,
+       min(start_time) AS first, max(start_time) AS last
 FROM spans
-CROSS JOIN LATERAL (VALUES
-    ('{VERSION}', attributes->>'{VERSION}'),
-    ('{ENVIRONMENT}', coalesce(attributes->>'{ENVIRONMENT}.name', attributes->>'{ENVIRONMENT}'))
-) AS seen (attribute, value)
-WHERE start_time >= $1 AND start_time < $2 AND seen.value IS NOT NULL
+WHERE start_time >= $1 AND start_time < $2
+  AND (attributes ? '{VERSION}' OR attributes ? '{ENVIRONMENT}.name' OR attributes ? '{ENVIRONMENT}')
 GROUP BY 1, 2, 3
-ORDER BY first
 """
+
+
+@dataclass(frozen=True)
+class _Seen:
+    service: str
+    attribute: str
+    value: str
+    first: datetime
+    last: datetime
+
+
+_COLUMN_OF = {VERSION: "version", ENVIRONMENT: "environment"}
+
+
+def _per_attribute(rows: list[Record]) -> list[_Seen]:
+    """Each (service, attribute, value) with when it was first and last seen, by first seen."""
+    periods: dict[tuple[str, str, str], tuple[datetime, datetime]] = {}
+    for row in rows:
+        for attribute, column in _COLUMN_OF.items():
+            if row[column] is None:
+                continue
+            key = (row["service"], attribute, row[column])
+            first, last = periods.get(key, (row["first"], row["last"]))
+            periods[key] = (min(first, row["first"]), max(last, row["last"]))
+    seen = [_Seen(*key, first, last) for key, (first, last) in periods.items()]
+    return sorted(seen, key=lambda one: one.first)
 
 
 @dataclass
@@ -44,10 +71,10 @@ class _Known:
 async def record_new_versions(conn: Connection, start: datetime, until: datetime) -> int:
     """Record the versions and environments the spans started in [start, until) carry; return
     how many changes that made."""
-    seen = await conn.fetch(_SEEN, start, until)
+    seen = _per_attribute(await conn.fetch(_SEEN, start, until))
     if not seen:
         return 0
-    services = sorted({row["service"] for row in seen})
+    services = sorted({one.service for one in seen})
     known: dict[tuple[str, str], dict[str, _Known]] = {}
     for row in await conn.fetch(
         "SELECT service, attribute, value, first_seen, last_seen FROM service_versions "
@@ -58,9 +85,8 @@ async def record_new_versions(conn: Connection, start: datetime, until: datetime
             row["first_seen"], row["last_seen"]
         )
     changes = 0
-    for row in seen:
-        service, attribute, value = row["service"], row["attribute"], row["value"]
-        first, last = row["first"], row["last"]
+    for one in seen:
+        service, attribute, value, first, last = one.service, one.attribute, one.value, one.first, one.last
         values = known.setdefault((service, attribute), {})
         previous = _latest_other(values, value)
         mine = values.get(value)
