@@ -58,6 +58,11 @@ class Trouble:
     until: datetime | None
 
 
+def troubled(start: datetime, end: datetime, troubles: Iterable[Trouble]) -> bool:
+    """Whether [start, end) overlaps any of the troubles (one still open lasts until now)."""
+    return any(t.since < end and (t.until is None or t.until > start) for t in troubles)
+
+
 def spoiled_periods(troubles: Iterable[Trouble], measure: Measure, now: datetime) -> list[Period]:
     """The periods, merged and sorted, that must not teach `measure`."""
     periods = sorted((t.since - LEAD, t.until or now) for t in troubles if t.kind in SPOILED_BY[measure])

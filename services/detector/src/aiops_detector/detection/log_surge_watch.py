@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from aiops_core.healthy_time import Trouble
+from aiops_core.healthy_time import Trouble, troubled
 from aiops_core.models import Anomaly, AnomalyEvidence, AnomalyKind
 from aiops_detector.detection.log_surge import MIN_ERRORS, LogSurge, judge
 from aiops_detector.detection.repository import DetectionRepository, OpenAnomaly
@@ -33,7 +33,7 @@ def usual_minutes(
     minutes = []
     minute = max(_minute_of(now - WINDOW - HISTORY), _minute_of(first_logged))
     while minute + MINUTE <= now - WINDOW:
-        if not any(t.since < minute + MINUTE and (t.until is None or t.until > minute) for t in troubles):
+        if not troubled(minute, minute + MINUTE, troubles):
             minutes.append(counts.get(minute, 0))
         minute += MINUTE
     return minutes

@@ -21,6 +21,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from aiops_core.healthy_time import troubled
 from aiops_core.models import Anomaly, AnomalyEvidence, AnomalyKind
 from aiops_detector.detection.metric_steps import MetricSeries, StoredPoint, step_values
 from aiops_detector.detection.repository import DetectionRepository, OpenAnomaly
@@ -125,7 +126,7 @@ class MetricWatch:
         step_s = self._config.step.total_seconds()
         learn_from = now - self._config.step * self._config.parameters.long_history_points
         points = await self._repository.metric_points([one.series_id for one in seen], learn_from)
-        troubles = await self._repository.anomaly_periods(AnomalyKind.METRIC, learn_from)
+        troubles = await self._repository.troubles_of_kind(AnomalyKind.METRIC, learn_from)
         end = until - until % step_s
         for one in seen:
             scorer = StreamingScorer(self._config.parameters)
@@ -133,8 +134,9 @@ class MetricWatch:
             for start, value in step_values(
                 one, points.get(one.series_id, []), step_s, after=learn_from.timestamp(), until=end
             ):
-                if not _during(start, start + step_s, faults):
-                    scorer.learn(datetime.fromtimestamp(start, UTC), value)
+                at = datetime.fromtimestamp(start, UTC)
+                if not troubled(at, at + self._config.step, faults):
+                    scorer.learn(at, value)
             self._judged[one.series_id] = _Judged(one, scorer, judged_until=end)
 
     async def _judge(
@@ -200,11 +202,3 @@ class MetricWatch:
             extra={"service": anomaly.service, "series": anomaly.operation, "observed": anomaly.observed},
         )
         return OpenAnomaly(anomaly, None, None)
-
-
-def _during(start: float, end: float, periods: list[tuple[datetime, datetime | None]]) -> bool:
-    """Whether the step [start, end) overlaps any of the periods (an open one lasts until now)."""
-    return any(
-        start < (cleared.timestamp() if cleared else float("inf")) and end > began.timestamp()
-        for began, cleared in periods
-    )

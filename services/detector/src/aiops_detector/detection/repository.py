@@ -361,11 +361,11 @@ class DetectionRepository(Repository):
             points.setdefault(row["series_id"], []).append(point)
         return points
 
-    async def anomaly_periods(
+    async def troubles_of_kind(
         self, kind: AnomalyKind, since: datetime
-    ) -> dict[tuple[str, str], list[tuple[datetime, datetime | None]]]:
-        """Per series (service, operation), when its anomalies of this kind were open after
-        `since`: (started, cleared, None while open)."""
+    ) -> dict[tuple[str, str], list[Trouble]]:
+        """Per series (service, operation), its anomalies of this kind open at some time after
+        `since` (`troubles` for one series, of every kind)."""
         rows = await self.db.fetch(
             """
             SELECT service, operation, started_at, cleared_at FROM anomalies
@@ -374,12 +374,12 @@ class DetectionRepository(Repository):
             kind.value,
             since,
         )
-        periods: dict[tuple[str, str], list[tuple[datetime, datetime | None]]] = {}
+        troubles: dict[tuple[str, str], list[Trouble]] = {}
         for row in rows:
-            periods.setdefault((row["service"], row["operation"]), []).append(
-                (row["started_at"], row["cleared_at"])
+            troubles.setdefault((row["service"], row["operation"]), []).append(
+                Trouble(kind, row["started_at"], row["cleared_at"])
             )
-        return periods
+        return troubles
 
     async def error_log_minutes(
         self, services: Sequence[str], since: datetime, until: datetime
