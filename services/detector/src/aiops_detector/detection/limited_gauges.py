@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from pydantic import JsonValue
 
-from aiops_detector.detection.metric_steps import MetricSeries
+from aiops_detector.detection.metric_steps import MetricSeries, series_label
 
 SUFFIXES = ((".usage", ".limit"), (".count", ".max"))
 USED = "used"
@@ -34,11 +34,8 @@ class LimitedGauge:
     def operation(self) -> str:
         """What an anomaly of it is called: the usage's name, what tells it from its siblings, and
         its instance ("db.client.connection.count pool.name=stock-db on inventory-1")."""
-        shown = [
-            f"{key.removeprefix('db.client.connection.')}={value}" for key, value in _stateless(self.usage)
-        ]
-        where = f" on {self.usage.instance}" if self.usage.instance else ""
-        return " ".join([self.usage.name, *shown]) + where
+        shown = [(key.removeprefix(_POOL_PREFIX), value) for key, value in _stateless(self.usage)]
+        return series_label(self.usage.name, shown, self.usage.instance)
 
 
 def _is_state(key: str) -> bool:

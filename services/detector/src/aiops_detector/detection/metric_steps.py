@@ -37,9 +37,7 @@ class MetricSeries:
     def operation(self) -> str:
         """What an anomaly of it is called: its name, its attributes and its instance
         ("db.client.connection.count db.client.connection.state=used on inventory-1")."""
-        shown = [f"{key}={value}" for key, value in sorted(self.attributes.items())]
-        where = f" on {self.instance}" if self.instance else ""
-        return " ".join([self.name, *shown]) + where
+        return series_label(self.name, sorted(self.attributes.items()), self.instance)
 
     @property
     def measure(self) -> str:
@@ -48,6 +46,13 @@ class MetricSeries:
         if self.kind in DISTRIBUTIONS:
             return "mean"
         return "rate_per_s" if self.temporality == DELTA else "value"
+
+
+def series_label(name: str, attributes: Iterable[tuple[str, JsonValue]], instance: str | None) -> str:
+    """ "name key=value ... on instance", how anomalies name a metric series."""
+    shown = [f"{key}={value}" for key, value in attributes]
+    where = f" on {instance}" if instance else ""
+    return " ".join([name, *shown]) + where
 
 
 @dataclass(frozen=True)
