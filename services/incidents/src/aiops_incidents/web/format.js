@@ -89,6 +89,12 @@ export function formatMeasure(key, value) {
   return formatNumber(value);
 }
 
+/** A change's versions: "1.4.2 → 1.5.0", or the new one alone, or "" when it names none. */
+export function changeVersions(change) {
+  if (change.old_version && change.new_version) return `${change.old_version} → ${change.new_version}`;
+  return change.new_version || "";
+}
+
 export const KIND_WORDS = {
   error_ratio: "errors",
   latency: "slow",

@@ -9,6 +9,7 @@ import {
   DASH,
   KIND_WORDS,
   causeName,
+  changeVersions,
   formatDuration,
   formatMeasure,
   formatMs,
@@ -46,9 +47,9 @@ const CHANGE_WINDOW_MS = 15 * 60 * 1000;
 
 /** What a change did, in words: "payment 1.4.2 → 1.5.0 (deploy, seen in its spans)". */
 function changeWords(change) {
-  const versions = change.old_version && change.new_version ? ` ${change.old_version} → ${change.new_version}` : change.new_version ? ` ${change.new_version}` : "";
-  const summary = change.summary && !versions ? `: ${change.summary}` : "";
-  return `${change.service}${versions}${summary} (${change.kind}${change.source === "spans" ? ", seen in its spans" : ""})`;
+  const versions = changeVersions(change);
+  const what = versions ? ` ${versions}` : change.summary ? `: ${change.summary}` : "";
+  return `${change.service}${what} (${change.kind}${change.source === "spans" ? ", seen in its spans" : ""})`;
 }
 
 const causeWords = (cause) =>
@@ -183,7 +184,7 @@ function evidenceView(candidate, index, shownTraceId, onShowTrace) {
             {},
             h("strong", {}, change.kind),
             " ",
-            change.old_version && change.new_version ? `${change.old_version} → ${change.new_version}` : change.new_version || change.summary,
+            changeVersions(change) || change.summary,
             h("span", { class: "muted" }, ` at ${formatTime(change.at)}, ${Math.abs(change.before_s).toFixed(0)} s ${change.before_s >= 0 ? "before" : "after"} its trouble began`),
           ),
         ),

@@ -12,6 +12,7 @@ import { timeChart } from "./charts.js";
 import { h, fill, routeHref } from "./dom.js";
 import {
   KIND_WORDS,
+  changeVersions,
   formatAbout,
   formatDuration,
   formatMs,
@@ -78,7 +79,7 @@ const toTime = (iso) => {
 
 /** A change as a chart marker: "2.0.0" at its time, its words in the tooltip. */
 function changeMarker(change) {
-  const versions = change.old_version && change.new_version ? `${change.old_version} → ${change.new_version}` : change.new_version || "";
+  const versions = changeVersions(change);
   return {
     t: toTime(change.at),
     label: change.new_version || change.kind,
